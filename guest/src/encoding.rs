@@ -1,0 +1,363 @@
+//! How session values become hash fields and back.
+//!
+//! Writing is exact and matches the design document's example (`0.7`, `5`,
+//! `2000`, tools as a JSON array, `true`/`false`, `2025-04-01T14:30:00Z`).
+//! Reading is tolerant of what other services write (see `timestamp`, and
+//! "" / `None` / `null` for absent values) and reports anything it cannot
+//! decode as a [`Corruption`] naming the key and field.
+
+use crate::model::{Corruption, Session, SessionData, SessionMeta};
+use crate::timestamp::Timestamp;
+
+/// Data hash fields, in the design document's order.
+pub mod data_field {
+    pub const MODEL_ID: &str = "model_id";
+    pub const PERSONA_ID: &str = "persona_id";
+    pub const NAME: &str = "name";
+    pub const TEMPERATURE: &str = "temperature";
+    pub const REASONING_EFFORT: &str = "reasoning_effort";
+    pub const MAX_TOKENS: &str = "max_tokens";
+    pub const TOOLS: &str = "tools";
+    pub const CUSTOM_PROMPT: &str = "custom_prompt";
+    pub const AGENT_INTERNAL_ID: &str = "agent_internal_id";
+}
+
+/// Meta hash fields: the design document's five, then ours.
+pub mod meta_field {
+    pub const CREATED_AT: &str = "created_at";
+    pub const UPDATED_AT: &str = "updated_at";
+    pub const LAST_ACTIVITY: &str = "last_activity";
+    pub const IS_ACTIVE: &str = "is_active";
+    pub const STATUS: &str = "status";
+    /// Incremented by every update; the basis of compare-and-set.
+    pub const VERSION: &str = "version";
+    /// Layout version of the session's keys, for future migrations.
+    pub const SCHEMA_VERSION: &str = "schema_version";
+}
+
+/// The layout version this guest writes.
+pub const SCHEMA_VERSION: &str = "1";
+
+pub fn encode_optional_text(value: &Option<String>) -> String {
+    value.clone().unwrap_or_default()
+}
+
+/// Shortest text that reads back as the same number, with `.0` on whole
+/// numbers as Python's `str(float)` writes them.
+pub fn encode_float(value: f64) -> String {
+    let text = value.to_string();
+    if text.contains(['.', 'e', 'E']) || !value.is_finite() { text } else { format!("{text}.0") }
+}
+
+pub fn encode_optional_float(value: Option<f64>) -> String {
+    value.map(encode_float).unwrap_or_default()
+}
+
+pub fn encode_optional_integer(value: Option<i64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+pub fn encode_tools(tools: &[String]) -> String {
+    // Serialising a list of strings cannot fail.
+    serde_json::to_string(tools).unwrap_or_else(|_| "[]".to_owned())
+}
+
+pub fn encode_bool(value: bool) -> &'static str {
+    if value { "true" } else { "false" }
+}
+
+/// All nine data fields, as stored on create.
+pub fn encode_data(data: &SessionData) -> Vec<(String, String)> {
+    use data_field::*;
+    vec![
+        (MODEL_ID.into(), data.model_id.clone()),
+        (PERSONA_ID.into(), encode_optional_text(&data.persona_id)),
+        (NAME.into(), encode_optional_text(&data.name)),
+        (TEMPERATURE.into(), encode_optional_float(data.temperature)),
+        (REASONING_EFFORT.into(), encode_optional_integer(data.reasoning_effort)),
+        (MAX_TOKENS.into(), encode_optional_integer(data.max_tokens)),
+        (TOOLS.into(), encode_tools(&data.tools)),
+        (CUSTOM_PROMPT.into(), encode_optional_text(&data.custom_prompt)),
+        (AGENT_INTERNAL_ID.into(), encode_optional_text(&data.agent_internal_id)),
+    ]
+}
+
+/// Every meta field, as stored on create.
+pub fn encode_meta(meta: &SessionMeta) -> Vec<(String, String)> {
+    use meta_field::*;
+    vec![
+        (CREATED_AT.into(), meta.created_at.to_string()),
+        (UPDATED_AT.into(), meta.updated_at.to_string()),
+        (LAST_ACTIVITY.into(), meta.last_activity.to_string()),
+        (IS_ACTIVE.into(), encode_bool(meta.is_active).into()),
+        (STATUS.into(), meta.status.clone()),
+        (VERSION.into(), meta.version.to_string()),
+        (SCHEMA_VERSION.into(), SCHEMA_VERSION.into()),
+    ]
+}
+
+/// Decodes one session from its two hashes (empty = missing) and the
+/// expiry key's TTL in milliseconds (-1: no TTL).
+pub fn decode_session(
+    id: &str,
+    data_key: &str,
+    data: Vec<(String, String)>,
+    meta_key: &str,
+    meta: Vec<(String, String)>,
+    expiry_ttl_ms: i64,
+) -> Result<Session, Corruption> {
+    let data = Fields { id, key: data_key, fields: data };
+    let meta = Fields { id, key: meta_key, fields: meta };
+    data.require_key()?;
+    meta.require_key()?;
+
+    use data_field as d;
+    let session_data = SessionData {
+        model_id: data.required(d::MODEL_ID)?.to_owned(),
+        persona_id: data.optional_text(d::PERSONA_ID),
+        name: data.optional_text(d::NAME),
+        temperature: data.decode_optional(d::TEMPERATURE, decode_float)?,
+        reasoning_effort: data.decode_optional(d::REASONING_EFFORT, decode_integer)?,
+        max_tokens: data.decode_optional(d::MAX_TOKENS, decode_integer)?,
+        tools: data.decode_optional(d::TOOLS, decode_tools)?.unwrap_or_default(),
+        custom_prompt: data.optional_text(d::CUSTOM_PROMPT),
+        agent_internal_id: data.optional_text(d::AGENT_INTERNAL_ID),
+    };
+
+    use meta_field as m;
+    let session_meta = SessionMeta {
+        created_at: meta.decode_required(m::CREATED_AT, Timestamp::parse)?,
+        updated_at: meta.decode_required(m::UPDATED_AT, Timestamp::parse)?,
+        last_activity: meta.decode_required(m::LAST_ACTIVITY, Timestamp::parse)?,
+        is_active: meta.decode_required(m::IS_ACTIVE, decode_bool)?,
+        status: meta.required(m::STATUS)?.to_owned(),
+        version: meta.decode_optional(m::VERSION, decode_version)?.unwrap_or(0),
+    };
+
+    Ok(Session {
+        id: id.to_owned(),
+        data: session_data,
+        meta: session_meta,
+        expires_in_seconds: ttl_ms_to_seconds(expiry_ttl_ms),
+    })
+}
+
+/// Remaining TTL in whole seconds, rounded up so a live session never shows 0.
+pub fn ttl_ms_to_seconds(ttl_ms: i64) -> Option<u64> {
+    u64::try_from(ttl_ms).ok().map(|ms| ms.div_ceil(1000))
+}
+
+struct Fields<'a> {
+    id: &'a str,
+    key: &'a str,
+    fields: Vec<(String, String)>,
+}
+
+impl Fields<'_> {
+    fn corruption(&self, field: &str, message: String) -> Corruption {
+        Corruption { session_id: self.id.to_owned(), key: self.key.to_owned(), field: field.to_owned(), message }
+    }
+
+    fn require_key(&self) -> Result<(), Corruption> {
+        if self.fields.is_empty() {
+            return Err(self.corruption("", "the hash is missing while the session's expiry key exists".into()));
+        }
+        Ok(())
+    }
+
+    fn get(&self, field: &str) -> Option<&str> {
+        self.fields.iter().find(|(name, _)| name == field).map(|(_, value)| value.as_str())
+    }
+
+    fn required(&self, field: &str) -> Result<&str, Corruption> {
+        self.get(field).ok_or_else(|| self.corruption(field, "the field is missing".into()))
+    }
+
+    fn decode_required<T>(&self, field: &str, decode: fn(&str) -> Result<T, String>) -> Result<T, Corruption> {
+        decode(self.required(field)?).map_err(|message| self.corruption(field, message))
+    }
+
+    /// Missing, "", "None" and "null" are all absent.
+    fn decode_optional<T>(&self, field: &str, decode: fn(&str) -> Result<T, String>) -> Result<Option<T>, Corruption> {
+        match self.get(field) {
+            None | Some("" | "None" | "null") => Ok(None),
+            Some(text) => decode(text).map(Some).map_err(|message| self.corruption(field, message)),
+        }
+    }
+
+    fn optional_text(&self, field: &str) -> Option<String> {
+        self.get(field).filter(|text| !text.is_empty()).map(str::to_owned)
+    }
+}
+
+fn decode_float(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(value) if value.is_finite() => Ok(value),
+        _ => Err(format!("{} is not a finite number", crate::id::quote_for_message(text))),
+    }
+}
+
+/// Whole numbers, also written as `5.0` by services that store floats.
+fn decode_integer(text: &str) -> Result<i64, String> {
+    let trimmed = text.trim();
+    if let Ok(value) = trimmed.parse::<i64>() {
+        return Ok(value);
+    }
+    match trimmed.parse::<f64>() {
+        Ok(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => Ok(value as i64),
+        _ => Err(format!("{} is not a whole number", crate::id::quote_for_message(text))),
+    }
+}
+
+fn decode_version(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse::<u64>()
+        .map_err(|_| format!("{} is not a version number", crate::id::quote_for_message(text)))
+}
+
+fn decode_tools(text: &str) -> Result<Vec<String>, String> {
+    serde_json::from_str::<Vec<String>>(text)
+        .map_err(|_| format!("{} is not a JSON array of strings", crate::id::quote_for_message(text)))
+}
+
+/// `true`/`false`, and the spellings Python (`True`) and others (`1`) use.
+fn decode_bool(text: &str) -> Result<bool, String> {
+    match text.trim() {
+        "true" | "True" | "TRUE" | "1" => Ok(true),
+        "false" | "False" | "FALSE" | "0" => Ok(false),
+        _ => Err(format!("{} is not true or false", crate::id::quote_for_message(text))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn document_data() -> Vec<(String, String)> {
+        pairs(&[
+            ("model_id", "gpt-4"),
+            ("persona_id", "programmer"),
+            ("name", "Code Review Session"),
+            ("temperature", "0.7"),
+            ("reasoning_effort", "5"),
+            ("max_tokens", "2000"),
+            ("tools", "[\"search\", \"code_analysis\"]"),
+            ("custom_prompt", "..."),
+            ("agent_internal_id", "agent-54321"),
+        ])
+    }
+
+    fn document_meta() -> Vec<(String, String)> {
+        pairs(&[
+            ("created_at", "2025-04-01T14:30:00Z"),
+            ("updated_at", "2025-04-01T16:45:00Z"),
+            ("last_activity", "2025-04-01T16:45:00Z"),
+            ("is_active", "true"),
+            ("status", "running"),
+        ])
+    }
+
+    fn decode(data: Vec<(String, String)>, meta: Vec<(String, String)>) -> Result<Session, Corruption> {
+        decode_session("id", "session:id:data", data, "session:id:meta", meta, 1500)
+    }
+
+    #[test]
+    fn floats_are_written_as_python_writes_them() {
+        assert_eq!(encode_float(0.7), "0.7");
+        assert_eq!(encode_float(1.0), "1.0");
+        assert_eq!(encode_float(0.0), "0.0");
+        assert_eq!(encode_float(2.0), "2.0");
+        assert_eq!(encode_float(0.1 + 0.2), "0.30000000000000004");
+    }
+
+    #[test]
+    fn the_design_documents_example_decodes() {
+        let session = decode(document_data(), document_meta()).unwrap();
+        assert_eq!(session.data.temperature, Some(0.7));
+        assert_eq!(session.data.reasoning_effort, Some(5));
+        assert_eq!(session.data.max_tokens, Some(2000));
+        assert_eq!(session.data.tools, vec!["search", "code_analysis"]);
+        assert_eq!(session.meta.version, 0);
+        assert_eq!(session.meta.created_at.to_string(), "2025-04-01T14:30:00Z");
+        assert_eq!(session.expires_in_seconds, Some(2));
+    }
+
+    #[test]
+    fn encoding_round_trips() {
+        let session = decode(document_data(), document_meta()).unwrap();
+        let again = decode(encode_data(&session.data), encode_meta(&session.meta)).unwrap();
+        assert_eq!(session.data, again.data);
+        assert_eq!(session.meta, again.meta);
+    }
+
+    #[test]
+    fn absent_values_have_several_spellings() {
+        let mut data = pairs(&[("model_id", "m"), ("temperature", ""), ("max_tokens", "None"), ("tools", "")]);
+        data.push(("reasoning_effort".into(), "null".into()));
+        let session = decode(data, document_meta()).unwrap();
+        assert_eq!(session.data.temperature, None);
+        assert_eq!(session.data.max_tokens, None);
+        assert_eq!(session.data.reasoning_effort, None);
+        assert!(session.data.tools.is_empty());
+    }
+
+    #[test]
+    fn undecodable_fields_name_key_and_field() {
+        let cases: Vec<(&str, &str, &str)> = vec![
+            ("data", "temperature", "warm"),
+            ("data", "temperature", "NaN"),
+            ("data", "max_tokens", "lots"),
+            ("data", "tools", "search,code"),
+            ("data", "tools", "[1, 2]"),
+            ("meta", "created_at", "yesterday"),
+            ("meta", "is_active", "maybe"),
+            ("meta", "version", "-1"),
+        ];
+        for (hash, field, value) in cases {
+            let (mut data, mut meta) = (document_data(), document_meta());
+            let target = if hash == "data" { &mut data } else { &mut meta };
+            target.retain(|(name, _)| name != field);
+            target.push((field.into(), value.into()));
+            let corruption = decode(data, meta).unwrap_err();
+            assert_eq!(corruption.key, format!("session:id:{hash}"), "{field}={value}");
+            assert_eq!(corruption.field, field);
+        }
+    }
+
+    #[test]
+    fn missing_hashes_and_fields_are_corrupt() {
+        let corruption = decode(document_data(), vec![]).unwrap_err();
+        assert_eq!((corruption.key.as_str(), corruption.field.as_str()), ("session:id:meta", ""));
+        let mut meta = document_meta();
+        meta.retain(|(name, _)| name != "status");
+        assert_eq!(decode(document_data(), meta).unwrap_err().field, "status");
+        let mut data = document_data();
+        data.retain(|(name, _)| name != "model_id");
+        assert_eq!(decode(data, document_meta()).unwrap_err().field, "model_id");
+    }
+
+    #[test]
+    fn lenient_spellings_are_read() {
+        let mut meta = document_meta();
+        meta.retain(|(name, _)| name != "is_active");
+        meta.push(("is_active".into(), "True".into()));
+        let mut data = document_data();
+        data.retain(|(name, _)| name != "max_tokens");
+        data.push(("max_tokens".into(), "2000.0".into()));
+        let session = decode(data, meta).unwrap();
+        assert!(session.meta.is_active);
+        assert_eq!(session.data.max_tokens, Some(2000));
+    }
+
+    #[test]
+    fn ttl_rounds_up() {
+        assert_eq!(ttl_ms_to_seconds(1), Some(1));
+        assert_eq!(ttl_ms_to_seconds(1000), Some(1));
+        assert_eq!(ttl_ms_to_seconds(1001), Some(2));
+        assert_eq!(ttl_ms_to_seconds(-1), None);
+    }
+}

@@ -1,0 +1,60 @@
+//! The Redis key layout: one place for every key name.
+//!
+//! Names follow the design document exactly, so services that already read
+//! these keys keep working. The host adds its prefix (default empty) in front
+//! of every key; the guest never sees or chooses it.
+
+use crate::id::SessionId;
+
+/// Set of the ids of every live session (the document's "active sessions").
+pub const ACTIVE_SESSIONS: &str = "active_sessions";
+
+/// Sorted set of session ids scored by creation time in milliseconds: the
+/// index that makes `list` cost O(log N + page) instead of O(N). An addition
+/// to the document's layout, maintained in the same atomic batches.
+pub const SESSION_INDEX: &str = "session_index";
+
+/// Hash of the nine data fields.
+pub fn data(id: &SessionId) -> String {
+    format!("session:{id}:data")
+}
+
+/// Hash of timestamps, status and bookkeeping fields.
+pub fn meta(id: &SessionId) -> String {
+    format!("session:{id}:meta")
+}
+
+/// String holding "" whose TTL is the session's lifetime: a session is alive
+/// exactly while this key exists.
+pub fn expiry(id: &SessionId) -> String {
+    format!("session_expiry:{id}")
+}
+
+/// The keys of one session, built once per operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKeys {
+    pub data: String,
+    pub meta: String,
+    pub expiry: String,
+}
+
+impl SessionKeys {
+    pub fn new(id: &SessionId) -> Self {
+        Self { data: data(id), meta: meta(id), expiry: expiry(id) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_match_the_design_document() {
+        let id = SessionId::parse("0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10").unwrap();
+        let keys = SessionKeys::new(&id);
+        assert_eq!(keys.data, "session:0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10:data");
+        assert_eq!(keys.meta, "session:0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10:meta");
+        assert_eq!(keys.expiry, "session_expiry:0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10");
+        assert_eq!(ACTIVE_SESSIONS, "active_sessions");
+    }
+}

@@ -1,0 +1,329 @@
+//! The storage vocabulary of the `kv` WIT interface, as plain Rust.
+//!
+//! The session rules speak only this language, through [`Storage`]. In the
+//! component, [`Storage`] is the imported `kv.execute`; a native embedder
+//! (the host's benchmark path, for example) implements it over any backend
+//! with the same semantics: conditions first, then every op in order, all in
+//! one atomic step.
+
+use std::fmt;
+
+/// Checked before anything is written; the first that fails aborts the batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    KeyExists(String),
+    KeyMissing(String),
+    FieldEquals {
+        key: String,
+        field: String,
+        value: String,
+    },
+    FieldMissing {
+        key: String,
+        field: String,
+    },
+}
+
+/// One step of a batch. Reads see the writes before them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    HashGetAll(String),
+    HashGet {
+        key: String,
+        field: String,
+    },
+    HashSet {
+        key: String,
+        fields: Vec<(String, String)>,
+    },
+    HashIncrement {
+        key: String,
+        field: String,
+        delta: i64,
+    },
+    StringSet {
+        key: String,
+        value: String,
+        ttl_ms: Option<u64>,
+    },
+    Exists(String),
+    TtlMs(String),
+    Expire {
+        key: String,
+        ttl_ms: u64,
+    },
+    Delete(String),
+    SetAdd {
+        key: String,
+        members: Vec<String>,
+    },
+    SetRemove {
+        key: String,
+        members: Vec<String>,
+    },
+    SetSize(String),
+    SetScan(ScanRequest),
+    SortedAdd {
+        key: String,
+        members: Vec<(f64, String)>,
+    },
+    SortedRemove {
+        key: String,
+        members: Vec<String>,
+    },
+    SortedSize(String),
+    SortedScore {
+        key: String,
+        member: String,
+    },
+    /// Ranks `start..=stop`, highest score first.
+    SortedRangeDesc {
+        key: String,
+        start: u64,
+        stop: u64,
+    },
+    SortedScan(ScanRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScanRequest {
+    pub key: String,
+    pub cursor: String,
+    pub count: u32,
+}
+
+impl Op {
+    /// The key this op works on.
+    pub fn key(&self) -> &str {
+        match self {
+            Op::HashGetAll(key)
+            | Op::Exists(key)
+            | Op::TtlMs(key)
+            | Op::Delete(key)
+            | Op::SetSize(key)
+            | Op::SortedSize(key)
+            | Op::HashGet { key, .. }
+            | Op::HashSet { key, .. }
+            | Op::HashIncrement { key, .. }
+            | Op::StringSet { key, .. }
+            | Op::Expire { key, .. }
+            | Op::SetAdd { key, .. }
+            | Op::SetRemove { key, .. }
+            | Op::SortedAdd { key, .. }
+            | Op::SortedRemove { key, .. }
+            | Op::SortedScore { key, .. }
+            | Op::SortedRangeDesc { key, .. } => key,
+            Op::SetScan(scan) | Op::SortedScan(scan) => &scan.key,
+        }
+    }
+
+    /// The Redis type this op needs its key to hold (or the key to be
+    /// missing); `None` for ops that work on any type.
+    pub fn key_type(&self) -> Option<KeyType> {
+        match self {
+            Op::HashGetAll(_) | Op::HashGet { .. } | Op::HashSet { .. } | Op::HashIncrement { .. } => {
+                Some(KeyType::Hash)
+            }
+            Op::SetAdd { .. } | Op::SetRemove { .. } | Op::SetSize(_) | Op::SetScan(_) => Some(KeyType::Set),
+            Op::SortedAdd { .. }
+            | Op::SortedRemove { .. }
+            | Op::SortedSize(_)
+            | Op::SortedScore { .. }
+            | Op::SortedRangeDesc { .. }
+            | Op::SortedScan(_) => Some(KeyType::SortedSet),
+            Op::StringSet { .. } | Op::Exists(_) | Op::TtlMs(_) | Op::Expire { .. } | Op::Delete(_) => None,
+        }
+    }
+
+    /// Whether the op changes storage.
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Op::HashSet { .. }
+                | Op::HashIncrement { .. }
+                | Op::StringSet { .. }
+                | Op::Expire { .. }
+                | Op::Delete(_)
+                | Op::SetAdd { .. }
+                | Op::SetRemove { .. }
+                | Op::SortedAdd { .. }
+                | Op::SortedRemove { .. }
+        )
+    }
+}
+
+/// The Redis data types the layout uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    String,
+    Hash,
+    Set,
+    SortedSet,
+}
+
+impl KeyType {
+    /// The name Redis' `TYPE` command gives.
+    pub fn redis_name(self) -> &'static str {
+        match self {
+            KeyType::String => "string",
+            KeyType::Hash => "hash",
+            KeyType::Set => "set",
+            KeyType::SortedSet => "zset",
+        }
+    }
+}
+
+/// The reply of one op.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Integer(i64),
+    Text(Option<String>),
+    Texts(Vec<String>),
+    Fields(Vec<(String, String)>),
+    Scan(ScanPage),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ScanPage {
+    /// "0" when the scan is complete.
+    pub cursor: String,
+    pub members: Vec<String>,
+}
+
+/// A set of conditions and ops applied all-or-nothing in one round trip.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Batch {
+    pub conditions: Vec<Condition>,
+    pub ops: Vec<Op>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn condition(mut self, condition: Condition) -> Self {
+        self.conditions.push(condition);
+        self
+    }
+
+    pub fn op(mut self, op: Op) -> Self {
+        self.ops.push(op);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    /// Every condition held; one reply per op, in order.
+    Applied(Vec<Reply>),
+    /// Condition `index` failed; nothing was written.
+    ConditionFailed { index: u32, actual: Option<String> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Unavailable,
+    Timeout,
+    WrongType,
+    InvalidBatch,
+    Other,
+}
+
+/// A storage failure. Nothing was written for `WrongType`, `InvalidBatch`
+/// and `Unavailable`; after a `Timeout` the batch may or may not have applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KvError {
+    pub kind: ErrorKind,
+    /// For `WrongType`: the key (without the host's prefix).
+    pub key: String,
+    pub message: String,
+}
+
+impl KvError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, key: String::new(), message: message.into() }
+    }
+
+    pub fn wrong_type(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::WrongType, key: key.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for KvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for KvError {}
+
+/// Where the session rules keep their state.
+pub trait Storage {
+    /// Apply `batch` atomically, in one round trip.
+    fn execute(&mut self, batch: Batch) -> Result<BatchOutcome, KvError>;
+}
+
+impl<S: Storage + ?Sized> Storage for &mut S {
+    fn execute(&mut self, batch: Batch) -> Result<BatchOutcome, KvError> {
+        (**self).execute(batch)
+    }
+}
+
+/// Reading typed values out of replies. A reply of the wrong shape is a
+/// backend bug, reported as `InvalidBatch` rather than a panic.
+impl Reply {
+    pub fn into_integer(self) -> Result<i64, KvError> {
+        match self {
+            Reply::Integer(value) => Ok(value),
+            other => Err(unexpected("integer", &other)),
+        }
+    }
+
+    pub fn into_text(self) -> Result<Option<String>, KvError> {
+        match self {
+            Reply::Text(value) => Ok(value),
+            other => Err(unexpected("text", &other)),
+        }
+    }
+
+    pub fn into_texts(self) -> Result<Vec<String>, KvError> {
+        match self {
+            Reply::Texts(values) => Ok(values),
+            other => Err(unexpected("texts", &other)),
+        }
+    }
+
+    pub fn into_fields(self) -> Result<Vec<(String, String)>, KvError> {
+        match self {
+            Reply::Fields(fields) => Ok(fields),
+            other => Err(unexpected("fields", &other)),
+        }
+    }
+
+    pub fn into_scan(self) -> Result<ScanPage, KvError> {
+        match self {
+            Reply::Scan(page) => Ok(page),
+            other => Err(unexpected("scan", &other)),
+        }
+    }
+}
+
+fn unexpected(wanted: &str, got: &Reply) -> KvError {
+    KvError::new(ErrorKind::InvalidBatch, format!("storage replied {got:?} where {wanted} was expected"))
+}
+
+/// Replies of an applied batch, taken in order.
+pub struct Replies(std::vec::IntoIter<Reply>);
+
+impl Replies {
+    pub fn new(replies: Vec<Reply>) -> Self {
+        Self(replies.into_iter())
+    }
+
+    pub fn next_reply(&mut self) -> Result<Reply, KvError> {
+        self.0
+            .next()
+            .ok_or_else(|| KvError::new(ErrorKind::InvalidBatch, "storage returned fewer replies than ops"))
+    }
+}

@@ -1,0 +1,105 @@
+//! Session values, mirroring the `types` WIT interface.
+
+use crate::timestamp::Timestamp;
+
+/// Input of `create`. See `validation` for every rule.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionCreate {
+    pub model_id: String,
+    pub persona_id: Option<String>,
+    pub name: Option<String>,
+    pub temperature: Option<f64>,
+    pub reasoning_effort: Option<i64>,
+    pub max_tokens: Option<i64>,
+    pub tools: Vec<String>,
+    pub custom_prompt: Option<String>,
+    pub agent_internal_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// A data field that `update` can reset to absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataField {
+    PersonaId,
+    Name,
+    Temperature,
+    ReasoningEffort,
+    MaxTokens,
+    Tools,
+    CustomPrompt,
+    AgentInternalId,
+}
+
+/// Input of `update`: `None` leaves a field as it is.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionUpdate {
+    pub model_id: Option<String>,
+    pub persona_id: Option<String>,
+    pub name: Option<String>,
+    pub temperature: Option<f64>,
+    pub reasoning_effort: Option<i64>,
+    pub max_tokens: Option<i64>,
+    pub tools: Option<Vec<String>>,
+    pub custom_prompt: Option<String>,
+    pub agent_internal_id: Option<String>,
+    pub status: Option<String>,
+    pub clear: Vec<DataField>,
+    pub expected_version: Option<u64>,
+}
+
+/// The nine data fields of the design document, decoded.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SessionData {
+    pub model_id: String,
+    pub persona_id: Option<String>,
+    pub name: Option<String>,
+    pub temperature: Option<f64>,
+    pub reasoning_effort: Option<i64>,
+    pub max_tokens: Option<i64>,
+    pub tools: Vec<String>,
+    pub custom_prompt: Option<String>,
+    pub agent_internal_id: Option<String>,
+}
+
+/// The meta hash, decoded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionMeta {
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_activity: Timestamp,
+    pub is_active: bool,
+    pub status: String,
+    /// 0 when the session was written without a version (another service).
+    pub version: u64,
+}
+
+/// A live session as `get`, `update` and `list` return it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub id: String,
+    pub data: SessionData,
+    pub meta: SessionMeta,
+    /// Seconds until expiry; `None` when the expiry key has no TTL.
+    pub expires_in_seconds: Option<u64>,
+}
+
+/// A stored value that does not decode, named precisely enough to find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corruption {
+    pub session_id: String,
+    /// Redis key without the host's prefix.
+    pub key: String,
+    /// Hash field, or "" when the key itself is the problem.
+    pub field: String,
+    pub message: String,
+}
+
+/// One page of `list`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionPage {
+    pub sessions: Vec<Session>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+    pub corrupt: Vec<Corruption>,
+}

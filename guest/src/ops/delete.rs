@@ -1,0 +1,30 @@
+//! `delete`: one atomic batch removing every key and index entry.
+
+use crate::environment::Environment;
+use crate::error::SessionError;
+use crate::keys::{self, SessionKeys};
+use crate::kv::{Batch, Op, Storage};
+use crate::repository::{Repository, parse_id};
+
+impl<S: Storage, E: Environment> Repository<S, E> {
+    /// True when a live session was deleted. Leftovers of an expired session
+    /// (hashes in their grace period, set and index members) are removed
+    /// too, but return false, as `get` already calls that session not found.
+    pub fn delete(&mut self, id: &str) -> Result<bool, SessionError> {
+        let id = parse_id(id)?;
+        let id_text = id.to_string();
+        let keys = SessionKeys::new(&id);
+        let batch = Batch {
+            conditions: vec![],
+            ops: vec![
+                Op::Delete(keys.expiry),
+                Op::Delete(keys.data),
+                Op::Delete(keys.meta),
+                Op::SetRemove { key: keys::ACTIVE_SESSIONS.into(), members: vec![id_text.clone()] },
+                Op::SortedRemove { key: keys::SESSION_INDEX.into(), members: vec![id_text.clone()] },
+            ],
+        };
+        let mut replies = self.execute_unconditional(batch, &id_text)?;
+        Ok(replies.next_reply()?.into_integer()? == 1)
+    }
+}

@@ -1,0 +1,10 @@
+//! One file per repository operation.
+
+mod cleanup;
+mod create;
+mod delete;
+mod extend;
+mod get;
+mod list;
+mod reindex;
+mod update;

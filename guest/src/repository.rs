@@ -1,0 +1,147 @@
+//! The session repository: the design document's operations over
+//! [`Storage`]. Each operation lives in its own file under `ops/`; this file
+//! holds what they share.
+
+use crate::environment::Environment;
+use crate::error::SessionError;
+use crate::id::SessionId;
+use crate::keys::SessionKeys;
+use crate::kv::{Batch, BatchOutcome, Op, Replies, Reply, Storage};
+use crate::model::Session;
+use crate::settings::Settings;
+
+/// The repository: plain Rust over a storage, a clock and a random source,
+/// so the same rules run inside the component and natively.
+pub struct Repository<S, E> {
+    pub(crate) storage: S,
+    pub(crate) env: E,
+    pub(crate) settings: Settings,
+}
+
+impl<S: Storage, E: Environment> Repository<S, E> {
+    /// Fails with `InvalidInput` when the host's settings are out of range.
+    pub fn new(storage: S, env: E, settings: Settings) -> Result<Self, SessionError> {
+        let settings = settings.validate().map_err(SessionError::InvalidInput)?;
+        Ok(Self { storage, env, settings })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Runs a batch; the error names `session_id` when a key has the wrong type.
+    pub(crate) fn execute(&mut self, batch: Batch, session_id: &str) -> Result<BatchOutcome, SessionError> {
+        self.storage.execute(batch).map_err(|e| SessionError::from_kv(e, session_id))
+    }
+
+    /// Runs a batch that has no conditions and returns its replies.
+    pub(crate) fn execute_unconditional(&mut self, batch: Batch, session_id: &str) -> Result<Replies, SessionError> {
+        match self.execute(batch, session_id)? {
+            BatchOutcome::Applied(replies) => Ok(Replies::new(replies)),
+            BatchOutcome::ConditionFailed { index, .. } => Err(SessionError::Backend(format!(
+                "storage reported condition {index} failed in a batch without conditions"
+            ))),
+        }
+    }
+}
+
+pub(crate) fn parse_id(id: &str) -> Result<SessionId, SessionError> {
+    SessionId::parse(id).map_err(SessionError::InvalidInput)
+}
+
+/// The three reads that fetch one session, in the order
+/// [`decode_session_reads`] expects them.
+pub(crate) fn session_reads(keys: &SessionKeys) -> [Op; 3] {
+    [Op::TtlMs(keys.expiry.clone()), Op::HashGetAll(keys.data.clone()), Op::HashGetAll(keys.meta.clone())]
+}
+
+/// What the reads of [`session_reads`] found.
+pub(crate) enum SessionRead {
+    /// The expiry key is gone: the session is not alive.
+    Gone,
+    Found(Session),
+}
+
+pub(crate) fn decode_session_reads(
+    id: &SessionId,
+    keys: &SessionKeys,
+    replies: &mut Replies,
+) -> Result<SessionRead, SessionError> {
+    let ttl_ms = replies.next_reply()?.into_integer()?;
+    let data = replies.next_reply()?.into_fields()?;
+    let meta = replies.next_reply()?.into_fields()?;
+    if ttl_ms == -2 {
+        return Ok(SessionRead::Gone);
+    }
+    let session = crate::encoding::decode_session(&id.to_string(), &keys.data, data, &keys.meta, meta, ttl_ms)?;
+    Ok(SessionRead::Found(session))
+}
+
+impl Reply {
+    pub(crate) fn is_positive_integer(&self) -> bool {
+        matches!(self, Reply::Integer(n) if *n > 0)
+    }
+}
+
+impl<S: Storage, E: Environment> Repository<S, E> {
+    /// Applies one batch holding, for every item, one condition and some ops.
+    /// Items whose condition fails are dropped and the rest retried, so a
+    /// session that changed state in between is never touched. Returns each
+    /// applied item with its replies.
+    pub(crate) fn execute_per_session<T>(
+        &mut self,
+        mut items: Vec<T>,
+        condition_of: impl Fn(&T) -> crate::kv::Condition,
+        ops_of: impl Fn(&T) -> Vec<Op>,
+    ) -> Result<Vec<(T, Vec<Reply>)>, SessionError> {
+        while !items.is_empty() {
+            let mut batch = Batch::new();
+            let mut op_counts = Vec::with_capacity(items.len());
+            for item in &items {
+                batch.conditions.push(condition_of(item));
+                let ops = ops_of(item);
+                op_counts.push(ops.len());
+                batch.ops.extend(ops);
+            }
+            match self.execute(batch, "")? {
+                BatchOutcome::Applied(replies) => {
+                    let mut replies = replies.into_iter();
+                    return Ok(items
+                        .into_iter()
+                        .zip(op_counts)
+                        .map(|(item, count)| (item, replies.by_ref().take(count).collect()))
+                        .collect());
+                }
+                BatchOutcome::ConditionFailed { index, .. } => {
+                    let index = index as usize;
+                    if index >= items.len() {
+                        return Err(SessionError::Backend(format!("storage reported unknown condition {index} failed")));
+                    }
+                    items.remove(index);
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Walks every member of a set or sorted set with SSCAN/ZSCAN, one
+    /// bounded page at a time, handing each page to `visit`.
+    pub(crate) fn scan_members(
+        &mut self,
+        key: &str,
+        sorted: bool,
+        mut visit: impl FnMut(&mut Self, Vec<String>) -> Result<(), SessionError>,
+    ) -> Result<(), SessionError> {
+        let mut cursor = "0".to_owned();
+        loop {
+            let request = crate::kv::ScanRequest { key: key.to_owned(), cursor, count: self.settings.batch_size };
+            let op = if sorted { Op::SortedScan(request) } else { Op::SetScan(request) };
+            let page = self.execute_unconditional(Batch::new().op(op), "")?.next_reply()?.into_scan()?;
+            visit(self, page.members)?;
+            if page.cursor == "0" {
+                return Ok(());
+            }
+            cursor = page.cursor;
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Input rules. Every limit a caller can hit is a constant here, and every
+//! message names the field, the rule and what was given.
+
+use crate::id::quote_for_message;
+use crate::model::{SessionCreate, SessionData, SessionUpdate};
+
+/// Longest model id, persona id, agent internal id or tool name, in characters.
+pub const MAX_IDENTIFIER_CHARS: usize = 200;
+/// Longest session name, in characters.
+pub const MAX_NAME_CHARS: usize = 500;
+/// Longest custom prompt, in characters.
+pub const MAX_CUSTOM_PROMPT_CHARS: usize = 100_000;
+/// Most tools per session.
+pub const MAX_TOOLS: usize = 128;
+/// Temperature range, inclusive.
+pub const TEMPERATURE_RANGE: (f64, f64) = (0.0, 2.0);
+/// Reasoning effort range, inclusive.
+pub const REASONING_EFFORT_RANGE: (i64, i64) = (0, 10);
+/// Max tokens range, inclusive.
+pub const MAX_TOKENS_RANGE: (i64, i64) = (1, 1_000_000);
+/// Largest page `list` returns.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// Statuses of a session that is working or can resume: `is_active` true.
+pub const ACTIVE_STATUSES: [&str; 3] = ["running", "idle", "paused"];
+/// Statuses of a finished session: `is_active` false.
+pub const INACTIVE_STATUSES: [&str; 3] = ["completed", "failed", "cancelled"];
+/// Status of a new session when the caller gives none.
+pub const DEFAULT_STATUS: &str = "running";
+
+/// `is_active` for a status; `None` when the status is not in the set.
+pub fn status_is_active(status: &str) -> Option<bool> {
+    if ACTIVE_STATUSES.contains(&status) {
+        Some(true)
+    } else if INACTIVE_STATUSES.contains(&status) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A create input that passed every rule, normalised for storage.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidCreate {
+    pub data: SessionData,
+    pub status: String,
+    pub is_active: bool,
+}
+
+/// An update input that passed every rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidUpdate {
+    /// Data fields to write, already normalised (`None` = store as absent).
+    pub model_id: Option<String>,
+    pub persona_id: Option<Option<String>>,
+    pub name: Option<Option<String>>,
+    pub temperature: Option<Option<f64>>,
+    pub reasoning_effort: Option<Option<i64>>,
+    pub max_tokens: Option<Option<i64>>,
+    pub tools: Option<Vec<String>>,
+    pub custom_prompt: Option<Option<String>>,
+    pub agent_internal_id: Option<Option<String>>,
+    /// New status and the `is_active` it implies.
+    pub status: Option<(String, bool)>,
+    pub expected_version: Option<u64>,
+}
+
+pub fn validate_create(input: SessionCreate) -> Result<ValidCreate, String> {
+    let (status, is_active) = match input.status {
+        Some(status) => {
+            let is_active = validate_status(&status)?;
+            (status, is_active)
+        }
+        None => (DEFAULT_STATUS.to_owned(), true),
+    };
+    Ok(ValidCreate {
+        data: SessionData {
+            model_id: validate_model_id(input.model_id)?,
+            persona_id: optional_identifier("persona_id", input.persona_id)?,
+            name: optional_name(input.name)?,
+            temperature: optional(input.temperature, validate_temperature)?,
+            reasoning_effort: optional(input.reasoning_effort, validate_reasoning_effort)?,
+            max_tokens: optional(input.max_tokens, validate_max_tokens)?,
+            tools: validate_tools(input.tools)?,
+            custom_prompt: optional_custom_prompt(input.custom_prompt)?,
+            agent_internal_id: optional_identifier("agent_internal_id", input.agent_internal_id)?,
+        },
+        status,
+        is_active,
+    })
+}
+
+pub fn validate_update(input: SessionUpdate) -> Result<ValidUpdate, String> {
+    use crate::model::DataField as F;
+    let clears = |field: F| input.clear.contains(&field);
+    // Setting and clearing one field in the same call is ambiguous.
+    let set_and_cleared = [
+        (F::PersonaId, input.persona_id.is_some(), "persona_id"),
+        (F::Name, input.name.is_some(), "name"),
+        (F::Temperature, input.temperature.is_some(), "temperature"),
+        (F::ReasoningEffort, input.reasoning_effort.is_some(), "reasoning_effort"),
+        (F::MaxTokens, input.max_tokens.is_some(), "max_tokens"),
+        (F::Tools, input.tools.is_some(), "tools"),
+        (F::CustomPrompt, input.custom_prompt.is_some(), "custom_prompt"),
+        (F::AgentInternalId, input.agent_internal_id.is_some(), "agent_internal_id"),
+    ];
+    if let Some((_, _, name)) = set_and_cleared.iter().find(|(field, set, _)| *set && clears(*field)) {
+        return Err(format!("{name} is both set and cleared; do one or the other"));
+    }
+    Ok(ValidUpdate {
+        model_id: input.model_id.map(validate_model_id).transpose()?,
+        persona_id: or_cleared(
+            clears(F::PersonaId),
+            input.persona_id.map(|v| optional_identifier("persona_id", Some(v))).transpose()?,
+        ),
+        name: or_cleared(clears(F::Name), input.name.map(|v| optional_name(Some(v))).transpose()?),
+        temperature: or_cleared(clears(F::Temperature), input.temperature.map(|v| validate_temperature(v).map(Some)).transpose()?),
+        reasoning_effort: or_cleared(
+            clears(F::ReasoningEffort),
+            input.reasoning_effort.map(|v| validate_reasoning_effort(v).map(Some)).transpose()?,
+        ),
+        max_tokens: or_cleared(clears(F::MaxTokens), input.max_tokens.map(|v| validate_max_tokens(v).map(Some)).transpose()?),
+        tools: if clears(F::Tools) { Some(Vec::new()) } else { input.tools.map(validate_tools).transpose()? },
+        custom_prompt: or_cleared(
+            clears(F::CustomPrompt),
+            input.custom_prompt.map(|v| optional_custom_prompt(Some(v))).transpose()?,
+        ),
+        agent_internal_id: or_cleared(
+            clears(F::AgentInternalId),
+            input.agent_internal_id.map(|v| optional_identifier("agent_internal_id", Some(v))).transpose()?,
+        ),
+        status: input
+            .status
+            .map(|status| validate_status(&status).map(|is_active| (status, is_active)))
+            .transpose()?,
+        expected_version: input.expected_version,
+    })
+}
+
+pub fn validate_page_size(limit: u32) -> Result<u32, String> {
+    if limit > MAX_PAGE_SIZE {
+        return Err(format!("limit must be at most {MAX_PAGE_SIZE}, got {limit}"));
+    }
+    Ok(limit)
+}
+
+/// A field's new value, or absent when the caller asked to clear it.
+fn or_cleared<T>(cleared: bool, value: Option<Option<T>>) -> Option<Option<T>> {
+    if cleared { Some(None) } else { value }
+}
+
+fn optional<T, U>(value: Option<T>, check: impl FnOnce(T) -> Result<U, String>) -> Result<Option<U>, String> {
+    value.map(check).transpose()
+}
+
+fn validate_model_id(model_id: String) -> Result<String, String> {
+    if model_id.trim().is_empty() {
+        return Err("model_id is required and must not be blank".to_owned());
+    }
+    validate_identifier("model_id", &model_id)?;
+    Ok(model_id)
+}
+
+/// Optional identifiers: "" means absent.
+fn optional_identifier(field: &str, value: Option<String>) -> Result<Option<String>, String> {
+    match value {
+        Some(v) if !v.is_empty() => {
+            validate_identifier(field, &v)?;
+            Ok(Some(v))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn validate_identifier(field: &str, value: &str) -> Result<(), String> {
+    check_length(field, value, MAX_IDENTIFIER_CHARS)?;
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters, got {}", quote_for_message(value)));
+    }
+    if value.trim() != value {
+        return Err(format!("{field} must not start or end with white space, got {}", quote_for_message(value)));
+    }
+    Ok(())
+}
+
+fn optional_name(value: Option<String>) -> Result<Option<String>, String> {
+    match value {
+        Some(v) if !v.is_empty() => {
+            check_length("name", &v, MAX_NAME_CHARS)?;
+            if v.chars().any(char::is_control) {
+                return Err(format!("name must be one line without control characters, got {}", quote_for_message(&v)));
+            }
+            Ok(Some(v))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn optional_custom_prompt(value: Option<String>) -> Result<Option<String>, String> {
+    match value {
+        Some(v) if !v.is_empty() => {
+            check_length("custom_prompt", &v, MAX_CUSTOM_PROMPT_CHARS)?;
+            if v.contains('\0') {
+                return Err("custom_prompt must not contain NUL characters".to_owned());
+            }
+            Ok(Some(v))
+        }
+        _ => Ok(None),
+    }
+}
+
+fn check_length(field: &str, value: &str, max: usize) -> Result<(), String> {
+    // Bytes bound characters from above: skip counting for the common case.
+    if value.len() > max {
+        let chars = value.chars().count();
+        if chars > max {
+            return Err(format!("{field} must be at most {max} characters, got {chars}"));
+        }
+    }
+    Ok(())
+}
+
+fn validate_temperature(value: f64) -> Result<f64, String> {
+    let (low, high) = TEMPERATURE_RANGE;
+    if !value.is_finite() {
+        return Err(format!("temperature must be a finite number, got {value}"));
+    }
+    if !(low..=high).contains(&value) {
+        return Err(format!("temperature must be between {low:.1} and {high:.1}, got {value}"));
+    }
+    // -0.0 would be stored as "-0.0"; it means 0.
+    Ok(if value == 0.0 { 0.0 } else { value })
+}
+
+fn validate_reasoning_effort(value: i64) -> Result<i64, String> {
+    check_integer("reasoning_effort", value, REASONING_EFFORT_RANGE)
+}
+
+fn validate_max_tokens(value: i64) -> Result<i64, String> {
+    check_integer("max_tokens", value, MAX_TOKENS_RANGE)
+}
+
+fn check_integer(field: &str, value: i64, (low, high): (i64, i64)) -> Result<i64, String> {
+    if !(low..=high).contains(&value) {
+        return Err(format!("{field} must be a whole number from {low} to {high}, got {value}"));
+    }
+    Ok(value)
+}
+
+fn validate_tools(tools: Vec<String>) -> Result<Vec<String>, String> {
+    if tools.len() > MAX_TOOLS {
+        return Err(format!("tools may hold at most {MAX_TOOLS} entries, got {}", tools.len()));
+    }
+    for (index, tool) in tools.iter().enumerate() {
+        if tool.trim().is_empty() {
+            return Err(format!("tools[{index}] must not be blank"));
+        }
+        validate_identifier(&format!("tools[{index}]"), tool)?;
+        if let Some(first) = tools[..index].iter().position(|earlier| earlier == tool) {
+            return Err(format!("tools lists {} twice (entries {first} and {index})", quote_for_message(tool)));
+        }
+    }
+    Ok(tools)
+}
+
+fn validate_status(status: &str) -> Result<bool, String> {
+    status_is_active(status).ok_or_else(|| {
+        format!(
+            "status must be one of {}, {} (active) or {}, {}, {} (inactive); got {}",
+            ACTIVE_STATUSES[0],
+            ACTIVE_STATUSES[1..].join(", "),
+            INACTIVE_STATUSES[0],
+            INACTIVE_STATUSES[1],
+            INACTIVE_STATUSES[2],
+            quote_for_message(status)
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DataField;
+
+    fn create(model_id: &str) -> SessionCreate {
+        SessionCreate { model_id: model_id.to_owned(), ..Default::default() }
+    }
+
+    #[test]
+    fn minimal_create_gets_defaults() {
+        let valid = validate_create(create("gpt-4")).unwrap();
+        assert_eq!(valid.status, "running");
+        assert!(valid.is_active);
+        assert_eq!(valid.data.persona_id, None);
+    }
+
+    #[test]
+    fn empty_optional_strings_mean_absent() {
+        let mut input = create("gpt-4");
+        input.persona_id = Some(String::new());
+        input.name = Some(String::new());
+        let valid = validate_create(input).unwrap();
+        assert_eq!(valid.data.persona_id, None);
+        assert_eq!(valid.data.name, None);
+    }
+
+    #[test]
+    fn bad_inputs_say_what_is_wrong() {
+        let cases: Vec<(SessionCreate, &str)> = vec![
+            (create(""), "model_id is required"),
+            (create("   "), "model_id is required"),
+            (create(&"m".repeat(201)), "at most 200 characters"),
+            (create("gpt\n4"), "control characters"),
+            (SessionCreate { temperature: Some(f64::NAN), ..create("m") }, "finite"),
+            (SessionCreate { temperature: Some(f64::INFINITY), ..create("m") }, "finite"),
+            (SessionCreate { temperature: Some(2.5), ..create("m") }, "between 0.0 and 2.0"),
+            (SessionCreate { temperature: Some(-0.1), ..create("m") }, "between 0.0 and 2.0"),
+            (SessionCreate { reasoning_effort: Some(11), ..create("m") }, "reasoning_effort"),
+            (SessionCreate { reasoning_effort: Some(-1), ..create("m") }, "reasoning_effort"),
+            (SessionCreate { max_tokens: Some(0), ..create("m") }, "max_tokens"),
+            (SessionCreate { max_tokens: Some(i64::MAX), ..create("m") }, "max_tokens"),
+            (SessionCreate { tools: vec!["".into()], ..create("m") }, "tools[0] must not be blank"),
+            (SessionCreate { tools: vec!["a".into(), "a".into()], ..create("m") }, "twice"),
+            (SessionCreate { tools: vec!["t".into(); 129], ..create("m") }, "at most 128"),
+            (SessionCreate { status: Some("sleeping".into()), ..create("m") }, "status must be one of"),
+            (SessionCreate { name: Some("a\nb".into()), ..create("m") }, "one line"),
+            (SessionCreate { custom_prompt: Some("p".repeat(100_001)), ..create("m") }, "custom_prompt"),
+        ];
+        for (input, expected) in cases {
+            let message = validate_create(input.clone()).unwrap_err();
+            assert!(message.contains(expected), "{input:?}: {message}");
+        }
+    }
+
+    #[test]
+    fn status_decides_is_active() {
+        for (status, active) in [("running", true), ("paused", true), ("completed", false), ("failed", false)] {
+            let valid = validate_create(SessionCreate { status: Some(status.into()), ..create("m") }).unwrap();
+            assert_eq!(valid.is_active, active, "{status}");
+        }
+    }
+
+    #[test]
+    fn multibyte_limits_count_characters() {
+        assert!(validate_create(create(&"é".repeat(200))).is_ok());
+        assert!(validate_create(create(&"é".repeat(201))).is_err());
+    }
+
+    #[test]
+    fn update_clear_and_set_conflict() {
+        let update = SessionUpdate { name: Some("x".into()), clear: vec![DataField::Name], ..Default::default() };
+        assert!(validate_update(update).unwrap_err().contains("both set and cleared"));
+    }
+
+    #[test]
+    fn update_clear_resets_fields() {
+        let update = SessionUpdate { clear: vec![DataField::Temperature, DataField::Tools], ..Default::default() };
+        let valid = validate_update(update).unwrap();
+        assert_eq!(valid.temperature, Some(None));
+        assert_eq!(valid.tools, Some(vec![]));
+        assert_eq!(valid.name, None);
+    }
+
+    #[test]
+    fn negative_zero_temperature_is_zero() {
+        let valid = validate_create(SessionCreate { temperature: Some(-0.0), ..create("m") }).unwrap();
+        assert!(valid.data.temperature.unwrap().is_sign_positive());
+    }
+}

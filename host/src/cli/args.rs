@@ -1,0 +1,155 @@
+//! The command line, as clap derive structs; doc comments are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 other failure, 2 usage or invalid input, 3 not found,
+4 conflict, 5 Redis unavailable or timed out, 6 corrupt stored data.
+
+Examples:
+  sessions create --model-id gpt-4 --persona-id programmer --tool search
+  sessions --json get 0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10
+  sessions update ID --status completed --expect-version 1
+  sessions --memory demo";
+
+/// Agent session store: the session repository, run as a sandboxed
+/// WebAssembly component over Redis.
+#[derive(Debug, Parser)]
+#[command(name = "sessions", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Redis URL: redis://[user:password@]host[:port][/db].
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", global = true)]
+    pub redis: String,
+
+    /// Keep sessions in an in-memory store instead of Redis (lost on exit;
+    /// for trying things out).
+    #[arg(long, global = true)]
+    pub memory: bool,
+
+    /// Prefix for every Redis key (default: none, the design document's layout).
+    #[arg(long, env = "SESSIONS_PREFIX", default_value = "", global = true)]
+    pub prefix: String,
+
+    /// Session lifetime without activity, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = agent_sessions_host::DEFAULT_SESSION_TTL_SECONDS, global = true)]
+    pub ttl: u64,
+
+    /// How much longer a session's hashes live than the session, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = agent_sessions_host::DEFAULT_GRACE_SECONDS, global = true)]
+    pub grace: u64,
+
+    /// Run this component .wasm instead of the embedded one.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub component: Option<PathBuf>,
+
+    /// Longest one operation may take, in seconds (Redis round trips included).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, global = true)]
+    pub timeout: f64,
+
+    /// Print one JSON document on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a session and print it.
+    Create {
+        #[command(flatten)]
+        fields: DataFlags,
+        /// Read the fields from a JSON object (design document field names);
+        /// "-" reads stdin. Flags override what the file says.
+        #[arg(long, value_name = "FILE")]
+        from_json: Option<String>,
+    },
+    /// Print a session.
+    Get { id: String },
+    /// Change fields of a session; bumps its version and resets its TTL.
+    Update {
+        id: String,
+        #[command(flatten)]
+        fields: DataFlags,
+        /// Reset a field to absent (repeatable).
+        #[arg(long, value_enum, value_name = "FIELD")]
+        clear: Vec<ClearableField>,
+        /// Only update if the session is at this version (compare-and-set);
+        /// exit 4 otherwise.
+        #[arg(long, value_name = "N")]
+        expect_version: Option<u64>,
+        /// Read the changes from a JSON object; "-" reads stdin.
+        #[arg(long, value_name = "FILE")]
+        from_json: Option<String>,
+    },
+    /// Delete a session and all its keys; exit 3 if it was not live.
+    Delete { id: String },
+    /// List sessions, newest first.
+    List {
+        /// Sessions per page (0 to 1000).
+        #[arg(long, default_value_t = 10)]
+        limit: u32,
+        /// Sessions to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    /// Reset a session's TTL (and last_activity); exit 3 if it is gone.
+    Extend { id: String },
+    /// Remove every expired session's leftovers; print how many.
+    Cleanup,
+    /// Add sessions written by another service to the list index.
+    Reindex,
+    /// Check Redis (reachable, latency) and the component (loads, answers).
+    Health,
+    /// Run a whole session lifecycle and narrate each step.
+    Demo,
+}
+
+/// One flag per data field, plus status.
+#[derive(Debug, Clone, Args, Default)]
+pub struct DataFlags {
+    /// Model the agent runs, e.g. gpt-4 (required on create).
+    #[arg(long)]
+    pub model_id: Option<String>,
+    #[arg(long)]
+    pub persona_id: Option<String>,
+    /// Display name of the session.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Sampling temperature, 0.0 to 2.0.
+    #[arg(long, allow_negative_numbers = true)]
+    pub temperature: Option<f64>,
+    /// Reasoning effort, 0 to 10.
+    #[arg(long, allow_negative_numbers = true)]
+    pub reasoning_effort: Option<i64>,
+    /// Token limit, 1 to 1000000.
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_tokens: Option<i64>,
+    /// A tool the agent may use (repeatable; on update, replaces the list).
+    #[arg(long = "tool", value_name = "TOOL")]
+    pub tools: Vec<String>,
+    #[arg(long)]
+    pub custom_prompt: Option<String>,
+    #[arg(long)]
+    pub agent_internal_id: Option<String>,
+    /// running, idle, paused (active) or completed, failed, cancelled.
+    #[arg(long)]
+    pub status: Option<String>,
+}
+
+/// Fields `update --clear` can reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum ClearableField {
+    PersonaId,
+    Name,
+    Temperature,
+    ReasoningEffort,
+    MaxTokens,
+    Tools,
+    CustomPrompt,
+    AgentInternalId,
+}

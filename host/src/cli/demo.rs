@@ -1,0 +1,111 @@
+//! `sessions demo`: a whole session lifecycle, narrated, against whatever
+//! storage the global options name. It removes what it creates.
+
+use std::time::Duration;
+
+use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
+
+use super::args::Cli;
+use super::{Failure, build_store, output};
+
+pub async fn run(cli: &Cli, store: &SessionStore) -> Result<(), Failure> {
+    let mut step = 0;
+    let mut say = |text: &str| {
+        step += 1;
+        println!("\n{step}. {text}");
+    };
+    println!("agent-sessions demo against {} (key prefix {:?})", store.storage_description(), store.prefix());
+
+    say("Create a session, as the design document's example");
+    let session = store
+        .create(SessionCreate {
+            model_id: "gpt-4".into(),
+            persona_id: Some("programmer".into()),
+            name: Some("Code Review Session".into()),
+            temperature: Some(0.7),
+            reasoning_effort: Some(5),
+            max_tokens: Some(2000),
+            tools: vec!["search".into(), "code_analysis".into()],
+            custom_prompt: Some("Review the diff for bugs.".into()),
+            agent_internal_id: Some("agent-54321".into()),
+            status: None,
+        })
+        .await?;
+    let id = session.id.clone();
+    print!("{}", indent(&output::session_text(&session)));
+    println!(
+        "   Redis now holds session:{id}:data and session:{id}:meta (hashes), session_expiry:{id} \
+         (TTL {} s), and the id in active_sessions and session_index.",
+        store.settings().session_ttl_seconds
+    );
+
+    say("Read it back (one round trip)");
+    let read = store.get(&id).await?;
+    println!("   model {} / persona {} / version {}", read.data.model_id, read.data.persona_id.as_deref().unwrap_or("-"), read.meta.version);
+
+    say("Update temperature and status, expecting version 1 (compare-and-set)");
+    let updated = store
+        .update(
+            &id,
+            SessionUpdate {
+                temperature: Some(0.2),
+                status: Some("paused".into()),
+                expected_version: Some(1),
+                ..SessionUpdate::default()
+            },
+        )
+        .await?;
+    println!(
+        "   temperature {} / status {} / is_active {} / version {}",
+        updated.data.temperature.unwrap_or_default(),
+        updated.meta.status,
+        updated.meta.is_active,
+        updated.meta.version
+    );
+
+    say("Update again with the stale version 1: refused, nothing written");
+    match store.update(&id, SessionUpdate { name: Some("lost update".into()), expected_version: Some(1), ..SessionUpdate::default() }).await {
+        Err(Error::Conflict(message)) => println!("   conflict, as expected: {message}"),
+        other => println!("   unexpected: {other:?}"),
+    }
+
+    say("Bad input gets a typed error");
+    match store.create(SessionCreate { model_id: "gpt-4".into(), temperature: Some(7.0), ..SessionCreate::default() }).await {
+        Err(Error::InvalidInput(message)) => println!("   invalid input: {message}"),
+        other => println!("   unexpected: {other:?}"),
+    }
+
+    say("List sessions, newest first");
+    let page = store.list(5, 0).await?;
+    println!("   {} session(s) indexed; first page holds {}", page.total, page.sessions.len());
+
+    say("Extend the TTL on activity");
+    let extended = store.extend_ttl(&id).await?;
+    println!("   extended: {extended}; expires in {} s again", store.settings().session_ttl_seconds);
+
+    say("Delete it: every key and index entry goes in one atomic batch");
+    println!("   deleted: {}", store.delete(&id).await?);
+    match store.get(&id).await {
+        Err(Error::NotFound(_)) => println!("   get now says: not found"),
+        other => println!("   unexpected: {other:?}"),
+    }
+
+    say("Expiry: a session with a 1 s TTL");
+    let short_lived = build_store(cli, Duration::from_secs(1)).await?;
+    let session = short_lived.create(SessionCreate { model_id: "gpt-4".into(), ..SessionCreate::default() }).await?;
+    println!("   created {}; waiting 1.2 s", session.id);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    match short_lived.get(&session.id).await {
+        Err(Error::NotFound(_)) => println!("   get says not found as soon as the expiry key is gone"),
+        other => println!("   unexpected: {other:?}"),
+    }
+    let removed = short_lived.cleanup_expired().await?;
+    println!("   cleanup removed {removed} expired session(s) and their hashes, set members and index entries");
+
+    println!("\ndone.");
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|line| format!("   {line}\n")).collect()
+}

@@ -1,0 +1,181 @@
+//! The `sessions` command: parse, build a [`SessionStore`], run one command,
+//! print, exit with a code that says what happened.
+
+mod args;
+mod demo;
+mod exit_code;
+mod input;
+mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use agent_sessions_host::{Error, GuestLimits, SessionStore};
+use clap::Parser;
+use serde_json::{Value, json};
+
+use args::{Cli, Command};
+use exit_code::Exit;
+use input::InputError;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SESSIONS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail_line(&format!("cannot start the async runtime: {e}"), Exit::Failure),
+    };
+    let json = cli.json;
+    match runtime.block_on(run(cli)) {
+        Ok(exit) => exit.into(),
+        Err(Failure::Input(InputError(message))) => {
+            if json {
+                print_json(&json!({ "error": { "kind": "invalid_input", "message": message } }));
+            }
+            fail_line(&message, Exit::Usage)
+        }
+        Err(Failure::Store(error)) => {
+            if json {
+                print_json(&output::error_json(&error));
+            }
+            fail_line(&error.to_string(), Exit::for_error(&error))
+        }
+    }
+}
+
+/// Why a command failed.
+enum Failure {
+    Input(InputError),
+    Store(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Store(error)
+    }
+}
+
+impl From<InputError> for Failure {
+    fn from(error: InputError) -> Self {
+        Failure::Input(error)
+    }
+}
+
+fn fail_line(message: &str, exit: Exit) -> ExitCode {
+    // One line, no backtrace; messages never hold a Redis password (the
+    // host redacts URLs).
+    eprintln!("sessions: {}", message.replace('\n', " "));
+    exit.into()
+}
+
+fn print_json(value: &Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+}
+
+async fn build_store(cli: &Cli, ttl: Duration) -> Result<SessionStore, Failure> {
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
+        return Err(InputError(format!("--timeout must be a positive number of seconds, got {}", cli.timeout)).into());
+    }
+    let mut builder = SessionStore::builder()
+        .prefix(cli.prefix.clone())
+        .session_ttl(ttl)
+        .grace_period(Duration::from_secs(cli.grace))
+        .limits(GuestLimits { timeout: Duration::from_secs_f64(cli.timeout), ..GuestLimits::default() });
+    builder = if cli.memory { builder.memory() } else { builder.redis(cli.redis.clone()) };
+    if let Some(path) = &cli.component {
+        builder = builder.component_file(path);
+    }
+    Ok(builder.build().await?)
+}
+
+async fn run(cli: Cli) -> Result<Exit, Failure> {
+    let store = build_store(&cli, Duration::from_secs(cli.ttl)).await?;
+    let json = cli.json;
+    let show = |value: Value, text: String| {
+        if json {
+            print_json(&value);
+        } else {
+            print!("{text}");
+        }
+    };
+    match &cli.command {
+        Command::Create { fields, from_json } => {
+            let input = input::create_input(fields.clone(), from_json.as_deref())?;
+            let session = store.create(input).await?;
+            show(output::session_json(&session), output::session_text(&session));
+        }
+        Command::Get { id } => {
+            let session = store.get(id).await?;
+            show(output::session_json(&session), output::session_text(&session));
+        }
+        Command::Update { id, fields, clear, expect_version, from_json } => {
+            let changes = input::update_input(fields.clone(), clear.clone(), *expect_version, from_json.as_deref())?;
+            let session = store.update(id, changes).await?;
+            show(output::session_json(&session), output::session_text(&session));
+        }
+        Command::Delete { id } => {
+            let deleted = store.delete(id).await?;
+            show(
+                json!({ "id": id, "deleted": deleted }),
+                if deleted { format!("deleted session {id}\n") } else { String::new() },
+            );
+            if !deleted {
+                eprintln!("sessions: session {id} not found (nothing live to delete)");
+                return Ok(Exit::NotFound);
+            }
+        }
+        Command::List { limit, offset } => {
+            let page = store.list(*limit, *offset).await?;
+            show(output::page_json(&page), output::page_text(&page));
+            if !page.corrupt.is_empty() {
+                return Ok(Exit::Corrupt);
+            }
+        }
+        Command::Extend { id } => {
+            let extended = store.extend_ttl(id).await?;
+            let ttl = store.settings().session_ttl_seconds;
+            show(
+                json!({ "id": id, "extended": extended, "ttl_seconds": ttl }),
+                if extended { format!("session {id} now expires in {ttl} s\n") } else { String::new() },
+            );
+            if !extended {
+                eprintln!("sessions: session {id} not found (expired or deleted)");
+                return Ok(Exit::NotFound);
+            }
+        }
+        Command::Cleanup => {
+            let removed = store.cleanup_expired().await?;
+            show(json!({ "removed": removed }), format!("removed {removed} expired session(s)\n"));
+        }
+        Command::Reindex => {
+            let indexed = store.reindex().await?;
+            show(json!({ "indexed": indexed }), format!("added {indexed} session(s) to the list index\n"));
+        }
+        Command::Health => {
+            let component = match &cli.component {
+                Some(path) => path.display().to_string(),
+                None => format!("embedded ({} bytes)", agent_sessions_host::EMBEDDED_COMPONENT.len()),
+            };
+            let health = store.health().await?;
+            show(
+                output::health_json(&health, &component),
+                format!(
+                    "storage    ok  {} (ping {:.3} ms)\ncomponent  ok  {} (call {:.3} ms)\nsessions   {} indexed\n",
+                    health.storage,
+                    output::millis(health.storage_latency),
+                    component,
+                    output::millis(health.component_latency),
+                    health.indexed_sessions
+                ),
+            );
+        }
+        Command::Demo => demo::run(&cli, &store).await?,
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,154 @@
+//! What `sessions` prints: one JSON document with `--json`, text otherwise.
+
+use agent_sessions_host::{Corruption, Error, Health, Session, SessionPage};
+use serde_json::{Value, json};
+
+/// A session as one flat JSON object: the data fields with natural types,
+/// the meta fields, version and remaining TTL.
+pub fn session_json(session: &Session) -> Value {
+    let (data, meta) = (&session.data, &session.meta);
+    json!({
+        "id": session.id,
+        "model_id": data.model_id,
+        "persona_id": data.persona_id,
+        "name": data.name,
+        "temperature": data.temperature,
+        "reasoning_effort": data.reasoning_effort,
+        "max_tokens": data.max_tokens,
+        "tools": data.tools,
+        "custom_prompt": data.custom_prompt,
+        "agent_internal_id": data.agent_internal_id,
+        "created_at": meta.created_at.to_string(),
+        "updated_at": meta.updated_at.to_string(),
+        "last_activity": meta.last_activity.to_string(),
+        "is_active": meta.is_active,
+        "status": meta.status,
+        "version": meta.version,
+        "expires_in_seconds": session.expires_in_seconds,
+    })
+}
+
+fn corruption_json(c: &Corruption) -> Value {
+    json!({ "session_id": c.session_id, "key": c.key, "field": c.field, "message": c.message })
+}
+
+pub fn page_json(page: &SessionPage) -> Value {
+    json!({
+        "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "corrupt": page.corrupt.iter().map(corruption_json).collect::<Vec<_>>(),
+    })
+}
+
+pub fn health_json(health: &Health, component: &str) -> Value {
+    json!({
+        "status": "ok",
+        "storage": health.storage,
+        "storage_latency_ms": millis(health.storage_latency),
+        "component": component,
+        "component_latency_ms": millis(health.component_latency),
+        "indexed_sessions": health.indexed_sessions,
+    })
+}
+
+/// The error document printed on stdout with `--json` (the one-line message
+/// still goes to stderr).
+pub fn error_json(error: &Error) -> Value {
+    let kind = match error {
+        Error::InvalidInput(_) => "invalid_input",
+        Error::NotFound(_) => "not_found",
+        Error::Conflict(_) => "conflict",
+        Error::DataCorrupt(_) => "data_corrupt",
+        Error::Unavailable(_) => "unavailable",
+        Error::Timeout(_) => "timeout",
+        Error::Backend(_) => "backend",
+        Error::Guest(_) => "guest",
+        Error::Setup(_) => "setup",
+    };
+    let mut document = json!({ "error": { "kind": kind, "message": error.to_string() } });
+    if let Error::DataCorrupt(c) = error {
+        document["error"]["corruption"] = corruption_json(c);
+    }
+    document
+}
+
+pub fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// A session as aligned `field: value` lines.
+pub fn session_text(session: &Session) -> String {
+    let (data, meta) = (&session.data, &session.meta);
+    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    let rows = [
+        ("id", session.id.clone()),
+        ("model_id", data.model_id.clone()),
+        ("persona_id", or_dash(data.persona_id.clone())),
+        ("name", or_dash(data.name.clone())),
+        ("temperature", or_dash(data.temperature.map(|t| t.to_string()))),
+        ("reasoning_effort", or_dash(data.reasoning_effort.map(|v| v.to_string()))),
+        ("max_tokens", or_dash(data.max_tokens.map(|v| v.to_string()))),
+        ("tools", if data.tools.is_empty() { "-".to_owned() } else { data.tools.join(", ") }),
+        ("custom_prompt", or_dash(data.custom_prompt.as_deref().map(shorten))),
+        ("agent_internal_id", or_dash(data.agent_internal_id.clone())),
+        ("status", format!("{} ({})", meta.status, if meta.is_active { "active" } else { "inactive" })),
+        ("created_at", meta.created_at.to_string()),
+        ("updated_at", meta.updated_at.to_string()),
+        ("last_activity", meta.last_activity.to_string()),
+        ("version", meta.version.to_string()),
+        ("expires_in", session.expires_in_seconds.map_or("never (no TTL)".to_owned(), |s| format!("{s} s"))),
+    ];
+    rows.iter().map(|(name, value)| format!("{name:<18} {value}\n")).collect()
+}
+
+/// A page as a table, one session per line.
+pub fn page_text(page: &SessionPage) -> String {
+    let mut out = String::new();
+    if page.sessions.is_empty() {
+        out.push_str("no sessions on this page\n");
+    } else {
+        out.push_str(&format!(
+            "{:<36}  {:<10}  {:<20}  {:<20}  {:>10}  {}\n",
+            "ID", "STATUS", "CREATED", "MODEL", "EXPIRES IN", "NAME"
+        ));
+        for session in &page.sessions {
+            out.push_str(&format!(
+                "{:<36}  {:<10}  {:<20}  {:<20}  {:>10}  {}\n",
+                session.id,
+                session.meta.status,
+                session.meta.created_at.to_string(),
+                shorten_to(&session.data.model_id, 20),
+                session.expires_in_seconds.map_or("-".to_owned(), |s| format!("{s} s")),
+                session.data.name.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    let shown_to = page.offset + page.sessions.len() as u64;
+    out.push_str(&format!(
+        "sessions {}-{} of {} (limit {})\n",
+        if page.sessions.is_empty() { page.offset } else { page.offset + 1 },
+        shown_to,
+        page.total,
+        page.limit
+    ));
+    for c in &page.corrupt {
+        out.push_str(&format!("corrupt: session {} ({} {}): {}\n", c.session_id, c.key, c.field, c.message));
+    }
+    out
+}
+
+fn shorten(text: &str) -> String {
+    shorten_to(text, 60)
+}
+
+fn shorten_to(text: &str, max: usize) -> String {
+    let first_line = text.lines().next().unwrap_or("");
+    if first_line.chars().count() <= max && first_line.len() == text.len() {
+        text.to_owned()
+    } else {
+        let head: String = first_line.chars().take(max.saturating_sub(3)).collect();
+        format!("{head}...")
+    }
+}

@@ -1,0 +1,108 @@
+//! Conversions between the wasmtime-generated WIT types and the plain Rust
+//! session types the library exposes (shared with the guest crate).
+
+use agent_sessions_guest::model::{self, DataField, SessionData, SessionMeta};
+use agent_sessions_guest::timestamp::Timestamp;
+
+use crate::bindings::wit_types as wit;
+use crate::error::Error;
+
+pub(crate) fn create_to_wit(input: model::SessionCreate) -> wit::SessionCreate {
+    wit::SessionCreate {
+        model_id: input.model_id,
+        persona_id: input.persona_id,
+        name: input.name,
+        temperature: input.temperature,
+        reasoning_effort: input.reasoning_effort,
+        max_tokens: input.max_tokens,
+        tools: input.tools,
+        custom_prompt: input.custom_prompt,
+        agent_internal_id: input.agent_internal_id,
+        status: input.status,
+    }
+}
+
+pub(crate) fn update_to_wit(changes: model::SessionUpdate) -> wit::SessionUpdate {
+    wit::SessionUpdate {
+        model_id: changes.model_id,
+        persona_id: changes.persona_id,
+        name: changes.name,
+        temperature: changes.temperature,
+        reasoning_effort: changes.reasoning_effort,
+        max_tokens: changes.max_tokens,
+        tools: changes.tools,
+        custom_prompt: changes.custom_prompt,
+        agent_internal_id: changes.agent_internal_id,
+        status: changes.status,
+        clear: changes.clear.into_iter().map(data_field_to_wit).collect(),
+        expected_version: changes.expected_version,
+    }
+}
+
+fn data_field_to_wit(field: DataField) -> wit::DataField {
+    match field {
+        DataField::PersonaId => wit::DataField::PersonaId,
+        DataField::Name => wit::DataField::Name,
+        DataField::Temperature => wit::DataField::Temperature,
+        DataField::ReasoningEffort => wit::DataField::ReasoningEffort,
+        DataField::MaxTokens => wit::DataField::MaxTokens,
+        DataField::Tools => wit::DataField::Tools,
+        DataField::CustomPrompt => wit::DataField::CustomPrompt,
+        DataField::AgentInternalId => wit::DataField::AgentInternalId,
+    }
+}
+
+/// A session from the guest. Its timestamps were formatted by the guest, so
+/// a parse failure means a guest bug, reported as such.
+pub(crate) fn session_from_wit(session: wit::Session) -> Result<model::Session, Error> {
+    let time = |text: &str| {
+        Timestamp::parse(text).map_err(|e| Error::Guest(format!("the component returned a bad timestamp: {e}")))
+    };
+    Ok(model::Session {
+        meta: SessionMeta {
+            created_at: time(&session.created_at)?,
+            updated_at: time(&session.updated_at)?,
+            last_activity: time(&session.last_activity)?,
+            is_active: session.is_active,
+            status: session.status,
+            version: session.version,
+        },
+        data: SessionData {
+            model_id: session.model_id,
+            persona_id: session.persona_id,
+            name: session.name,
+            temperature: session.temperature,
+            reasoning_effort: session.reasoning_effort,
+            max_tokens: session.max_tokens,
+            tools: session.tools,
+            custom_prompt: session.custom_prompt,
+            agent_internal_id: session.agent_internal_id,
+        },
+        id: session.id,
+        expires_in_seconds: session.expires_in_seconds,
+    })
+}
+
+pub(crate) fn page_from_wit(page: wit::SessionPage) -> Result<model::SessionPage, Error> {
+    Ok(model::SessionPage {
+        sessions: page.sessions.into_iter().map(session_from_wit).collect::<Result<_, _>>()?,
+        total: page.total,
+        limit: page.limit,
+        offset: page.offset,
+        corrupt: page.corrupt.into_iter().map(corruption_from_wit).collect(),
+    })
+}
+
+fn corruption_from_wit(c: wit::Corruption) -> model::Corruption {
+    model::Corruption { session_id: c.session_id, key: c.key, field: c.field, message: c.message }
+}
+
+pub(crate) fn error_from_wit(error: wit::SessionError) -> Error {
+    match error {
+        wit::SessionError::InvalidInput(message) => Error::InvalidInput(message),
+        wit::SessionError::NotFound(id) => Error::NotFound(id),
+        wit::SessionError::Conflict(message) => Error::Conflict(message),
+        wit::SessionError::DataCorrupt(c) => Error::DataCorrupt(corruption_from_wit(c)),
+        wit::SessionError::Backend(message) => Error::Backend(message),
+    }
+}

@@ -1,0 +1,59 @@
+//! Errors of the host library: the guest's typed errors, plus what can go
+//! wrong around it (storage unreachable, limits, loading the component).
+
+use std::time::Duration;
+
+pub use agent_sessions_guest::Corruption;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The input breaks a session rule; the message says which.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// No live session has this id.
+    #[error("session {0} not found")]
+    NotFound(String),
+    /// An expected version did not match.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Stored data does not decode.
+    #[error("{}", describe_corruption(.0))]
+    DataCorrupt(Corruption),
+    /// Storage cannot be reached or did not answer in time.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Storage answered with an error.
+    #[error("storage error: {0}")]
+    Backend(String),
+    /// The whole operation took longer than the configured timeout.
+    #[error("operation timed out after {0:?}")]
+    Timeout(Duration),
+    /// The guest trapped or hit a memory or CPU limit. The host is unharmed
+    /// and the next call gets a fresh instance.
+    #[error("the session component failed: {0}")]
+    Guest(String),
+    /// The component could not be loaded or the store not set up.
+    #[error("{0}")]
+    Setup(String),
+}
+
+fn describe_corruption(c: &Corruption) -> String {
+    if c.field.is_empty() {
+        format!("corrupt data in {}: {}", c.key, c.message)
+    } else {
+        format!("corrupt data in {} field {}: {}", c.key, c.field, c.message)
+    }
+}
+
+impl From<agent_sessions_guest::SessionError> for Error {
+    fn from(error: agent_sessions_guest::SessionError) -> Self {
+        use agent_sessions_guest::SessionError as E;
+        match error {
+            E::InvalidInput(message) => Error::InvalidInput(message),
+            E::NotFound(id) => Error::NotFound(id),
+            E::Conflict(message) => Error::Conflict(message),
+            E::DataCorrupt(corruption) => Error::DataCorrupt(corruption),
+            E::Backend(message) => Error::Backend(message),
+        }
+    }
+}

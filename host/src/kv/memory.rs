@@ -1,0 +1,339 @@
+//! The in-memory backend: the same batch semantics as the Redis script
+//! (conditions, type checks before any write, TTLs, scans), in one process.
+//! For local use, tests and embedding without Redis; state is lost on exit.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use agent_sessions_guest::kv::{
+    Batch, BatchOutcome, Condition, ErrorKind, KeyType, KvError, Op, Reply, ScanPage, ScanRequest,
+};
+
+/// How many batches run between two sweeps of expired keys; reads already
+/// ignore expired keys, the sweep only gives their memory back.
+const SWEEP_EVERY: u64 = 1024;
+
+#[derive(Clone, Default)]
+pub struct MemoryBackend {
+    // A std mutex: a batch never awaits while holding it, and one lock per
+    // batch is what makes the batch atomic.
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<String, Entry>,
+    batches: u64,
+}
+
+struct Entry {
+    value: Value,
+    expires_at: Option<Instant>,
+}
+
+enum Value {
+    /// Strings hold nothing the layout reads back (the expiry key is "").
+    String,
+    Hash(BTreeMap<String, String>),
+    Set(BTreeSet<String>),
+    Sorted(SortedSet),
+}
+
+/// Members by name (for scans and scores) and by (score, name) (for ranks),
+/// ordered as Redis orders them.
+#[derive(Default)]
+struct SortedSet {
+    scores: BTreeMap<String, f64>,
+    ranked: BTreeSet<(Score, String)>,
+}
+
+#[derive(Clone, Copy, PartialEq, PartialOrd)]
+struct Score(f64);
+impl Eq for Score {}
+impl Ord for Score {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+
+impl Value {
+    fn key_type(&self) -> KeyType {
+        match self {
+            Value::String => KeyType::String,
+            Value::Hash(_) => KeyType::Hash,
+            Value::Set(_) => KeyType::Set,
+            Value::Sorted(_) => KeyType::SortedSet,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Value::String => false,
+            Value::Hash(hash) => hash.is_empty(),
+            Value::Set(set) => set.is_empty(),
+            Value::Sorted(sorted) => sorted.scores.is_empty(),
+        }
+    }
+}
+
+impl MemoryBackend {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn execute(&self, batch: &Batch) -> Result<BatchOutcome, KvError> {
+        let now = Instant::now();
+        // A panic while holding the lock cannot leave a half-applied batch
+        // behind (checks run before writes), so a poisoned lock is still usable.
+        let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.batches += 1;
+        if state.batches.is_multiple_of(SWEEP_EVERY) {
+            state.entries.retain(|_, entry| entry.expires_at.is_none_or(|at| at > now));
+        }
+        state.drop_expired(batch, now);
+
+        for (index, condition) in batch.conditions.iter().enumerate() {
+            if let Some(actual) = state.failed_condition(condition) {
+                return Ok(BatchOutcome::ConditionFailed { index: index as u32, actual });
+            }
+        }
+        for op in &batch.ops {
+            if let (Some(wanted), Some(entry)) = (op.key_type(), state.entries.get(op.key())) {
+                let found = entry.value.key_type();
+                if found != wanted {
+                    return Err(KvError::wrong_type(
+                        op.key(),
+                        format!("the key holds a {}, not a {}", found.redis_name(), wanted.redis_name()),
+                    ));
+                }
+            }
+        }
+        // HINCRBY on a non-integer is the one op that can fail after checks;
+        // check it up front as well, so nothing is half-written.
+        for op in &batch.ops {
+            if let Op::HashIncrement { key, field, .. } = op
+                && let Some(Value::Hash(hash)) = state.entries.get(key).map(|e| &e.value)
+                && let Some(text) = hash.get(field)
+                && text.parse::<i64>().is_err()
+            {
+                return Err(KvError::new(ErrorKind::Other, format!("{key} field {field} is not an integer")));
+            }
+        }
+        let replies = batch.ops.iter().map(|op| state.apply(op, now)).collect::<Result<_, _>>()?;
+        Ok(BatchOutcome::Applied(replies))
+    }
+}
+
+impl State {
+    /// Removes expired keys the batch names, so the rest sees them missing.
+    fn drop_expired(&mut self, batch: &Batch, now: Instant) {
+        let condition_keys = batch.conditions.iter().map(|c| match c {
+            Condition::KeyExists(key) | Condition::KeyMissing(key) => key.as_str(),
+            Condition::FieldEquals { key, .. } | Condition::FieldMissing { key, .. } => key.as_str(),
+        });
+        let keys: Vec<String> = condition_keys.chain(batch.ops.iter().map(Op::key)).map(str::to_owned).collect();
+        for key in keys {
+            if self.entries.get(&key).is_some_and(|e| e.expires_at.is_some_and(|at| at <= now)) {
+                self.entries.remove(&key);
+            }
+        }
+    }
+
+    /// `None` when the condition holds, else the value to report.
+    fn failed_condition(&self, condition: &Condition) -> Option<Option<String>> {
+        let field_of = |key: &str, field: &str| match self.entries.get(key).map(|e| &e.value) {
+            Some(Value::Hash(hash)) => hash.get(field).cloned(),
+            _ => None,
+        };
+        let held = match condition {
+            Condition::KeyExists(key) => self.entries.contains_key(key),
+            Condition::KeyMissing(key) => !self.entries.contains_key(key),
+            Condition::FieldEquals { key, field, value } => {
+                let actual = field_of(key, field);
+                if actual.as_ref() == Some(value) {
+                    return None;
+                }
+                return Some(actual);
+            }
+            Condition::FieldMissing { key, field } => {
+                let actual = field_of(key, field);
+                if actual.is_none() {
+                    return None;
+                }
+                return Some(actual);
+            }
+        };
+        if held { None } else { Some(None) }
+    }
+
+    /// Fails only when an earlier op of the same batch gave the key another
+    /// type (the batch validation in `kv` rejects such batches up front).
+    fn apply(&mut self, op: &Op, now: Instant) -> Result<Reply, KvError> {
+        Ok(match op {
+            Op::HashGetAll(key) => Reply::Fields(match self.value(key) {
+                Some(Value::Hash(hash)) => hash.iter().map(|(f, v)| (f.clone(), v.clone())).collect(),
+                _ => Vec::new(),
+            }),
+            Op::HashGet { key, field } => Reply::Text(match self.value(key) {
+                Some(Value::Hash(hash)) => hash.get(field).cloned(),
+                _ => None,
+            }),
+            Op::HashSet { key, fields } => {
+                let hash = self.hash_mut(key)?;
+                let added = fields.iter().filter(|(f, v)| hash.insert(f.clone(), v.clone()).is_none()).count();
+                Reply::Integer(added as i64)
+            }
+            Op::HashIncrement { key, field, delta } => {
+                let hash = self.hash_mut(key)?;
+                let current = hash.get(field).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                let new = current.saturating_add(*delta);
+                hash.insert(field.clone(), new.to_string());
+                Reply::Integer(new)
+            }
+            Op::StringSet { key, ttl_ms, .. } => {
+                let expires_at = ttl_ms.map(|ms| now + std::time::Duration::from_millis(ms));
+                self.entries.insert(key.clone(), Entry { value: Value::String, expires_at });
+                Reply::Integer(1)
+            }
+            Op::Exists(key) => Reply::Integer(i64::from(self.entries.contains_key(key))),
+            Op::TtlMs(key) => Reply::Integer(match self.entries.get(key) {
+                None => -2,
+                Some(Entry { expires_at: None, .. }) => -1,
+                Some(Entry { expires_at: Some(at), .. }) => at.saturating_duration_since(now).as_millis() as i64,
+            }),
+            Op::Expire { key, ttl_ms } => Reply::Integer(match self.entries.get_mut(key) {
+                Some(entry) => {
+                    entry.expires_at = Some(now + std::time::Duration::from_millis(*ttl_ms));
+                    1
+                }
+                None => 0,
+            }),
+            Op::Delete(key) => Reply::Integer(i64::from(self.entries.remove(key).is_some())),
+            Op::SetAdd { key, members } => {
+                let Value::Set(set) = &mut self.entry_or_insert(key, || Value::Set(BTreeSet::new())).value else {
+                    return Err(changed_type(key));
+                };
+                Reply::Integer(members.iter().filter(|m| set.insert((*m).clone())).count() as i64)
+            }
+            Op::SetRemove { key, members } => {
+                let removed = match self.value_mut(key) {
+                    Some(Value::Set(set)) => members.iter().filter(|m| set.remove(*m)).count(),
+                    _ => 0,
+                };
+                self.remove_if_empty(key);
+                Reply::Integer(removed as i64)
+            }
+            Op::SetSize(key) => Reply::Integer(match self.value(key) {
+                Some(Value::Set(set)) => set.len() as i64,
+                _ => 0,
+            }),
+            Op::SetScan(scan) => Reply::Scan(match self.value(&scan.key) {
+                Some(Value::Set(set)) => scan_page(set.iter(), scan),
+                _ => ScanPage { cursor: "0".into(), members: vec![] },
+            }),
+            Op::SortedAdd { key, members } => {
+                let Value::Sorted(sorted) =
+                    &mut self.entry_or_insert(key, || Value::Sorted(SortedSet::default())).value
+                else {
+                    return Err(changed_type(key));
+                };
+                let mut added = 0;
+                for (score, member) in members {
+                    if let Some(old) = sorted.scores.insert(member.clone(), *score) {
+                        sorted.ranked.remove(&(Score(old), member.clone()));
+                    } else {
+                        added += 1;
+                    }
+                    sorted.ranked.insert((Score(*score), member.clone()));
+                }
+                Reply::Integer(added)
+            }
+            Op::SortedRemove { key, members } => {
+                let mut removed = 0;
+                if let Some(Value::Sorted(sorted)) = self.value_mut(key) {
+                    for member in members {
+                        if let Some(score) = sorted.scores.remove(member) {
+                            sorted.ranked.remove(&(Score(score), member.clone()));
+                            removed += 1;
+                        }
+                    }
+                }
+                self.remove_if_empty(key);
+                Reply::Integer(removed)
+            }
+            Op::SortedSize(key) => Reply::Integer(match self.value(key) {
+                Some(Value::Sorted(sorted)) => sorted.scores.len() as i64,
+                _ => 0,
+            }),
+            Op::SortedScore { key, member } => Reply::Text(match self.value(key) {
+                Some(Value::Sorted(sorted)) => sorted.scores.get(member).map(|score| format_score(*score)),
+                _ => None,
+            }),
+            Op::SortedRangeDesc { key, start, stop } => Reply::Texts(match self.value(key) {
+                Some(Value::Sorted(sorted)) if start <= stop => {
+                    let take = usize::try_from(stop - start).unwrap_or(usize::MAX).saturating_add(1);
+                    let skip = usize::try_from(*start).unwrap_or(usize::MAX);
+                    sorted.ranked.iter().rev().skip(skip).take(take).map(|(_, m)| m.clone()).collect()
+                }
+                _ => Vec::new(),
+            }),
+            Op::SortedScan(scan) => Reply::Scan(match self.value(&scan.key) {
+                Some(Value::Sorted(sorted)) => scan_page(sorted.scores.keys(), scan),
+                _ => ScanPage { cursor: "0".into(), members: vec![] },
+            }),
+        })
+    }
+
+    fn value(&self, key: &str) -> Option<&Value> {
+        self.entries.get(key).map(|entry| &entry.value)
+    }
+
+    fn value_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.entries.get_mut(key).map(|entry| &mut entry.value)
+    }
+
+    fn entry_or_insert(&mut self, key: &str, make: impl FnOnce() -> Value) -> &mut Entry {
+        self.entries.entry(key.to_owned()).or_insert_with(|| Entry { value: make(), expires_at: None })
+    }
+
+    fn hash_mut(&mut self, key: &str) -> Result<&mut BTreeMap<String, String>, KvError> {
+        match &mut self.entry_or_insert(key, || Value::Hash(BTreeMap::new())).value {
+            Value::Hash(hash) => Ok(hash),
+            _ => Err(changed_type(key)),
+        }
+    }
+
+    /// Redis deletes a set or sorted set when its last member goes.
+    fn remove_if_empty(&mut self, key: &str) {
+        if self.value(key).is_some_and(Value::is_empty) {
+            self.entries.remove(key);
+        }
+    }
+}
+
+fn changed_type(key: &str) -> KvError {
+    KvError::wrong_type(key, "an earlier op of the same batch gave the key another type")
+}
+
+/// Scores as Redis prints them: whole numbers without a fraction.
+fn format_score(score: f64) -> String {
+    if score.fract() == 0.0 && score.abs() < 1e17 { format!("{}", score as i64) } else { score.to_string() }
+}
+
+/// One page of members in name order after the cursor. The cursor is the
+/// last member returned, so members added or removed meanwhile never make
+/// the scan skip a member that stays (Redis gives the same guarantee).
+fn scan_page<'a>(members: impl Iterator<Item = &'a String>, scan: &ScanRequest) -> ScanPage {
+    let after = scan.cursor.strip_prefix("after:");
+    let count = scan.count.max(1) as usize;
+    let mut page: Vec<String> =
+        members.filter(|m| after.is_none_or(|a| m.as_str() > a)).take(count + 1).cloned().collect();
+    let more = page.len() > count;
+    page.truncate(count);
+    let cursor = match (more, page.last()) {
+        (true, Some(last)) => format!("after:{last}"),
+        _ => "0".to_owned(),
+    };
+    ScanPage { cursor, members: page }
+}

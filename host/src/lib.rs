@@ -1,0 +1,50 @@
+//! # agent-sessions host
+//!
+//! Runs the agent-sessions component (built from `guest/`, embedded in this
+//! crate) under wasmtime, with its `kv` import bound to Redis or to an
+//! in-memory store, and exposes the repository as an async Rust API.
+//!
+//! - [`SessionStore`] (`store`): build one with [`SessionStore::builder`],
+//!   then call create, get, update, delete, list, extend_ttl,
+//!   cleanup_expired and reindex. Errors are [`Error`].
+//! - `runtime`: engine, component, sandbox and limits ([`GuestLimits`]).
+//! - [`kv`]: the storage the guest reaches: [`kv::KvStore`] (prefix and
+//!   batch checks), [`kv::redis`] (one Lua script per batch) and
+//!   [`kv::memory`]; `kv::wit` adapts them to the WIT import.
+//! - `bindings`: the one `bindgen!` of the WIT world; `convert`: WIT types
+//!   to the plain session types in [`model`].
+//!
+//! ```no_run
+//! use agent_sessions_host::{SessionCreate, SessionStore};
+//!
+//! # async fn example() -> Result<(), agent_sessions_host::Error> {
+//! let store = SessionStore::connect("redis://127.0.0.1:6379").await?;
+//! let session = store
+//!     .create(SessionCreate { model_id: "gpt-4".into(), ..Default::default() })
+//!     .await?;
+//! let again = store.get(&session.id).await?;
+//! assert_eq!(again.data.model_id, "gpt-4");
+//! # Ok(())
+//! # }
+//! ```
+
+mod bindings;
+mod convert;
+mod error;
+pub mod kv;
+mod runtime;
+mod store;
+
+pub use agent_sessions_guest::model;
+pub use agent_sessions_guest::model::{
+    Corruption, DataField, Session, SessionCreate, SessionData, SessionMeta, SessionPage, SessionUpdate,
+};
+pub use agent_sessions_guest::settings::{
+    DEFAULT_BATCH_SIZE, DEFAULT_GRACE_SECONDS, DEFAULT_SESSION_TTL_SECONDS, Settings,
+};
+pub use agent_sessions_guest::timestamp::Timestamp;
+pub use agent_sessions_guest::validation;
+pub use error::Error;
+pub use kv::redis::RedisOptions;
+pub use runtime::{ComponentSource, EMBEDDED_COMPONENT, GuestLimits};
+pub use store::{Health, SessionStore, SessionStoreBuilder, StorageConfig};

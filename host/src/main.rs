@@ -1,0 +1,7 @@
+//! `sessions`: the agent-sessions command line. See `sessions --help`.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

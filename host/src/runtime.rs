@@ -1,0 +1,195 @@
+//! Running the component: one engine and one pre-linked component per
+//! store, and a fresh, sandboxed instance per call.
+//!
+//! A fresh instance per call means a trap, a runaway loop or a corrupted
+//! guest heap can never leak into the next call. The component is compiled
+//! once (`SessionStorePre`); instantiating it again is cheap.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use agent_sessions_guest::Settings;
+use agent_sessions_guest::kv::ErrorKind;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{SessionStore as Bindings, SessionStorePre};
+use crate::error::Error;
+use crate::kv::KvStore;
+
+/// The component built from `guest/`, embedded at build time.
+pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("AGENT_SESSIONS_COMPONENT"));
+
+/// Which component to run.
+#[derive(Debug, Clone, Default)]
+pub enum ComponentSource {
+    /// The component built with this host.
+    #[default]
+    Embedded,
+    /// A component `.wasm` file, for example a newer build of `guest/`.
+    File(PathBuf),
+    /// Component bytes.
+    Bytes(Vec<u8>),
+}
+
+/// Resource limits for every call into the guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuestLimits {
+    /// Most linear memory one instance may use.
+    pub memory_bytes: usize,
+    /// Most WebAssembly instructions (fuel) one call may execute.
+    pub fuel: u64,
+    /// Longest one call may take, storage round trips included.
+    pub timeout: Duration,
+}
+
+impl Default for GuestLimits {
+    fn default() -> Self {
+        Self { memory_bytes: 64 << 20, fuel: 10_000_000_000, timeout: Duration::from_secs(30) }
+    }
+}
+
+/// How often (in fuel) a running guest yields to the async runtime, so a
+/// busy guest cannot starve other tasks and the timeout can fire.
+const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
+
+/// State of one store: the sandbox's WASI context (nothing granted), limits,
+/// and the storage and settings the guest's imports see.
+pub(crate) struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limits: StoreLimits,
+    pub(crate) kv: KvStore,
+    pub(crate) settings: Settings,
+    /// The kind of the last storage failure in this call, so a guest
+    /// `backend` error can be told apart as "unavailable" on the host side.
+    pub(crate) last_storage_failure: Option<ErrorKind>,
+    /// Batches sent to storage during this call (one round trip each).
+    pub(crate) round_trips: u64,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+pub(crate) struct Runtime {
+    pre: SessionStorePre<HostState>,
+    limits: GuestLimits,
+}
+
+impl Runtime {
+    pub(crate) fn new(source: &ComponentSource, limits: GuestLimits) -> Result<Self, Error> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        let engine = Engine::new(&config).map_err(|e| Error::Setup(format!("cannot start wasmtime: {e}")))?;
+
+        let component = match source {
+            ComponentSource::Embedded => Component::new(&engine, EMBEDDED_COMPONENT),
+            ComponentSource::Bytes(bytes) => Component::new(&engine, bytes),
+            ComponentSource::File(path) => Component::from_file(&engine, path),
+        }
+        .map_err(|e| Error::Setup(format!("cannot load the session component{}: {e:#}", describe_source(source))))?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        // WASI is linked because the Rust standard library imports it; the
+        // context grants nothing: no files, environment, arguments,
+        // network or stdio. Clocks and randomness are what the rules need.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|_| Bindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state))
+            .map_err(|e| Error::Setup(format!("cannot link the session component: {e:#}")))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .and_then(SessionStorePre::new)
+            .map_err(|e| Error::Setup(format!("the session component does not fit this host{}: {e:#}", describe_source(source))))?;
+        Ok(Self { pre, limits })
+    }
+
+    pub(crate) fn limits(&self) -> GuestLimits {
+        self.limits
+    }
+
+    /// Instantiates the component in a fresh store and runs `call` on it,
+    /// within the memory, fuel and time limits.
+    pub(crate) async fn call<T, F>(&self, kv: &KvStore, settings: Settings, call: F) -> Result<T, Error>
+    where
+        F: for<'a> FnOnce(
+            &'a Bindings,
+            &'a mut Store<HostState>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
+        >,
+    {
+        let state = HostState {
+            wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(self.limits.memory_bytes)
+                .instances(4)
+                .memories(4)
+                .tables(16)
+                .trap_on_grow_failure(true)
+                .build(),
+            kv: kv.clone(),
+            settings,
+            last_storage_failure: None,
+            round_trips: 0,
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        store.set_fuel(self.limits.fuel).map_err(|e| Error::Setup(e.to_string()))?;
+        store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL)).map_err(|e| Error::Setup(e.to_string()))?;
+
+        let run = async {
+            let bindings = self.pre.instantiate_async(&mut store).await?;
+            call(&bindings, &mut store).await
+        };
+        let outcome = tokio::time::timeout(self.limits.timeout, run).await;
+        match outcome {
+            Err(_) => Err(Error::Timeout(self.limits.timeout)),
+            Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, &store, self.limits))),
+            Ok(Ok(Ok(value))) => Ok(value),
+            Ok(Ok(Err(error))) => Err(match (crate::convert::error_from_wit(error), store.data().last_storage_failure) {
+                (Error::Backend(message), Some(ErrorKind::Unavailable | ErrorKind::Timeout)) => {
+                    Error::Unavailable(message)
+                }
+                (other, _) => other,
+            }),
+        }
+    }
+}
+
+fn describe_source(source: &ComponentSource) -> String {
+    match source {
+        ComponentSource::File(path) => format!(" {}", path.display()),
+        _ => String::new(),
+    }
+}
+
+/// One line saying which limit was hit, if any, and the trap.
+fn describe_trap(trap: &wasmtime::Error, store: &Store<HostState>, limits: GuestLimits) -> String {
+    let fuel_left = store.get_fuel().unwrap_or(1);
+    let code = trap.downcast_ref::<wasmtime::Trap>().copied();
+    let reason = match code {
+        Some(wasmtime::Trap::OutOfFuel) => {
+            format!("it ran out of its CPU budget ({} instructions per call)", limits.fuel)
+        }
+        _ if fuel_left == 0 => format!("it ran out of its CPU budget ({} instructions per call)", limits.fuel),
+        Some(wasmtime::Trap::AllocationTooLarge) | Some(wasmtime::Trap::HeapMisaligned) => {
+            format!("it hit its memory limit ({} MiB)", limits.memory_bytes >> 20)
+        }
+        Some(trap) => format!("it trapped: {trap}"),
+        None => {
+            let text = format!("{trap:#}");
+            if text.contains("memory") && text.contains("limit") {
+                format!("it hit its memory limit ({} MiB): {text}", limits.memory_bytes >> 20)
+            } else {
+                text.lines().next().unwrap_or("unknown failure").to_owned()
+            }
+        }
+    };
+    reason
+}

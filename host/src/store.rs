@@ -1,0 +1,287 @@
+//! [`SessionStore`]: the library's front door. It owns the compiled
+//! component and the storage connection; every method runs the matching
+//! repository operation in a fresh sandboxed instance.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_sessions_guest::Settings;
+use agent_sessions_guest::model::{Session, SessionCreate, SessionPage, SessionUpdate};
+
+use crate::convert;
+use crate::error::Error;
+use crate::kv::memory::MemoryBackend;
+use crate::kv::redis::{RedisBackend, RedisOptions};
+use crate::kv::{Backend, KvStore};
+use crate::runtime::{ComponentSource, GuestLimits, Runtime};
+
+/// The session store. Cheap to clone; clones share the component and the
+/// connection, and can be used from many tasks at once.
+#[derive(Clone)]
+pub struct SessionStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runtime: Runtime,
+    kv: KvStore,
+    settings: Settings,
+}
+
+/// Where sessions are kept.
+#[derive(Debug, Clone)]
+pub enum StorageConfig {
+    /// A Redis server, by URL: `redis://[user:password@]host[:port][/db]`.
+    Redis { url: String, options: RedisOptions },
+    /// An in-memory store, private to this `SessionStore` and its clones.
+    Memory,
+}
+
+/// Builds a [`SessionStore`]; see [`SessionStore::builder`].
+#[derive(Debug, Clone)]
+pub struct SessionStoreBuilder {
+    storage: StorageConfig,
+    prefix: String,
+    settings: Settings,
+    limits: GuestLimits,
+    component: ComponentSource,
+}
+
+impl SessionStoreBuilder {
+    /// Keep sessions in Redis at `url`.
+    pub fn redis(mut self, url: impl Into<String>) -> Self {
+        self.storage = StorageConfig::Redis { url: url.into(), options: RedisOptions::default() };
+        self
+    }
+
+    /// Keep sessions in Redis at `url`, with these timeouts.
+    pub fn redis_with_options(mut self, url: impl Into<String>, options: RedisOptions) -> Self {
+        self.storage = StorageConfig::Redis { url: url.into(), options };
+        self
+    }
+
+    /// Keep sessions in memory (lost when the store is dropped).
+    pub fn memory(mut self) -> Self {
+        self.storage = StorageConfig::Memory;
+        self
+    }
+
+    /// Put every key under `prefix` (default: none, the design document's
+    /// layout as is). Two prefixes on one Redis never see each other.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Session lifetime without activity (default one hour).
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.session_ttl_seconds = ttl.as_secs();
+        self
+    }
+
+    /// How much longer the hashes outlive the session (default 300 s).
+    pub fn grace_period(mut self, grace: Duration) -> Self {
+        self.settings.grace_seconds = grace.as_secs();
+        self
+    }
+
+    /// Sessions per Redis batch in cleanup and reindex (default 500).
+    pub fn batch_size(mut self, batch_size: u32) -> Self {
+        self.settings.batch_size = batch_size;
+        self
+    }
+
+    /// Memory, CPU and time limits of each call into the component.
+    pub fn limits(mut self, limits: GuestLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Run another build of the component instead of the embedded one.
+    pub fn component_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.component = ComponentSource::File(path.into());
+        self
+    }
+
+    pub fn component(mut self, source: ComponentSource) -> Self {
+        self.component = source;
+        self
+    }
+
+    /// Loads the component and connects to storage. Fails with
+    /// [`Error::Unavailable`] when Redis cannot be reached, and with
+    /// [`Error::InvalidInput`] for settings out of range.
+    pub async fn build(self) -> Result<SessionStore, Error> {
+        let settings = self.settings.validate().map_err(Error::InvalidInput)?;
+        let runtime = Runtime::new(&self.component, self.limits)?;
+        let backend = match self.storage {
+            StorageConfig::Redis { url, options } => Backend::Redis(
+                RedisBackend::connect(&url, options).await.map_err(|e| Error::Unavailable(e.message))?,
+            ),
+            StorageConfig::Memory => Backend::Memory(MemoryBackend::new()),
+        };
+        Ok(SessionStore { inner: Arc::new(Inner { runtime, kv: KvStore::new(backend, self.prefix), settings }) })
+    }
+}
+
+/// Health of a store, as `sessions health` reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    /// Where sessions are kept (password redacted).
+    pub storage: String,
+    /// Round trip of a `PING` (zero for the in-memory store).
+    pub storage_latency: Duration,
+    /// Round trip of a full component call (instantiate, `list(0, 0)`).
+    pub component_latency: Duration,
+    /// Sessions in the list index.
+    pub indexed_sessions: u64,
+}
+
+impl SessionStore {
+    /// Starts a builder: in-memory storage, empty prefix, default TTLs and
+    /// limits, the embedded component.
+    pub fn builder() -> SessionStoreBuilder {
+        SessionStoreBuilder {
+            storage: StorageConfig::Memory,
+            prefix: String::new(),
+            settings: Settings::default(),
+            limits: GuestLimits::default(),
+            component: ComponentSource::Embedded,
+        }
+    }
+
+    /// A store over Redis at `url` with every default.
+    pub async fn connect(url: &str) -> Result<Self, Error> {
+        Self::builder().redis(url).build().await
+    }
+
+    /// An in-memory store with every default.
+    pub async fn in_memory() -> Result<Self, Error> {
+        Self::builder().memory().build().await
+    }
+
+    pub fn settings(&self) -> Settings {
+        self.inner.settings
+    }
+
+    pub fn limits(&self) -> GuestLimits {
+        self.inner.runtime.limits()
+    }
+
+    pub fn prefix(&self) -> &str {
+        self.inner.kv.prefix()
+    }
+
+    /// Where sessions are kept, safe to print.
+    pub fn storage_description(&self) -> String {
+        self.inner.kv.backend().describe()
+    }
+
+    /// Creates a session with a fresh id.
+    pub async fn create(&self, input: SessionCreate) -> Result<Session, Error> {
+        let input = convert::create_to_wit(input);
+        let session = self
+            .call(move |bindings, store| {
+                Box::pin(async move { bindings.agent_sessions_repository().call_create(store, &input).await })
+            })
+            .await?;
+        convert::session_from_wit(session)
+    }
+
+    /// The live session `id`, or [`Error::NotFound`].
+    pub async fn get(&self, id: &str) -> Result<Session, Error> {
+        let id = id.to_owned();
+        let session = self
+            .call(move |bindings, store| {
+                Box::pin(async move { bindings.agent_sessions_repository().call_get(store, &id).await })
+            })
+            .await?;
+        convert::session_from_wit(session)
+    }
+
+    /// Applies `changes` to the live session `id` and returns it updated.
+    pub async fn update(&self, id: &str, changes: SessionUpdate) -> Result<Session, Error> {
+        let id = id.to_owned();
+        let changes = convert::update_to_wit(changes);
+        let session = self
+            .call(move |bindings, store| {
+                Box::pin(async move { bindings.agent_sessions_repository().call_update(store, &id, &changes).await })
+            })
+            .await?;
+        convert::session_from_wit(session)
+    }
+
+    /// Deletes session `id`; true when a live session was deleted.
+    pub async fn delete(&self, id: &str) -> Result<bool, Error> {
+        let id = id.to_owned();
+        self.call(move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_delete(store, &id).await })
+        })
+        .await
+    }
+
+    /// A page of sessions, newest first.
+    pub async fn list(&self, limit: u32, offset: u64) -> Result<SessionPage, Error> {
+        let page = self
+            .call(move |bindings, store| {
+                Box::pin(async move { bindings.agent_sessions_repository().call_list(store, limit, offset).await })
+            })
+            .await?;
+        convert::page_from_wit(page)
+    }
+
+    /// Resets the TTLs of session `id`; false when it is gone.
+    pub async fn extend_ttl(&self, id: &str) -> Result<bool, Error> {
+        let id = id.to_owned();
+        self.call(move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_extend_ttl(store, &id).await })
+        })
+        .await
+    }
+
+    /// Removes every expired session; returns how many.
+    pub async fn cleanup_expired(&self) -> Result<u64, Error> {
+        self.call(|bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
+        })
+        .await
+    }
+
+    /// Indexes live sessions written by another service; returns how many.
+    pub async fn reindex(&self) -> Result<u64, Error> {
+        self.call(|bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_reindex(store).await })
+        })
+        .await
+    }
+
+    /// Checks storage and the component: one `PING`, one component call.
+    pub async fn health(&self) -> Result<Health, Error> {
+        let storage_latency = self.inner.kv.backend().ping().await.map_err(|e| Error::Unavailable(e.message))?;
+        let started = std::time::Instant::now();
+        let page = self.list(0, 0).await?;
+        Ok(Health {
+            storage: self.storage_description(),
+            storage_latency,
+            component_latency: started.elapsed(),
+            indexed_sessions: page.total,
+        })
+    }
+
+    async fn call<T, F>(&self, call: F) -> Result<T, Error>
+    where
+        F: for<'a> FnOnce(
+            &'a crate::bindings::SessionStore,
+            &'a mut wasmtime::Store<crate::runtime::HostState>,
+        ) -> std::pin::Pin<
+            Box<
+                dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>>
+                    + Send
+                    + 'a,
+            >,
+        >,
+    {
+        self.inner.runtime.call(&self.inner.kv, self.inner.settings, call).await
+    }
+}

@@ -36,6 +36,9 @@ fn main() {
     command
         .current_dir(root)
         .args(["build", "--package", "agent-sessions-guest", "--lib", "--release", "--target", TARGET])
+        // The component is small and hot: whole-program optimisation pays
+        // off there, while the host's own release build stays quick.
+        .args(["--config", "profile.release.lto=true", "--config", "profile.release.codegen-units=1"])
         .arg("--target-dir")
         .arg(&target_dir);
     // What the outer build set for the host must not leak into the wasm

@@ -40,6 +40,8 @@
 --                                   field's value for field conditions, else nil
 --   {2, op index, type}             op (0-based) needs another type than its
 --                                   key holds; nothing was written
+--   {3, op index, value}            hincrby (0-based) on a field that holds no
+--                                   integer; nothing was written
 
 local function parse(position)
   local count = tonumber(ARGV[position])
@@ -104,6 +106,13 @@ for i, op in ipairs(ops) do
     local key_type = redis.call('TYPE', op.key).ok
     if key_type ~= 'none' and key_type ~= wanted then
       return { 2, i - 1, key_type }
+    end
+  end
+  -- HINCRBY fails on a non-integer field; find that out before writing.
+  if op.code == 'hincrby' then
+    local current = redis.call('HGET', op.key, op.args[1])
+    if current and not (string.match(current, '^%-?%d+$') and #current <= 19) then
+      return { 3, i - 1, current }
     end
   end
 end

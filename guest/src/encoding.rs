@@ -36,7 +36,7 @@ pub mod meta_field {
 }
 
 /// The layout version this guest writes.
-pub const SCHEMA_VERSION: &str = "1";
+pub const CURRENT_SCHEMA_VERSION: &str = "1";
 
 pub fn encode_optional_text(value: &Option<String>) -> String {
     value.clone().unwrap_or_default()
@@ -57,9 +57,15 @@ pub fn encode_optional_integer(value: Option<i64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// A JSON array with `", "` between items, as Python's `json.dumps` writes
+/// it and the design document shows it: `["search", "code_analysis"]`.
 pub fn encode_tools(tools: &[String]) -> String {
-    // Serialising a list of strings cannot fail.
-    serde_json::to_string(tools).unwrap_or_else(|_| "[]".to_owned())
+    let items: Vec<String> = tools
+        .iter()
+        // Serialising a string cannot fail.
+        .map(|tool| serde_json::to_string(tool).unwrap_or_default())
+        .collect();
+    format!("[{}]", items.join(", "))
 }
 
 pub fn encode_bool(value: bool) -> &'static str {
@@ -92,7 +98,7 @@ pub fn encode_meta(meta: &SessionMeta) -> Vec<(String, String)> {
         (IS_ACTIVE.into(), encode_bool(meta.is_active).into()),
         (STATUS.into(), meta.status.clone()),
         (VERSION.into(), meta.version.to_string()),
-        (SCHEMA_VERSION.into(), SCHEMA_VERSION.into()),
+        (SCHEMA_VERSION.into(), CURRENT_SCHEMA_VERSION.into()),
     ]
 }
 
@@ -272,6 +278,21 @@ mod tests {
         assert_eq!(encode_float(0.0), "0.0");
         assert_eq!(encode_float(2.0), "2.0");
         assert_eq!(encode_float(0.1 + 0.2), "0.30000000000000004");
+    }
+
+    #[test]
+    fn tools_are_written_as_the_design_document_shows() {
+        assert_eq!(encode_tools(&["search".into(), "code_analysis".into()]), r#"["search", "code_analysis"]"#);
+        assert_eq!(encode_tools(&[]), "[]");
+        assert_eq!(encode_tools(&["say \"hi\"".into()]), r#"["say \"hi\""]"#);
+    }
+
+    #[test]
+    fn meta_carries_the_schema_version() {
+        let session = decode(document_data(), document_meta()).unwrap();
+        let meta = encode_meta(&session.meta);
+        assert!(meta.contains(&("schema_version".to_owned(), "1".to_owned())));
+        assert!(meta.contains(&("version".to_owned(), "0".to_owned())));
     }
 
     #[test]

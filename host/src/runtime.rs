@@ -6,6 +6,7 @@
 //! once (`SessionStorePre`); instantiating it again is cheap.
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use agent_sessions_guest::Settings;
@@ -80,31 +81,50 @@ pub(crate) struct Runtime {
     limits: GuestLimits,
 }
 
+/// One engine per process: compiled code can be shared between engines
+/// only when they are the same, and the configuration never varies.
+fn engine() -> Result<&'static Engine, Error> {
+    static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let mut config = Config::new();
+            config.wasm_component_model(true);
+            config.consume_fuel(true);
+            Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))
+        })
+        .as_ref()
+        .map_err(|message| Error::Setup(message.clone()))
+}
+
+/// The embedded component, compiled once per process however many stores
+/// are built.
+fn embedded_component(engine: &Engine) -> Result<Component, Error> {
+    static EMBEDDED: OnceLock<Result<Component, String>> = OnceLock::new();
+    EMBEDDED
+        .get_or_init(|| Component::new(engine, EMBEDDED_COMPONENT).map_err(|e| format!("{e:#}")))
+        .clone()
+        .map_err(|message| Error::Setup(format!("cannot load the embedded session component: {message}")))
+}
+
 impl Runtime {
     pub(crate) fn new(source: &ComponentSource, limits: GuestLimits) -> Result<Self, Error> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.consume_fuel(true);
-        let engine = Engine::new(&config).map_err(|e| Error::Setup(format!("cannot start wasmtime: {e}")))?;
-
+        let engine = engine()?;
         let component = match source {
-            ComponentSource::Embedded => Component::new(&engine, EMBEDDED_COMPONENT),
-            ComponentSource::Bytes(bytes) => Component::new(&engine, bytes),
-            ComponentSource::File(path) => Component::from_file(&engine, path),
-        }
-        .map_err(|e| Error::Setup(format!("cannot load the session component{}: {e:#}", describe_source(source))))?;
+            ComponentSource::Embedded => embedded_component(engine)?,
+            ComponentSource::Bytes(bytes) => Component::new(engine, bytes).map_err(|e| load_error(source, &e))?,
+            ComponentSource::File(path) => Component::from_file(engine, path).map_err(|e| load_error(source, &e))?,
+        };
 
-        let mut linker = Linker::<HostState>::new(&engine);
+        let mut linker = Linker::<HostState>::new(engine);
         // WASI is linked because the Rust standard library imports it; the
         // context grants nothing: no files, environment, arguments,
         // network or stdio. Clocks and randomness are what the rules need.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|_| Bindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state))
             .map_err(|e| Error::Setup(format!("cannot link the session component: {e:#}")))?;
-        let pre = linker
-            .instantiate_pre(&component)
-            .and_then(SessionStorePre::new)
-            .map_err(|e| Error::Setup(format!("the session component does not fit this host{}: {e:#}", describe_source(source))))?;
+        let pre = linker.instantiate_pre(&component).and_then(SessionStorePre::new).map_err(|e| {
+            Error::Setup(format!("the session component{} does not fit this host: {e:#}", describe_source(source)))
+        })?;
         Ok(Self { pre, limits })
     }
 
@@ -160,6 +180,10 @@ impl Runtime {
             }),
         }
     }
+}
+
+fn load_error(source: &ComponentSource, error: &wasmtime::Error) -> Error {
+    Error::Setup(format!("cannot load the session component{}: {error:#}", describe_source(source)))
 }
 
 fn describe_source(source: &ComponentSource) -> String {

@@ -24,7 +24,7 @@ pub struct SessionStore {
 }
 
 struct Inner {
-    runtime: Runtime,
+    runtime: Arc<Runtime>,
     kv: KvStore,
     settings: Settings,
 }
@@ -121,7 +121,9 @@ impl SessionStoreBuilder {
             ),
             StorageConfig::Memory => Backend::Memory(MemoryBackend::new()),
         };
-        Ok(SessionStore { inner: Arc::new(Inner { runtime, kv: KvStore::new(backend, self.prefix), settings }) })
+        Ok(SessionStore {
+            inner: Arc::new(Inner { runtime: Arc::new(runtime), kv: KvStore::new(backend, self.prefix), settings }),
+        })
     }
 }
 
@@ -159,6 +161,15 @@ impl SessionStore {
     /// An in-memory store with every default.
     pub async fn in_memory() -> Result<Self, Error> {
         Self::builder().memory().build().await
+    }
+
+    /// The same store (component, connection, prefix) with other settings,
+    /// for example a shorter TTL for one kind of session.
+    pub fn with_settings(&self, settings: Settings) -> Result<SessionStore, Error> {
+        let settings = settings.validate().map_err(Error::InvalidInput)?;
+        Ok(SessionStore {
+            inner: Arc::new(Inner { runtime: self.inner.runtime.clone(), kv: self.inner.kv.clone(), settings }),
+        })
     }
 
     pub fn settings(&self) -> Settings {

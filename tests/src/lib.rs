@@ -1,0 +1,88 @@
+//! Support for the integration tests in `tests/tests/`: real `redis-server`
+//! processes, stores over both backends, and direct reads of Redis.
+
+pub mod redis_server;
+
+use std::time::{Duration, Instant};
+
+use agent_sessions_host::{Error, SessionStore, SessionStoreBuilder};
+pub use redis_server::RedisServer;
+
+/// A store under test, with the Redis server behind it (if any) kept alive.
+pub struct Harness {
+    pub store: SessionStore,
+    pub redis: Option<RedisServer>,
+}
+
+impl Harness {
+    /// An in-memory store.
+    pub async fn memory(configure: impl FnOnce(SessionStoreBuilder) -> SessionStoreBuilder) -> Self {
+        let store = configure(SessionStore::builder().memory()).build().await.expect("build in-memory store");
+        Harness { store, redis: None }
+    }
+
+    /// A store over a fresh redis-server.
+    pub async fn redis(configure: impl FnOnce(SessionStoreBuilder) -> SessionStoreBuilder) -> Self {
+        let redis = RedisServer::start();
+        let store = configure(SessionStore::builder().redis(redis.url())).build().await.expect("build Redis store");
+        Harness { store, redis: Some(redis) }
+    }
+
+    /// The Redis server; panics for the in-memory harness.
+    pub fn server(&self) -> &RedisServer {
+        self.redis.as_ref().expect("this harness has no Redis server")
+    }
+}
+
+/// Polls `get` until the session is reported gone (TTL tests), without
+/// asserting on time: the deadline only stops a broken test from hanging.
+pub async fn wait_until_gone(store: &SessionStore, id: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match store.get(id).await {
+            Err(Error::NotFound(_)) => return,
+            Ok(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => panic!("session {id} did not expire: {other:?}"),
+        }
+    }
+}
+
+/// Which backend a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Redis,
+}
+
+impl Backend {
+    pub async fn harness(self, configure: impl FnOnce(SessionStoreBuilder) -> SessionStoreBuilder) -> Harness {
+        match self {
+            Backend::Memory => Harness::memory(configure).await,
+            Backend::Redis => Harness::redis(configure).await,
+        }
+    }
+}
+
+/// Runs each listed scenario `async fn name(backend: Backend)` as two tests,
+/// `memory::name` and `redis::name`, so both backends meet the same contract.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Memory).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::Redis).await
+                }
+            )*
+        }
+    };
+}

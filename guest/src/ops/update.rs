@@ -3,7 +3,7 @@
 //! session is alive (so it can never bring back an expired or deleted one).
 
 use crate::encoding::{
-    SCHEMA_VERSION, data_field as d, encode_bool, encode_optional_float, encode_optional_integer,
+    CURRENT_SCHEMA_VERSION, data_field as d, encode_bool, encode_optional_float, encode_optional_integer,
     encode_optional_text, encode_tools, meta_field as m,
 };
 use crate::environment::Environment;
@@ -46,7 +46,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let mut meta_fields = vec![
             (m::UPDATED_AT.to_owned(), now.clone()),
             (m::LAST_ACTIVITY.to_owned(), now),
-            (m::SCHEMA_VERSION.to_owned(), SCHEMA_VERSION.to_owned()),
+            (m::SCHEMA_VERSION.to_owned(), CURRENT_SCHEMA_VERSION.to_owned()),
         ];
         if let Some((status, is_active)) = &valid.status {
             meta_fields.push((m::STATUS.into(), status.clone()));

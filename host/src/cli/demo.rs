@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
+use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate, Settings};
 
-use super::args::Cli;
-use super::{Failure, build_store, output};
+use super::{Failure, output};
 
-pub async fn run(cli: &Cli, store: &SessionStore) -> Result<(), Failure> {
+pub async fn run(store: &SessionStore) -> Result<(), Failure> {
     let mut step = 0;
     let mut say = |text: &str| {
         step += 1;
@@ -91,7 +90,7 @@ pub async fn run(cli: &Cli, store: &SessionStore) -> Result<(), Failure> {
     }
 
     say("Expiry: a session with a 1 s TTL");
-    let short_lived = build_store(cli, Duration::from_secs(1)).await?;
+    let short_lived = store.with_settings(Settings { session_ttl_seconds: 1, ..store.settings() })?;
     let session = short_lived.create(SessionCreate { model_id: "gpt-4".into(), ..SessionCreate::default() }).await?;
     println!("   created {}; waiting 1.2 s", session.id);
     tokio::time::sleep(Duration::from_millis(1200)).await;

@@ -78,13 +78,13 @@ fn print_json(value: &Value) {
     println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
 }
 
-async fn build_store(cli: &Cli, ttl: Duration) -> Result<SessionStore, Failure> {
+async fn build_store(cli: &Cli) -> Result<SessionStore, Failure> {
     if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
         return Err(InputError(format!("--timeout must be a positive number of seconds, got {}", cli.timeout)).into());
     }
     let mut builder = SessionStore::builder()
         .prefix(cli.prefix.clone())
-        .session_ttl(ttl)
+        .session_ttl(Duration::from_secs(cli.ttl))
         .grace_period(Duration::from_secs(cli.grace))
         .limits(GuestLimits { timeout: Duration::from_secs_f64(cli.timeout), ..GuestLimits::default() });
     builder = if cli.memory { builder.memory() } else { builder.redis(cli.redis.clone()) };
@@ -95,7 +95,7 @@ async fn build_store(cli: &Cli, ttl: Duration) -> Result<SessionStore, Failure> 
 }
 
 async fn run(cli: Cli) -> Result<Exit, Failure> {
-    let store = build_store(&cli, Duration::from_secs(cli.ttl)).await?;
+    let store = build_store(&cli).await?;
     let json = cli.json;
     let show = |value: Value, text: String| {
         if json {
@@ -175,7 +175,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
                 ),
             );
         }
-        Command::Demo => demo::run(&cli, &store).await?,
+        Command::Demo => demo::run(&store).await?,
     }
     Ok(Exit::Success)
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use agent_sessions_guest::kv::{
-    Batch, BatchOutcome, Condition, ErrorKind, KeyType, KvError, Op, Reply, ScanPage, ScanRequest,
+    Batch, BatchOutcome, Condition, KeyType, KvError, Op, Reply, ScanPage, ScanRequest,
 };
 
 /// How many batches run between two sweeps of expired keys; reads already
@@ -117,7 +117,7 @@ impl MemoryBackend {
                 && let Some(text) = hash.get(field)
                 && text.parse::<i64>().is_err()
             {
-                return Err(KvError::new(ErrorKind::Other, format!("{key} field {field} is not an integer")));
+                return Err(KvError::wrong_type(key, format!("field {field} holds {text:?}, not an integer")));
             }
         }
         let replies = batch.ops.iter().map(|op| state.apply(op, now)).collect::<Result<_, _>>()?;

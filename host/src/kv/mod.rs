@@ -17,6 +17,11 @@ use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, ErrorKind, KeyTyp
 
 /// Largest batch the host accepts from a guest, in conditions plus ops.
 pub const MAX_BATCH_ENTRIES: usize = 100_000;
+/// Most fields or members one op may name (Redis' Lua cannot unpack many
+/// more arguments into one command).
+pub const MAX_OP_ITEMS: usize = 1000;
+/// Longest TTL an op may set: 100 years.
+pub const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
 /// One of the two storage backends.
 #[derive(Clone)]
@@ -142,6 +147,25 @@ fn check_batch(batch: &Batch) -> Result<(), KvError> {
     }
     let mut types: HashMap<&str, KeyType> = HashMap::new();
     for (index, op) in batch.ops.iter().enumerate() {
+        let items = match op {
+            Op::HashSet { fields, .. } => fields.len(),
+            Op::SetAdd { members, .. } | Op::SetRemove { members, .. } | Op::SortedRemove { members, .. } => {
+                members.len()
+            }
+            Op::SortedAdd { members, .. } => members.len(),
+            _ => 0,
+        };
+        if items > MAX_OP_ITEMS {
+            return invalid(format!("op {index} names {items} items; at most {MAX_OP_ITEMS} per op"));
+        }
+        let ttl_ms = match op {
+            Op::StringSet { ttl_ms, .. } => *ttl_ms,
+            Op::Expire { ttl_ms, .. } => Some(*ttl_ms),
+            _ => None,
+        };
+        if ttl_ms.is_some_and(|ms| !(1..=MAX_TTL_MS).contains(&ms)) {
+            return invalid(format!("op {index}: a TTL must be from 1 ms to {MAX_TTL_MS} ms"));
+        }
         let empty = match op {
             Op::HashSet { fields, .. } => fields.is_empty(),
             Op::SetAdd { members, .. } | Op::SetRemove { members, .. } | Op::SortedRemove { members, .. } => {

@@ -211,7 +211,11 @@ fn encode(batch: &Batch) -> Encoded {
             Op::SortedRemove { members, .. } => ("zrem", members.clone()),
             Op::SortedSize(_) => ("zcard", vec![]),
             Op::SortedScore { member, .. } => ("zscore", vec![member.clone()]),
-            Op::SortedRangeDesc { start, stop, .. } => ("zrevrange", vec![start.to_string(), stop.to_string()]),
+            // Redis ranks are signed 64-bit; no set is that large anyway.
+            Op::SortedRangeDesc { start, stop, .. } => {
+                let clamp = |rank: u64| rank.min(i64::MAX as u64).to_string();
+                ("zrevrange", vec![clamp(*start), clamp(*stop)])
+            }
             Op::SortedScan(scan) => ("zscan", vec![scan.cursor.clone(), scan.count.to_string()]),
         };
         encoder.entry(code, op.key(), rest);
@@ -252,6 +256,16 @@ fn decode(batch: &Batch, value: Value) -> Result<BatchOutcome, KvError> {
                 .ok_or_else(|| malformed(format!("op index {index}")))?;
             let wanted = op.key_type().map(|t| t.redis_name()).unwrap_or("any");
             Err(KvError::wrong_type(op.key(), format!("the key holds a {found}, not a {wanted}")))
+        }
+        3 => {
+            let index = integer(items.next().unwrap_or(Value::Nil))?;
+            let found = optional_text(items.next().unwrap_or(Value::Nil))?.unwrap_or_default();
+            match usize::try_from(index).ok().and_then(|i| batch.ops.get(i)) {
+                Some(Op::HashIncrement { key, field, .. }) => {
+                    Err(KvError::wrong_type(key, format!("field {field} holds {found:?}, not an integer")))
+                }
+                _ => Err(malformed(format!("op index {index}"))),
+            }
         }
         other => Err(malformed(format!("unknown status {other}"))),
     }

@@ -1,0 +1,101 @@
+//! A throwaway `redis-server` for one test: a free port on 127.0.0.1, no
+//! persistence, stopped when dropped. Tests never share one and never rely
+//! on a server already running.
+//!
+//! Also included by `host/tests/cli.rs` (with `#[path]`), so it depends on
+//! nothing but std and the `redis` crate.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct RedisServer {
+    child: Child,
+    port: u16,
+}
+
+const INSTALL_HINT: &str = "redis-server was not found on PATH. The integration tests start their own \
+    Redis servers and need it: install it with `sudo apt-get install redis-server` (Debian/Ubuntu), \
+    `brew install redis` (macOS), or run `make setup`.";
+
+impl RedisServer {
+    /// Starts a server; panics with install instructions when `redis-server`
+    /// is missing (tests fail, never skip).
+    pub fn start() -> Self {
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(["--daemonize", "no", "--loglevel", "warning"])
+                .arg("--dir")
+                .arg(std::env::temp_dir())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let child = match child {
+                Ok(child) => child,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
+                Err(e) => panic!("could not start redis-server: {e}"),
+            };
+            let mut server = RedisServer { child, port };
+            match server.wait_until_ready() {
+                Ok(()) => return server,
+                // Another process may have taken the port in between; retry.
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("redis-server did not start: {last_error}");
+    }
+
+    fn wait_until_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("redis-server exited with {status}"));
+            }
+            if let Ok(mut connection) = redis::Client::open(self.url()).and_then(|c| c.get_connection()) {
+                if redis::cmd("PING").query::<String>(&mut connection).is_ok() {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err("no answer to PING within 10 s".into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// A plain synchronous connection, for reading Redis directly.
+    pub fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.url()).and_then(|c| c.get_connection()).expect("connect to the test redis-server")
+    }
+
+    /// Stops the server now (the port stays unused until it is dropped).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("find a free port on 127.0.0.1")
+}

@@ -2,13 +2,13 @@
 //! imported `kv.execute` as the [`Storage`]. No rules live here; only type
 //! conversions.
 
+use crate::SessionError;
 use crate::environment::SystemEnvironment;
 use crate::kv::{self, Storage};
 use crate::model::{self, DataField};
 use crate::repository::Repository;
 use crate::settings::Settings;
 use crate::timestamp::Timestamp;
-use crate::SessionError;
 
 wit_bindgen::generate!({
     path: "../wit",

@@ -216,9 +216,7 @@ fn decode_integer(text: &str) -> Result<i64, String> {
 }
 
 fn decode_version(text: &str) -> Result<u64, String> {
-    text.trim()
-        .parse::<u64>()
-        .map_err(|_| format!("{} is not a version number", crate::id::quote_for_message(text)))
+    text.trim().parse::<u64>().map_err(|_| format!("{} is not a version number", crate::id::quote_for_message(text)))
 }
 
 fn decode_tools(text: &str) -> Result<Vec<String>, String> {

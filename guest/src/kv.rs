@@ -13,15 +13,8 @@ use std::fmt;
 pub enum Condition {
     KeyExists(String),
     KeyMissing(String),
-    FieldEquals {
-        key: String,
-        field: String,
-        value: String,
-    },
-    FieldMissing {
-        key: String,
-        field: String,
-    },
+    FieldEquals { key: String, field: String, value: String },
+    FieldMissing { key: String, field: String },
 }
 
 /// One step of a batch. Reads see the writes before them.
@@ -322,8 +315,6 @@ impl Replies {
     }
 
     pub fn next_reply(&mut self) -> Result<Reply, KvError> {
-        self.0
-            .next()
-            .ok_or_else(|| KvError::new(ErrorKind::InvalidBatch, "storage returned fewer replies than ops"))
+        self.0.next().ok_or_else(|| KvError::new(ErrorKind::InvalidBatch, "storage returned fewer replies than ops"))
     }
 }

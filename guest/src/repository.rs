@@ -55,26 +55,21 @@ pub(crate) fn session_reads(keys: &SessionKeys) -> [Op; 3] {
     [Op::TtlMs(keys.expiry.clone()), Op::HashGetAll(keys.data.clone()), Op::HashGetAll(keys.meta.clone())]
 }
 
-/// What the reads of [`session_reads`] found.
-pub(crate) enum SessionRead {
-    /// The expiry key is gone: the session is not alive.
-    Gone,
-    Found(Session),
-}
-
+/// Decodes the replies of [`session_reads`]; `None` when the expiry key is
+/// gone (the session is not alive, whatever hashes remain).
 pub(crate) fn decode_session_reads(
     id: &SessionId,
     keys: &SessionKeys,
     replies: &mut Replies,
-) -> Result<SessionRead, SessionError> {
+) -> Result<Option<Session>, SessionError> {
     let ttl_ms = replies.next_reply()?.into_integer()?;
     let data = replies.next_reply()?.into_fields()?;
     let meta = replies.next_reply()?.into_fields()?;
     if ttl_ms == -2 {
-        return Ok(SessionRead::Gone);
+        return Ok(None);
     }
     let session = crate::encoding::decode_session(&id.to_string(), &keys.data, data, &keys.meta, meta, ttl_ms)?;
-    Ok(SessionRead::Found(session))
+    Ok(Some(session))
 }
 
 impl Reply {
@@ -115,7 +110,9 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 BatchOutcome::ConditionFailed { index, .. } => {
                     let index = index as usize;
                     if index >= items.len() {
-                        return Err(SessionError::Backend(format!("storage reported unknown condition {index} failed")));
+                        return Err(SessionError::Backend(format!(
+                            "storage reported unknown condition {index} failed"
+                        )));
                     }
                     items.remove(index);
                 }

@@ -114,12 +114,18 @@ pub fn validate_update(input: SessionUpdate) -> Result<ValidUpdate, String> {
             input.persona_id.map(|v| optional_identifier("persona_id", Some(v))).transpose()?,
         ),
         name: or_cleared(clears(F::Name), input.name.map(|v| optional_name(Some(v))).transpose()?),
-        temperature: or_cleared(clears(F::Temperature), input.temperature.map(|v| validate_temperature(v).map(Some)).transpose()?),
+        temperature: or_cleared(
+            clears(F::Temperature),
+            input.temperature.map(|v| validate_temperature(v).map(Some)).transpose()?,
+        ),
         reasoning_effort: or_cleared(
             clears(F::ReasoningEffort),
             input.reasoning_effort.map(|v| validate_reasoning_effort(v).map(Some)).transpose()?,
         ),
-        max_tokens: or_cleared(clears(F::MaxTokens), input.max_tokens.map(|v| validate_max_tokens(v).map(Some)).transpose()?),
+        max_tokens: or_cleared(
+            clears(F::MaxTokens),
+            input.max_tokens.map(|v| validate_max_tokens(v).map(Some)).transpose()?,
+        ),
         tools: if clears(F::Tools) { Some(Vec::new()) } else { input.tools.map(validate_tools).transpose()? },
         custom_prompt: or_cleared(
             clears(F::CustomPrompt),
@@ -129,10 +135,7 @@ pub fn validate_update(input: SessionUpdate) -> Result<ValidUpdate, String> {
             clears(F::AgentInternalId),
             input.agent_internal_id.map(|v| optional_identifier("agent_internal_id", Some(v))).transpose()?,
         ),
-        status: input
-            .status
-            .map(|status| validate_status(&status).map(|is_active| (status, is_active)))
-            .transpose()?,
+        status: input.status.map(|status| validate_status(&status).map(|is_active| (status, is_active))).transpose()?,
         expected_version: input.expected_version,
     })
 }

@@ -172,12 +172,14 @@ impl Runtime {
             Err(_) => Err(Error::Timeout(self.limits.timeout)),
             Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, &store, self.limits))),
             Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) => Err(match (crate::convert::error_from_wit(error), store.data().last_storage_failure) {
-                (Error::Backend(message), Some(ErrorKind::Unavailable | ErrorKind::Timeout)) => {
-                    Error::Unavailable(message)
-                }
-                (other, _) => other,
-            }),
+            Ok(Ok(Err(error))) => {
+                Err(match (crate::convert::error_from_wit(error), store.data().last_storage_failure) {
+                    (Error::Backend(message), Some(ErrorKind::Unavailable | ErrorKind::Timeout)) => {
+                        Error::Unavailable(message)
+                    }
+                    (other, _) => other,
+                })
+            }
         }
     }
 }
@@ -195,25 +197,15 @@ fn describe_source(source: &ComponentSource) -> String {
 
 /// One line saying which limit was hit, if any, and the trap.
 fn describe_trap(trap: &wasmtime::Error, store: &Store<HostState>, limits: GuestLimits) -> String {
-    let fuel_left = store.get_fuel().unwrap_or(1);
-    let code = trap.downcast_ref::<wasmtime::Trap>().copied();
-    let reason = match code {
-        Some(wasmtime::Trap::OutOfFuel) => {
-            format!("it ran out of its CPU budget ({} instructions per call)", limits.fuel)
-        }
-        _ if fuel_left == 0 => format!("it ran out of its CPU budget ({} instructions per call)", limits.fuel),
-        Some(wasmtime::Trap::AllocationTooLarge) | Some(wasmtime::Trap::HeapMisaligned) => {
-            format!("it hit its memory limit ({} MiB)", limits.memory_bytes >> 20)
-        }
-        Some(trap) => format!("it trapped: {trap}"),
-        None => {
-            let text = format!("{trap:#}");
-            if text.contains("memory") && text.contains("limit") {
-                format!("it hit its memory limit ({} MiB): {text}", limits.memory_bytes >> 20)
-            } else {
-                text.lines().next().unwrap_or("unknown failure").to_owned()
-            }
-        }
-    };
-    reason
+    let out_of_fuel = matches!(trap.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::OutOfFuel))
+        || store.get_fuel().is_ok_and(|fuel| fuel == 0);
+    if out_of_fuel {
+        return format!("it ran out of its CPU budget ({} instructions per call)", limits.fuel);
+    }
+    let text = format!("{trap:#}").replace('\n', " ");
+    if text.contains("memory") && (text.contains("limit") || text.contains("grow")) {
+        format!("it hit its memory limit ({} MiB): {text}", limits.memory_bytes >> 20)
+    } else {
+        format!("it trapped: {text}")
+    }
 }

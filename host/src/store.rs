@@ -116,9 +116,9 @@ impl SessionStoreBuilder {
         let settings = self.settings.validate().map_err(Error::InvalidInput)?;
         let runtime = Runtime::new(&self.component, self.limits)?;
         let backend = match self.storage {
-            StorageConfig::Redis { url, options } => Backend::Redis(
-                RedisBackend::connect(&url, options).await.map_err(|e| Error::Unavailable(e.message))?,
-            ),
+            StorageConfig::Redis { url, options } => {
+                Backend::Redis(RedisBackend::connect(&url, options).await.map_err(|e| Error::Unavailable(e.message))?)
+            }
             StorageConfig::Memory => Backend::Memory(MemoryBackend::new()),
         };
         Ok(SessionStore {
@@ -286,11 +286,7 @@ impl SessionStore {
             &'a crate::bindings::SessionStore,
             &'a mut wasmtime::Store<crate::runtime::HostState>,
         ) -> std::pin::Pin<
-            Box<
-                dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>>
-                    + Send
-                    + 'a,
-            >,
+            Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
         >,
     {
         self.inner.runtime.call(&self.inner.kv, self.inner.settings, call).await

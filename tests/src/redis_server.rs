@@ -55,10 +55,10 @@ impl RedisServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("redis-server exited with {status}"));
             }
-            if let Ok(mut connection) = redis::Client::open(self.url()).and_then(|c| c.get_connection()) {
-                if redis::cmd("PING").query::<String>(&mut connection).is_ok() {
-                    return Ok(());
-                }
+            if let Ok(mut connection) = redis::Client::open(self.url()).and_then(|c| c.get_connection())
+                && redis::cmd("PING").query::<String>(&mut connection).is_ok()
+            {
+                return Ok(());
             }
             if Instant::now() > deadline {
                 return Err("no answer to PING within 10 s".into());

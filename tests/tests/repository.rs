@@ -112,8 +112,11 @@ async fn update_status_sets_is_active(backend: Backend) {
     let h = backend.harness(|b| b).await;
     let id = h.store.create(minimal("m")).await.unwrap().id;
     for (status, active) in [("completed", false), ("paused", true), ("failed", false), ("running", true)] {
-        let session =
-            h.store.update(&id, SessionUpdate { status: Some(status.into()), ..SessionUpdate::default() }).await.unwrap();
+        let session = h
+            .store
+            .update(&id, SessionUpdate { status: Some(status.into()), ..SessionUpdate::default() })
+            .await
+            .unwrap();
         assert_eq!((session.meta.status.as_str(), session.meta.is_active), (status, active));
     }
 }
@@ -243,7 +246,8 @@ async fn expired_sessions_are_gone_and_cleaned_up(backend: Backend) {
 
 async fn cleanup_leaves_live_sessions(backend: Backend) {
     let h = backend.harness(|b| b.batch_size(7)).await;
-    let short = h.store.with_settings(agent_sessions_host::Settings { session_ttl_seconds: 1, ..h.store.settings() }).unwrap();
+    let short =
+        h.store.with_settings(agent_sessions_host::Settings { session_ttl_seconds: 1, ..h.store.settings() }).unwrap();
     let mut live = Vec::new();
     for _ in 0..20 {
         live.push(h.store.create(minimal("live")).await.unwrap().id);

@@ -5,7 +5,7 @@ use crate::error::SessionError;
 use crate::keys::SessionKeys;
 use crate::kv::{Batch, Storage};
 use crate::model::Session;
-use crate::repository::{Repository, SessionRead, decode_session_reads, parse_id, session_reads};
+use crate::repository::{Repository, decode_session_reads, parse_id, session_reads};
 
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn get(&mut self, id: &str) -> Result<Session, SessionError> {
@@ -14,9 +14,6 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let keys = SessionKeys::new(&id);
         let batch = Batch { conditions: vec![], ops: session_reads(&keys).into() };
         let mut replies = self.execute_unconditional(batch, &id_text)?;
-        match decode_session_reads(&id, &keys, &mut replies)? {
-            SessionRead::Found(session) => Ok(session),
-            SessionRead::Gone => Err(SessionError::NotFound(id_text)),
-        }
+        decode_session_reads(&id, &keys, &mut replies)?.ok_or(SessionError::NotFound(id_text))
     }
 }

@@ -10,7 +10,7 @@ use crate::id::SessionId;
 use crate::keys::{self, SessionKeys};
 use crate::kv::{Batch, ErrorKind, Op, Replies, Storage};
 use crate::model::{Corruption, Session, SessionPage};
-use crate::repository::{Repository, SessionRead, decode_session_reads, session_reads};
+use crate::repository::{Repository, decode_session_reads, session_reads};
 use crate::validation::validate_page_size;
 
 impl<S: Storage, E: Environment> Repository<S, E> {
@@ -80,10 +80,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
 }
 
 fn read_one(id: &SessionId, replies: &mut Replies) -> Result<Option<Session>, SessionError> {
-    match decode_session_reads(id, &SessionKeys::new(id), replies)? {
-        SessionRead::Found(session) => Ok(Some(session)),
-        SessionRead::Gone => Ok(None),
-    }
+    decode_session_reads(id, &SessionKeys::new(id), replies)
 }
 
 /// Adds one session's outcome to the page; only storage failures fail it.

@@ -11,7 +11,7 @@ use crate::error::SessionError;
 use crate::keys::SessionKeys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, Replies, Storage};
 use crate::model::{Corruption, Session, SessionUpdate};
-use crate::repository::{Repository, SessionRead, decode_session_reads, parse_id, session_reads};
+use crate::repository::{Repository, decode_session_reads, parse_id, session_reads};
 use crate::validation::{ValidUpdate, validate_update};
 
 // Indices of the conditions, to explain which one failed.
@@ -75,12 +75,10 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     replies.next_reply()?;
                 }
                 match decode_session_reads(&id, &keys, &mut replies)? {
-                    SessionRead::Found(session) => Ok(session),
+                    Some(session) => Ok(session),
                     // The batch checked the expiry key first; reaching this
                     // means storage broke atomicity.
-                    SessionRead::Gone => Err(SessionError::Backend(format!(
-                        "session {id_text} vanished inside an atomic update"
-                    ))),
+                    None => Err(SessionError::Backend(format!("session {id_text} vanished inside an atomic update"))),
                 }
             }
             BatchOutcome::ConditionFailed { index, actual } => Err(match index {

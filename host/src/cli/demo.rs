@@ -40,7 +40,12 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
 
     say("Read it back (one round trip)");
     let read = store.get(&id).await?;
-    println!("   model {} / persona {} / version {}", read.data.model_id, read.data.persona_id.as_deref().unwrap_or("-"), read.meta.version);
+    println!(
+        "   model {} / persona {} / version {}",
+        read.data.model_id,
+        read.data.persona_id.as_deref().unwrap_or("-"),
+        read.meta.version
+    );
 
     say("Update temperature and status, expecting version 1 (compare-and-set)");
     let updated = store
@@ -63,13 +68,22 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
     );
 
     say("Update again with the stale version 1: refused, nothing written");
-    match store.update(&id, SessionUpdate { name: Some("lost update".into()), expected_version: Some(1), ..SessionUpdate::default() }).await {
+    match store
+        .update(
+            &id,
+            SessionUpdate { name: Some("lost update".into()), expected_version: Some(1), ..SessionUpdate::default() },
+        )
+        .await
+    {
         Err(Error::Conflict(message)) => println!("   conflict, as expected: {message}"),
         other => println!("   unexpected: {other:?}"),
     }
 
     say("Bad input gets a typed error");
-    match store.create(SessionCreate { model_id: "gpt-4".into(), temperature: Some(7.0), ..SessionCreate::default() }).await {
+    match store
+        .create(SessionCreate { model_id: "gpt-4".into(), temperature: Some(7.0), ..SessionCreate::default() })
+        .await
+    {
         Err(Error::InvalidInput(message)) => println!("   invalid input: {message}"),
         other => println!("   unexpected: {other:?}"),
     }

@@ -155,7 +155,9 @@ fn read_document(source: &str) -> Result<Map<String, Value>, InputError> {
     let Value::Object(document) = value else {
         return Err(InputError(format!("{origin} must hold a JSON object with the session's fields")));
     };
-    if let Some(unknown) = document.keys().find(|k| !DATA_FIELDS.contains(&k.as_str()) && !READ_ONLY_FIELDS.contains(&k.as_str())) {
+    if let Some(unknown) =
+        document.keys().find(|k| !DATA_FIELDS.contains(&k.as_str()) && !READ_ONLY_FIELDS.contains(&k.as_str()))
+    {
         return Err(InputError(format!(
             "{origin}: unknown field {unknown:?}; the fields are {}",
             DATA_FIELDS.join(", ")
@@ -179,7 +181,9 @@ fn text(document: &Map<String, Value>, field: &str) -> Result<Option<String>, In
 fn float(document: &Map<String, Value>, field: &str) -> Result<Option<f64>, InputError> {
     match document.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number.as_f64().map(Some).ok_or_else(|| wrong_type(field, "a number", &Value::Number(number.clone()))),
+        Some(Value::Number(number)) => {
+            number.as_f64().map(Some).ok_or_else(|| wrong_type(field, "a number", &Value::Number(number.clone())))
+        }
         Some(Value::String(text)) if text.is_empty() => Ok(None),
         Some(Value::String(text)) => {
             text.trim().parse().map(Some).map_err(|_| wrong_type(field, "a number", &Value::String(text.clone())))
@@ -191,16 +195,13 @@ fn float(document: &Map<String, Value>, field: &str) -> Result<Option<f64>, Inpu
 fn integer(document: &Map<String, Value>, field: &str) -> Result<Option<i64>, InputError> {
     match document.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_i64()
-            .map(Some)
-            .ok_or_else(|| wrong_type(field, "a whole number", &Value::Number(number.clone()))),
+        Some(Value::Number(number)) => {
+            number.as_i64().map(Some).ok_or_else(|| wrong_type(field, "a whole number", &Value::Number(number.clone())))
+        }
         Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => text
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| wrong_type(field, "a whole number", &Value::String(text.clone()))),
+        Some(Value::String(text)) => {
+            text.trim().parse().map(Some).map_err(|_| wrong_type(field, "a whole number", &Value::String(text.clone())))
+        }
         Some(other) => Err(wrong_type(field, "a whole number", other)),
     }
 }

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use agent_sessions_guest::kv::{
-    Batch, BatchOutcome, Condition, KeyType, KvError, Op, Reply, ScanPage, ScanRequest,
-};
+use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, KeyType, KvError, Op, Reply, ScanPage, ScanRequest};
 
 /// How many batches run between two sweeps of expired keys; reads already
 /// ignore expired keys, the sweep only gives their memory back.
@@ -48,14 +46,29 @@ struct SortedSet {
     ranked: BTreeSet<(Score, String)>,
 }
 
-#[derive(Clone, Copy, PartialEq, PartialOrd)]
+/// A score with a total order (scores are finite; the host checks that).
+#[derive(Clone, Copy)]
 struct Score(f64);
-impl Eq for Score {}
+
 impl Ord for Score {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&other.0)
     }
 }
+
+impl PartialOrd for Score {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Score {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Score {}
 
 impl Value {
     fn key_type(&self) -> KeyType {
@@ -146,25 +159,15 @@ impl State {
             Some(Value::Hash(hash)) => hash.get(field).cloned(),
             _ => None,
         };
-        let held = match condition {
-            Condition::KeyExists(key) => self.entries.contains_key(key),
-            Condition::KeyMissing(key) => !self.entries.contains_key(key),
+        match condition {
+            Condition::KeyExists(key) => (!self.entries.contains_key(key)).then_some(None),
+            Condition::KeyMissing(key) => self.entries.contains_key(key).then_some(None),
             Condition::FieldEquals { key, field, value } => {
                 let actual = field_of(key, field);
-                if actual.as_ref() == Some(value) {
-                    return None;
-                }
-                return Some(actual);
+                (actual.as_ref() != Some(value)).then_some(actual)
             }
-            Condition::FieldMissing { key, field } => {
-                let actual = field_of(key, field);
-                if actual.is_none() {
-                    return None;
-                }
-                return Some(actual);
-            }
-        };
-        if held { None } else { Some(None) }
+            Condition::FieldMissing { key, field } => field_of(key, field).map(Some),
+        }
     }
 
     /// Fails only when an earlier op of the same batch gave the key another

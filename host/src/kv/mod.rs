@@ -191,7 +191,12 @@ fn check_batch(batch: &Batch) -> Result<(), KvError> {
             && let Some(previous) = types.insert(op.key(), key_type)
             && previous != key_type
         {
-            return invalid(format!("op {index} uses {} as a {} and as a {}", op.key(), previous.redis_name(), key_type.redis_name()));
+            return invalid(format!(
+                "op {index} uses {} as a {} and as a {}",
+                op.key(),
+                previous.redis_name(),
+                key_type.redis_name()
+            ));
         }
     }
     Ok(())

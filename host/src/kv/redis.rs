@@ -25,11 +25,7 @@ pub struct RedisOptions {
 
 impl Default for RedisOptions {
     fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(2),
-            response_timeout: Duration::from_secs(5),
-            reconnect_retries: 2,
-        }
+        Self { connect_timeout: Duration::from_secs(2), response_timeout: Duration::from_secs(5), reconnect_retries: 2 }
     }
 }
 
@@ -188,9 +184,7 @@ fn encode(batch: &Batch) -> Encoded {
         let (code, rest): (&str, Vec<String>) = match op {
             Op::HashGetAll(_) => ("hgetall", vec![]),
             Op::HashGet { field, .. } => ("hget", vec![field.clone()]),
-            Op::HashSet { fields, .. } => {
-                ("hset", fields.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect())
-            }
+            Op::HashSet { fields, .. } => ("hset", fields.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect()),
             Op::HashIncrement { field, delta, .. } => ("hincrby", vec![field.clone(), delta.to_string()]),
             Op::StringSet { value, ttl_ms, .. } => {
                 let mut rest = vec![value.clone()];
@@ -316,10 +310,9 @@ fn optional_text(value: Value) -> Result<Option<String>, KvError> {
 
 fn texts(value: Value) -> Result<Vec<String>, KvError> {
     match value {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|item| optional_text(item).map(Option::unwrap_or_default))
-            .collect(),
+        Value::Array(items) => {
+            items.into_iter().map(|item| optional_text(item).map(Option::unwrap_or_default)).collect()
+        }
         Value::Nil => Ok(Vec::new()),
         other => Err(malformed(format!("expected an array, got {other:?}"))),
     }
@@ -359,9 +352,6 @@ mod tests {
             .op(Op::TtlMs("a".into()));
         let encoded = encode(&batch);
         assert_eq!(encoded.keys, vec!["a", "b"]);
-        assert_eq!(
-            encoded.args,
-            vec!["1", "exists", "1", "0", "2", "hgetall", "2", "0", "pttl", "1", "0"]
-        );
+        assert_eq!(encoded.args, vec!["1", "exists", "1", "0", "2", "hgetall", "2", "0", "pttl", "1", "0"]);
     }
 }

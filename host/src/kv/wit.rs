@@ -23,7 +23,9 @@ impl w::Host for HostState {
         let batch = batch_from_wit(batch);
         self.round_trips += 1;
         Ok(match self.kv.execute(&batch).await {
-            Ok(BatchOutcome::Applied(replies)) => Ok(w::BatchOutcome::Applied(replies.into_iter().map(reply_to_wit).collect())),
+            Ok(BatchOutcome::Applied(replies)) => {
+                Ok(w::BatchOutcome::Applied(replies.into_iter().map(reply_to_wit).collect()))
+            }
             Ok(BatchOutcome::ConditionFailed { index, actual }) => {
                 Ok(w::BatchOutcome::ConditionFailed(w::ConditionFailure { index, actual }))
             }

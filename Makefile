@@ -1,0 +1,42 @@
+# agent-sessions: set-up, run, test and build entry points (see README).
+
+CARGO ?= cargo
+WASM_TARGET := wasm32-wasip2
+COMPONENT := target/component/$(WASM_TARGET)/release/agent_sessions_guest.wasm
+
+.PHONY: help setup build run test lint component release clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## Install what this machine lacks (wasm32-wasip2 target, redis-server) and build
+	@scripts/setup.sh
+	$(CARGO) build --workspace --all-targets
+
+build: ## Build the host, the CLI and the embedded component (debug)
+	$(CARGO) build --workspace
+
+run: build ## Start a throwaway redis-server, run `sessions demo` against it, stop it
+	@scripts/run-demo.sh target/debug/sessions
+
+test: lint ## fmt check, clippy -D warnings, then every test (starts its own redis-servers)
+	$(CARGO) test --workspace
+
+lint: ## cargo fmt --check and clippy with -D warnings, native and wasm
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p agent-sessions-guest --target $(WASM_TARGET) -- -D warnings
+
+component: build ## Copy the component to dist/agent_sessions.wasm for other runtimes
+	@mkdir -p dist
+	cp $(COMPONENT) dist/agent_sessions.wasm
+	cp redis/kv_batch.lua dist/kv_batch.lua
+	cp wit/sessions.wit dist/sessions.wit
+	@ls -l dist
+
+release: ## Optimised CLI at target/release/sessions
+	$(CARGO) build --release -p agent-sessions-host
+
+clean: ## Remove build output
+	$(CARGO) clean
+	rm -rf dist

@@ -1,0 +1,328 @@
+//! Black-box tests of the `sessions` binary: real processes, real
+//! redis-server, checking stdout, stderr and exit codes.
+
+#[path = "../../tests/src/redis_server.rs"]
+#[allow(dead_code)] // shared with tests/, which uses all of it
+mod redis_server;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use redis_server::RedisServer;
+use serde_json::Value;
+
+fn sessions(redis: &RedisServer, args: &[&str]) -> Output {
+    run(&[&["--redis", &redis.url()], args].concat(), None)
+}
+
+fn run(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sessions"))
+        .args(args)
+        .env_remove("REDIS_URL")
+        .env_remove("SESSIONS_PREFIX")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run sessions");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().expect("exited normally")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Errors are one line, prefixed, with no panic or backtrace.
+fn assert_clean_error(output: &Output) {
+    let err = stderr(output);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("sessions: "), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+}
+
+#[test]
+fn lifecycle_with_json_output() {
+    let redis = RedisServer::start();
+    let created = sessions(
+        &redis,
+        &[
+            "--json",
+            "create",
+            "--model-id",
+            "gpt-4",
+            "--persona-id",
+            "programmer",
+            "--name",
+            "Code Review Session",
+            "--temperature",
+            "0.7",
+            "--reasoning-effort",
+            "5",
+            "--max-tokens",
+            "2000",
+            "--tool",
+            "search",
+            "--tool",
+            "code_analysis",
+            "--custom-prompt",
+            "...",
+            "--agent-internal-id",
+            "agent-54321",
+        ],
+    );
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let session = json(&created);
+    let id = session["id"].as_str().unwrap().to_owned();
+    assert_eq!(session["temperature"], 0.7);
+    assert_eq!(session["reasoning_effort"], 5);
+    assert_eq!(session["max_tokens"], 2000);
+    assert_eq!(session["tools"], serde_json::json!(["search", "code_analysis"]));
+    assert_eq!(session["is_active"], true);
+    assert_eq!(session["status"], "running");
+    assert_eq!(session["version"], 1);
+    assert_eq!(session["expires_in_seconds"], 3600);
+    let keys: Vec<&str> = session.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "model_id",
+            "persona_id",
+            "name",
+            "temperature",
+            "reasoning_effort",
+            "max_tokens",
+            "tools",
+            "custom_prompt",
+            "agent_internal_id",
+            "created_at",
+            "updated_at",
+            "last_activity",
+            "is_active",
+            "status",
+            "version",
+            "expires_in_seconds",
+        ],
+        "one flat object"
+    );
+
+    let got = sessions(&redis, &["--json", "get", &id]);
+    assert_eq!(code(&got), 0);
+    assert_eq!(json(&got), session);
+
+    let updated = sessions(&redis, &["--json", "update", &id, "--status", "completed", "--expect-version", "1"]);
+    assert_eq!(code(&updated), 0, "{}", stderr(&updated));
+    let updated = json(&updated);
+    assert_eq!(
+        (updated["status"].clone(), updated["is_active"].clone(), updated["version"].clone()),
+        ("completed".into(), false.into(), 2.into())
+    );
+
+    let page = sessions(&redis, &["--json", "list", "--limit", "5"]);
+    assert_eq!(code(&page), 0);
+    let page = json(&page);
+    assert_eq!((page["total"].clone(), page["limit"].clone(), page["offset"].clone()), (1.into(), 5.into(), 0.into()));
+    assert_eq!(page["sessions"][0]["id"], id.as_str());
+
+    let extended = sessions(&redis, &["--json", "extend", &id]);
+    assert_eq!((code(&extended), json(&extended)["extended"].clone()), (0, true.into()));
+
+    let deleted = sessions(&redis, &["--json", "delete", &id]);
+    assert_eq!((code(&deleted), json(&deleted)["deleted"].clone()), (0, true.into()));
+
+    let cleanup = sessions(&redis, &["--json", "cleanup"]);
+    assert_eq!((code(&cleanup), json(&cleanup)["removed"].clone()), (0, 0.into()));
+}
+
+#[test]
+fn text_output_is_readable() {
+    let redis = RedisServer::start();
+    let created = sessions(&redis, &["create", "--model-id", "gpt-4", "--name", "Review"]);
+    assert_eq!(code(&created), 0);
+    let text = String::from_utf8_lossy(&created.stdout);
+    assert!(text.contains("model_id           gpt-4"), "{text}");
+    assert!(text.contains("status             running (active)"), "{text}");
+    let listed = sessions(&redis, &["list"]);
+    let text = String::from_utf8_lossy(&listed.stdout);
+    assert!(text.contains("sessions 1-1 of 1"), "{text}");
+}
+
+#[test]
+fn exit_codes_say_what_happened() {
+    let redis = RedisServer::start();
+    let missing = "0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10";
+    for args in
+        [vec!["get", missing], vec!["delete", missing], vec!["extend", missing], vec!["update", missing, "--name", "x"]]
+    {
+        let output = sessions(&redis, &args);
+        assert_eq!(code(&output), 3, "{args:?}: {}", stderr(&output));
+        assert_clean_error(&output);
+    }
+
+    let created = json(&sessions(&redis, &["--json", "create", "--model-id", "m"]));
+    let id = created["id"].as_str().unwrap();
+    let conflict = sessions(&redis, &["update", id, "--name", "x", "--expect-version", "7"]);
+    assert_eq!(code(&conflict), 4, "{}", stderr(&conflict));
+    assert_clean_error(&conflict);
+
+    let mut r = redis.connection();
+    let _: () =
+        redis::cmd("HSET").arg(format!("session:{id}:data")).arg("max_tokens").arg("lots").query(&mut r).unwrap();
+    let corrupt = sessions(&redis, &["--json", "get", id]);
+    assert_eq!(code(&corrupt), 6, "{}", stderr(&corrupt));
+    assert_clean_error(&corrupt);
+    let document = json(&corrupt);
+    assert_eq!(document["error"]["kind"], "data_corrupt");
+    assert_eq!(document["error"]["corruption"]["field"], "max_tokens");
+    assert_eq!(document["error"]["corruption"]["key"], format!("session:{id}:data"));
+}
+
+#[test]
+fn bad_input_exits_2_with_one_clear_line() {
+    let redis = RedisServer::start();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["get", "not-a-uuid"], "not a UUID"),
+        (vec!["get", "*"], "not a UUID"),
+        (vec!["delete", "../x"], "not a UUID"),
+        (vec!["extend", "{tag}"], "not a UUID"),
+        (vec!["create", "--model-id", ""], "model_id"),
+        (vec!["create"], "--model-id is required"),
+        (vec!["create", "--model-id", "m", "--temperature", "NaN"], "temperature"),
+        (vec!["create", "--model-id", "m", "--temperature", "inf"], "temperature"),
+        (vec!["create", "--model-id", "m", "--temperature", "2.5"], "temperature"),
+        (vec!["create", "--model-id", "m", "--temperature", "-1"], "temperature"),
+        (vec!["create", "--model-id", "m", "--reasoning-effort", "11"], "reasoning_effort"),
+        (vec!["create", "--model-id", "m", "--max-tokens", "-5"], "max_tokens"),
+        (vec!["create", "--model-id", "m", "--max-tokens", "99999999999999999999"], "max-tokens"),
+        (vec!["create", "--model-id", "m", "--status", "sleeping"], "status"),
+        (vec!["create", "--model-id", "m", "--tool", ""], "tools[0]"),
+        (vec!["create", "--model-id", "m", "--tool", "a", "--tool", "a"], "twice"),
+        (vec!["list", "--limit", "5000"], "limit"),
+        (vec!["frobnicate"], "frobnicate"),
+    ];
+    let long_name = "n".repeat(501);
+    let mut cases = cases;
+    cases.push((vec!["create", "--model-id", "m", "--name", &long_name], "name"));
+    for (args, expected) in cases {
+        let output = sessions(&redis, &args);
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        let err = stderr(&output);
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        if args[0] != "frobnicate" && !args.contains(&"99999999999999999999") {
+            assert_clean_error(&output);
+        }
+    }
+    let mut r = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut r).unwrap();
+    assert!(keys.is_empty(), "bad input wrote nothing: {keys:?}");
+}
+
+#[test]
+fn create_and_update_from_json() {
+    let redis = RedisServer::start();
+    let document = r#"{"model_id": "gpt-4", "persona_id": "programmer", "temperature": "0.7",
+        "reasoning_effort": 5, "max_tokens": "2000", "tools": "[\"search\", \"code_analysis\"]"}"#;
+    let created =
+        run(&["--redis", &redis.url(), "--json", "create", "--from-json", "-", "--name", "From flags"], Some(document));
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let session = json(&created);
+    assert_eq!(session["temperature"], 0.7);
+    assert_eq!(session["max_tokens"], 2000);
+    assert_eq!(session["tools"], serde_json::json!(["search", "code_analysis"]));
+    assert_eq!(session["name"], "From flags");
+    let id = session["id"].as_str().unwrap();
+
+    let file = std::env::temp_dir().join(format!("sessions-update-{id}.json"));
+    std::fs::write(&file, r#"{"persona_id": null, "max_tokens": 100, "created_at": "ignored"}"#).unwrap();
+    let updated = sessions(&redis, &["--json", "update", id, "--from-json", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(code(&updated), 0, "{}", stderr(&updated));
+    let updated = json(&updated);
+    assert_eq!((updated["persona_id"].clone(), updated["max_tokens"].clone()), (Value::Null, 100.into()));
+
+    let bad = run(&["--redis", &redis.url(), "create", "--from-json", "-"], Some(r#"{"model": "typo"}"#));
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("unknown field \"model\""), "{}", stderr(&bad));
+    let bad = run(&["--redis", &redis.url(), "create", "--from-json", "-"], Some("[1, 2"));
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("not valid JSON"), "{}", stderr(&bad));
+}
+
+#[test]
+fn unreachable_redis_exits_5_without_the_password() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let url = format!("redis://admin:s3cr3t-pass@127.0.0.1:{port}/2");
+    for args in [vec!["--redis", &url, "health"], vec!["--redis", &url, "--json", "list"]] {
+        let output = run(&args, None);
+        assert_eq!(code(&output), 5, "{}", stderr(&output));
+        assert_clean_error(&output);
+        let all = format!("{}{}", stderr(&output), String::from_utf8_lossy(&output.stdout));
+        assert!(!all.contains("s3cr3t"), "{all}");
+        assert!(all.contains("cannot connect to Redis"), "{all}");
+    }
+}
+
+#[test]
+fn health_reports_redis_and_component() {
+    let redis = RedisServer::start();
+    let output = sessions(&redis, &["--json", "health"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let health = json(&output);
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["storage"], redis.url());
+    assert!(health["storage_latency_ms"].as_f64().unwrap() >= 0.0);
+    assert!(health["component"].as_str().unwrap().starts_with("embedded"));
+}
+
+#[test]
+fn demo_narrates_a_lifecycle() {
+    let redis = RedisServer::start();
+    let output = sessions(&redis, &["demo"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let text = String::from_utf8_lossy(&output.stdout);
+    for step in [
+        "Create a session",
+        "compare-and-set",
+        "conflict, as expected",
+        "invalid input",
+        "deleted: true",
+        "cleanup removed 1",
+    ] {
+        assert!(text.contains(step), "missing {step:?} in:\n{text}");
+    }
+    let mut r = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("session*").query(&mut r).unwrap();
+    assert!(keys.is_empty(), "the demo cleans up after itself: {keys:?}");
+    let memory = run(&["--memory", "demo"], None);
+    assert_eq!(code(&memory), 0, "{}", stderr(&memory));
+}
+
+#[test]
+fn another_component_can_be_loaded_and_a_bad_one_is_reported() {
+    let redis = RedisServer::start();
+    let bogus = std::env::temp_dir().join("sessions-bogus-component.wasm");
+    std::fs::write(&bogus, b"not wasm").unwrap();
+    let output = sessions(&redis, &["--component", bogus.to_str().unwrap(), "health"]);
+    std::fs::remove_file(&bogus).unwrap();
+    assert_eq!(code(&output), 1, "{}", stderr(&output));
+    assert_clean_error(&output);
+    assert!(stderr(&output).contains("cannot load the session component"), "{}", stderr(&output));
+}

@@ -204,8 +204,18 @@ fn describe_trap(trap: &wasmtime::Error, store: &Store<HostState>, limits: Guest
     }
     let text = format!("{trap:#}").replace('\n', " ");
     if text.contains("memory") && (text.contains("limit") || text.contains("grow")) {
-        format!("it hit its memory limit ({} MiB): {text}", limits.memory_bytes >> 20)
+        format!("it hit its memory limit ({}): {text}", human_bytes(limits.memory_bytes))
     } else {
         format!("it trapped: {text}")
+    }
+}
+
+fn human_bytes(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 {
+        format!("{:.0} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} bytes")
     }
 }

@@ -326,3 +326,16 @@ fn another_component_can_be_loaded_and_a_bad_one_is_reported() {
     assert_clean_error(&output);
     assert!(stderr(&output).contains("cannot load the session component"), "{}", stderr(&output));
 }
+
+#[test]
+fn help_never_shows_the_password_from_redis_url() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sessions"))
+        .arg("--help")
+        .env("REDIS_URL", "redis://admin:hunter2@10.0.0.1:6379")
+        .output()
+        .unwrap();
+    assert_eq!(code(&output), 0);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Global options") && text.contains("Exit codes"), "{text}");
+    assert!(!text.contains("hunter2"), "{text}");
+}

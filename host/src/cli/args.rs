@@ -20,36 +20,52 @@ Examples:
 #[command(name = "sessions", version, after_help = AFTER_HELP)]
 pub struct Cli {
     /// Redis URL: redis://[user:password@]host[:port][/db].
-    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379", global = true)]
+    // hide_env_values: --help must not print a password from $REDIS_URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "REDIS_URL",
+        hide_env_values = true,
+        default_value = "redis://127.0.0.1:6379",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub redis: String,
 
     /// Keep sessions in an in-memory store instead of Redis (lost on exit;
     /// for trying things out).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub memory: bool,
 
     /// Prefix for every Redis key (default: none, the design document's layout).
-    #[arg(long, env = "SESSIONS_PREFIX", default_value = "", global = true)]
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        env = "SESSIONS_PREFIX",
+        default_value = "",
+        global = true,
+        help_heading = "Global options"
+    )]
     pub prefix: String,
 
     /// Session lifetime without activity, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = agent_sessions_host::DEFAULT_SESSION_TTL_SECONDS, global = true)]
+    #[arg(long, value_name = "SECONDS", default_value_t = agent_sessions_host::DEFAULT_SESSION_TTL_SECONDS, global = true, help_heading = "Global options")]
     pub ttl: u64,
 
     /// How much longer a session's hashes live than the session, in seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = agent_sessions_host::DEFAULT_GRACE_SECONDS, global = true)]
+    #[arg(long, value_name = "SECONDS", default_value_t = agent_sessions_host::DEFAULT_GRACE_SECONDS, global = true, help_heading = "Global options")]
     pub grace: u64,
 
     /// Run this component .wasm instead of the embedded one.
-    #[arg(long, value_name = "PATH", global = true)]
+    #[arg(long, value_name = "PATH", global = true, help_heading = "Global options")]
     pub component: Option<PathBuf>,
 
     /// Longest one operation may take, in seconds (Redis round trips included).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, global = true)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30.0, global = true, help_heading = "Global options")]
     pub timeout: f64,
 
     /// Print one JSON document on stdout instead of text.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 
     #[command(subcommand)]
@@ -68,9 +84,13 @@ pub enum Command {
         from_json: Option<String>,
     },
     /// Print a session.
-    Get { id: String },
+    Get {
+        /// Session id (a UUID).
+        id: String,
+    },
     /// Change fields of a session; bumps its version and resets its TTL.
     Update {
+        /// Session id (a UUID).
         id: String,
         #[command(flatten)]
         fields: DataFlags,
@@ -86,7 +106,10 @@ pub enum Command {
         from_json: Option<String>,
     },
     /// Delete a session and all its keys; exit 3 if it was not live.
-    Delete { id: String },
+    Delete {
+        /// Session id (a UUID).
+        id: String,
+    },
     /// List sessions, newest first.
     List {
         /// Sessions per page (0 to 1000).
@@ -97,7 +120,10 @@ pub enum Command {
         offset: u64,
     },
     /// Reset a session's TTL (and last_activity); exit 3 if it is gone.
-    Extend { id: String },
+    Extend {
+        /// Session id (a UUID).
+        id: String,
+    },
     /// Remove every expired session's leftovers; print how many.
     Cleanup,
     /// Add sessions written by another service to the list index.
@@ -108,35 +134,40 @@ pub enum Command {
     Demo,
 }
 
+const FIELDS: &str = "Session fields";
+
 /// One flag per data field, plus status.
 #[derive(Debug, Clone, Args, Default)]
 pub struct DataFlags {
     /// Model the agent runs, e.g. gpt-4 (required on create).
-    #[arg(long)]
+    #[arg(long, value_name = "ID", help_heading = FIELDS)]
     pub model_id: Option<String>,
-    #[arg(long)]
+    /// Persona the agent plays, e.g. programmer.
+    #[arg(long, value_name = "ID", help_heading = FIELDS)]
     pub persona_id: Option<String>,
     /// Display name of the session.
-    #[arg(long)]
+    #[arg(long, value_name = "TEXT", help_heading = FIELDS)]
     pub name: Option<String>,
     /// Sampling temperature, 0.0 to 2.0.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_name = "NUMBER", allow_negative_numbers = true, help_heading = FIELDS)]
     pub temperature: Option<f64>,
     /// Reasoning effort, 0 to 10.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, help_heading = FIELDS)]
     pub reasoning_effort: Option<i64>,
     /// Token limit, 1 to 1000000.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, help_heading = FIELDS)]
     pub max_tokens: Option<i64>,
     /// A tool the agent may use (repeatable; on update, replaces the list).
-    #[arg(long = "tool", value_name = "TOOL")]
+    #[arg(long = "tool", value_name = "TOOL", help_heading = FIELDS)]
     pub tools: Vec<String>,
-    #[arg(long)]
+    /// Extra system prompt text.
+    #[arg(long, value_name = "TEXT", help_heading = FIELDS)]
     pub custom_prompt: Option<String>,
-    #[arg(long)]
+    /// The agent runtime's own id for this session.
+    #[arg(long, value_name = "ID", help_heading = FIELDS)]
     pub agent_internal_id: Option<String>,
     /// running, idle, paused (active) or completed, failed, cancelled.
-    #[arg(long)]
+    #[arg(long, value_name = "STATUS", help_heading = FIELDS)]
     pub status: Option<String>,
 }
 

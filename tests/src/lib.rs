@@ -5,7 +5,7 @@ pub mod redis_server;
 
 use std::time::{Duration, Instant};
 
-use agent_sessions_host::{Error, SessionStore, SessionStoreBuilder};
+use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionStoreBuilder};
 pub use redis_server::RedisServer;
 
 /// A store under test, with the Redis server behind it (if any) kept alive.
@@ -32,6 +32,27 @@ impl Harness {
     pub fn server(&self) -> &RedisServer {
         self.redis.as_ref().expect("this harness has no Redis server")
     }
+}
+
+/// The design document's example session.
+pub fn example() -> SessionCreate {
+    SessionCreate {
+        model_id: "gpt-4".into(),
+        persona_id: Some("programmer".into()),
+        name: Some("Code Review Session".into()),
+        temperature: Some(0.7),
+        reasoning_effort: Some(5),
+        max_tokens: Some(2000),
+        tools: vec!["search".into(), "code_analysis".into()],
+        custom_prompt: Some("...".into()),
+        agent_internal_id: Some("agent-54321".into()),
+        status: None,
+    }
+}
+
+/// A session with only the required field.
+pub fn minimal(model_id: &str) -> SessionCreate {
+    SessionCreate { model_id: model_id.into(), ..SessionCreate::default() }
 }
 
 /// Polls `get` until the session is reported gone (TTL tests), without

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
-use agent_sessions_tests::{Harness, RedisServer, wait_until_gone};
+use agent_sessions_tests::{Harness, RedisServer, example, wait_until_gone};
 use redis::Commands;
 
 const DATA_FIELDS: [&str; 9] = [
@@ -20,21 +20,6 @@ const DATA_FIELDS: [&str; 9] = [
     "custom_prompt",
     "agent_internal_id",
 ];
-
-fn example() -> SessionCreate {
-    SessionCreate {
-        model_id: "gpt-4".into(),
-        persona_id: Some("programmer".into()),
-        name: Some("Code Review Session".into()),
-        temperature: Some(0.7),
-        reasoning_effort: Some(5),
-        max_tokens: Some(2000),
-        tools: vec!["search".into(), "code_analysis".into()],
-        custom_prompt: Some("...".into()),
-        agent_internal_id: Some("agent-54321".into()),
-        status: None,
-    }
-}
 
 fn is_timestamp(text: &str) -> bool {
     // YYYY-MM-DDTHH:MM:SSZ

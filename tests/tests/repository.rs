@@ -4,26 +4,7 @@
 use std::time::Duration;
 
 use agent_sessions_host::{DataField, Error, SessionCreate, SessionUpdate};
-use agent_sessions_tests::{Backend, on_both_backends, wait_until_gone};
-
-fn example() -> SessionCreate {
-    SessionCreate {
-        model_id: "gpt-4".into(),
-        persona_id: Some("programmer".into()),
-        name: Some("Code Review Session".into()),
-        temperature: Some(0.7),
-        reasoning_effort: Some(5),
-        max_tokens: Some(2000),
-        tools: vec!["search".into(), "code_analysis".into()],
-        custom_prompt: Some("...".into()),
-        agent_internal_id: Some("agent-54321".into()),
-        status: None,
-    }
-}
-
-fn minimal(model_id: &str) -> SessionCreate {
-    SessionCreate { model_id: model_id.into(), ..SessionCreate::default() }
-}
+use agent_sessions_tests::{Backend, example, minimal, on_both_backends, wait_until_gone};
 
 on_both_backends!(
     create_then_get_returns_every_field,

@@ -1,11 +1,12 @@
 //! Support for the integration tests in `tests/tests/`: real `redis-server`
 //! processes, stores over both backends, and direct reads of Redis.
 
+pub mod invariants;
 pub mod redis_server;
 
 use std::time::{Duration, Instant};
 
-use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionStoreBuilder};
+use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionStoreBuilder, SessionUpdate};
 pub use redis_server::RedisServer;
 
 /// A store under test, with the Redis server behind it (if any) kept alive.
@@ -106,4 +107,24 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// Applies `updates` read-modify-write increments of `max_tokens` with
+/// compare-and-set, retrying on conflict. Returns (applied, conflicts).
+pub async fn cas_increments(store: &SessionStore, id: &str, updates: u64) -> Result<(u64, u64), Error> {
+    let (mut applied, mut conflicts) = (0, 0);
+    while applied < updates {
+        let current = store.get(id).await?;
+        let change = SessionUpdate {
+            max_tokens: Some(current.data.max_tokens.unwrap_or(0) + 1),
+            expected_version: Some(current.meta.version),
+            ..SessionUpdate::default()
+        };
+        match store.update(id, change).await {
+            Ok(_) => applied += 1,
+            Err(Error::Conflict(_)) => conflicts += 1,
+            Err(other) => return Err(other),
+        }
+    }
+    Ok((applied, conflicts))
 }

@@ -79,7 +79,7 @@ async fn no_update_is_lost_across_tasks_and_processes() {
 /// it, which is fine: the session was alive then).
 async fn end_session(store: &SessionStore, r: &mut redis::aio::MultiplexedConnection, id: &str, n: usize) {
     loop {
-        if n % 2 == 0 {
+        if n.is_multiple_of(2) {
             store.delete(id).await.unwrap();
         } else {
             let _: () =
@@ -182,7 +182,7 @@ async fn cleanup_from_three_processes_removes_each_expired_session_once() {
                 let mut created = Vec::new();
                 for (n, id) in live.iter().enumerate().filter(|(n, _)| n % 4 == task) {
                     assert_eq!(store.extend_ttl(id).await, Ok(true), "live session {id} was removed");
-                    if n % 2 == 0 {
+                    if n.is_multiple_of(2) {
                         created.push(store.create(minimal("new")).await.unwrap().id);
                     }
                 }

@@ -12,7 +12,7 @@ use agent_sessions_guest::model::{Session, SessionCreate, SessionPage, SessionUp
 use crate::convert;
 use crate::error::Error;
 use crate::kv::memory::MemoryBackend;
-use crate::kv::redis::{RedisBackend, RedisOptions};
+use crate::kv::redis::{ConnectError, RedisBackend, RedisOptions};
 use crate::kv::{Backend, KvStore};
 use crate::runtime::{ComponentSource, GuestLimits, Runtime};
 
@@ -110,14 +110,18 @@ impl SessionStoreBuilder {
     }
 
     /// Loads the component and connects to storage. Fails with
-    /// [`Error::Unavailable`] when Redis cannot be reached, and with
-    /// [`Error::InvalidInput`] for settings out of range.
+    /// [`Error::Unavailable`] when Redis cannot be reached (or refuses the
+    /// credentials), and with [`Error::InvalidInput`] for a bad URL, CA file
+    /// or settings out of range.
     pub async fn build(self) -> Result<SessionStore, Error> {
         let settings = self.settings.validate().map_err(Error::InvalidInput)?;
         let runtime = Runtime::new(&self.component, self.limits)?;
         let backend = match self.storage {
             StorageConfig::Redis { url, options } => {
-                Backend::Redis(RedisBackend::connect(&url, options).await.map_err(|e| Error::Unavailable(e.message))?)
+                Backend::Redis(RedisBackend::connect(&url, options).await.map_err(|e| match e {
+                    ConnectError::Invalid(message) => Error::InvalidInput(message),
+                    ConnectError::Unreachable(message) => Error::Unavailable(message),
+                })?)
             }
             StorageConfig::Memory => Backend::Memory(MemoryBackend::new()),
         };

@@ -12,6 +12,26 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     child: Child,
     port: u16,
+    url: String,
+    tls_ca: Option<Vec<u8>>,
+}
+
+/// How to start a server: extra configuration, credentials, TLS.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Extra `redis-server` arguments, e.g. `["--requirepass", "secret"]`.
+    pub args: Vec<String>,
+    /// `user:password` to put into the URL (also used for the PING check).
+    pub credentials: Option<String>,
+    /// Serve TLS only, with these PEM files.
+    pub tls: Option<TlsFiles>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub ca: std::path::PathBuf,
 }
 
 const INSTALL_HINT: &str = "redis-server was not found on PATH. The integration tests start their own \
@@ -22,12 +42,36 @@ impl RedisServer {
     /// Starts a server; panics with install instructions when `redis-server`
     /// is missing (tests fail, never skip).
     pub fn start() -> Self {
+        Self::start_with(ServerOptions::default())
+    }
+
+    /// Starts a server with extra configuration, credentials or TLS.
+    pub fn start_with(options: ServerOptions) -> Self {
         let mut last_error = String::new();
         for _ in 0..5 {
             let port = free_port();
+            let port_args: Vec<String> = match &options.tls {
+                None => vec!["--port".into(), port.to_string()],
+                Some(tls) => vec![
+                    "--port".into(),
+                    "0".into(),
+                    "--tls-port".into(),
+                    port.to_string(),
+                    "--tls-cert-file".into(),
+                    tls.cert.display().to_string(),
+                    "--tls-key-file".into(),
+                    tls.key.display().to_string(),
+                    "--tls-ca-cert-file".into(),
+                    tls.ca.display().to_string(),
+                    "--tls-auth-clients".into(),
+                    "no".into(),
+                ],
+            };
             let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                .args(&port_args)
+                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
                 .args(["--daemonize", "no", "--loglevel", "warning"])
+                .args(&options.args)
                 .arg("--dir")
                 .arg(std::env::temp_dir())
                 .stdin(Stdio::null())
@@ -39,7 +83,11 @@ impl RedisServer {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
                 Err(e) => panic!("could not start redis-server: {e}"),
             };
-            let mut server = RedisServer { child, port };
+            let scheme = if options.tls.is_some() { "rediss" } else { "redis" };
+            let auth = options.credentials.as_ref().map(|c| format!("{c}@")).unwrap_or_default();
+            let tls_ca = options.tls.as_ref().map(|tls| std::fs::read(&tls.ca).expect("read the test CA"));
+            let url = format!("{scheme}://{auth}127.0.0.1:{port}");
+            let mut server = RedisServer { child, port, url, tls_ca };
             match server.wait_until_ready() {
                 Ok(()) => return server,
                 // Another process may have taken the port in between; retry.
@@ -55,7 +103,7 @@ impl RedisServer {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Err(format!("redis-server exited with {status}"));
             }
-            if let Ok(mut connection) = redis::Client::open(self.url()).and_then(|c| c.get_connection())
+            if let Ok(mut connection) = self.client().and_then(|c| c.get_connection())
                 && redis::cmd("PING").query::<String>(&mut connection).is_ok()
             {
                 return Ok(());
@@ -71,13 +119,25 @@ impl RedisServer {
         self.port
     }
 
+    /// `redis://127.0.0.1:PORT`, with credentials and `rediss` as configured.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.url.clone()
+    }
+
+    fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.tls_ca {
+            None => redis::Client::open(self.url()),
+            Some(ca) => {
+                let _ = rustls::crypto::ring::default_provider().install_default();
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(ca.clone()) };
+                redis::Client::build_with_tls(self.url(), certificates)
+            }
+        }
     }
 
     /// A plain synchronous connection, for reading Redis directly.
     pub fn connection(&self) -> redis::Connection {
-        redis::Client::open(self.url()).and_then(|c| c.get_connection()).expect("connect to the test redis-server")
+        self.client().and_then(|c| c.get_connection()).expect("connect to the test redis-server")
     }
 
     /// Stops the server now (the port stays unused until it is dropped).

@@ -390,3 +390,71 @@ async fn a_restarted_empty_redis_means_not_found_and_the_store_recovers() {
     }
     assert!(store.create(example()).await.is_ok(), "the same store works again without a restart");
 }
+
+/// CA and server certificate for 127.0.0.1, written as PEM files.
+fn write_test_certificates(dir: &std::path::Path) -> agent_sessions_tests::redis_server::TlsFiles {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let server_key = KeyPair::generate().unwrap();
+    let server_params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let server = server_params.signed_by(&server_key, &issuer).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
+    let files = agent_sessions_tests::redis_server::TlsFiles {
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        ca: dir.join("ca.pem"),
+    };
+    std::fs::write(&files.cert, server.pem()).unwrap();
+    std::fs::write(&files.key, server_key.serialize_pem()).unwrap();
+    std::fs::write(&files.ca, ca.pem()).unwrap();
+    files
+}
+
+#[tokio::test]
+async fn tls_with_a_private_ca_works() {
+    let dir = std::env::temp_dir().join(format!("agent-sessions-tls-{}", std::process::id()));
+    let tls = write_test_certificates(&dir);
+    let redis = RedisServer::start_with(agent_sessions_tests::redis_server::ServerOptions {
+        tls: Some(tls.clone()),
+        ..Default::default()
+    });
+    assert!(redis.url().starts_with("rediss://"));
+    let options = agent_sessions_host::RedisOptions { tls_ca_file: Some(tls.ca.clone()), ..Default::default() };
+    let store = SessionStore::builder().redis_with_options(redis.url(), options).build().await.unwrap();
+    let id = store.create(example()).await.unwrap().id;
+    assert_eq!(store.get(&id).await.unwrap().id, id);
+    let exists: bool = redis.connection().exists(format!("session:{id}:data")).unwrap();
+    assert!(exists);
+    // Without the CA, the server's certificate is not trusted.
+    let untrusted = SessionStore::connect(&redis.url()).await;
+    assert!(matches!(untrusted, Err(Error::Unavailable(_))), "{:?}", untrusted.err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn passwords_and_acl_users_in_the_url_work_and_never_show() {
+    let redis = RedisServer::start_with(agent_sessions_tests::redis_server::ServerOptions {
+        args: ["--user", "alice", "on", ">wonderland", "~*", "&*", "+@all"].map(String::from).to_vec(),
+        credentials: Some("alice:wonderland".into()),
+        ..Default::default()
+    });
+    let store = SessionStore::connect(&format!("{}/5", redis.url())).await.unwrap();
+    let id = store.create(example()).await.unwrap().id;
+    let mut db5 = redis::Client::open(format!("{}/5", redis.url())).unwrap().get_connection().unwrap();
+    let exists: bool = db5.exists(format!("session:{id}:data")).unwrap();
+    assert!(exists);
+
+    let wrong = redis.url().replace("wonderland", "looking-glass");
+    match SessionStore::connect(&wrong).await {
+        Err(Error::Unavailable(message)) => {
+            assert!(!message.contains("looking-glass"), "{message}");
+            assert!(message.contains("alice:***@"), "{message}");
+        }
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("a wrong password was accepted"),
+    }
+}

@@ -32,6 +32,10 @@ pub struct Cli {
     )]
     pub redis: String,
 
+    /// PEM file of the CA to trust for rediss:// (default: the system's).
+    #[arg(long, value_name = "FILE", env = "SESSIONS_TLS_CA", global = true, help_heading = "Global options")]
+    pub tls_ca: Option<PathBuf>,
+
     /// Keep sessions in an in-memory store instead of Redis (lost on exit;
     /// for trying things out).
     #[arg(long, global = true, help_heading = "Global options")]

@@ -10,7 +10,7 @@ mod output;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agent_sessions_host::{Error, GuestLimits, SessionStore};
+use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore};
 use clap::Parser;
 use serde_json::{Value, json};
 
@@ -87,7 +87,12 @@ async fn build_store(cli: &Cli) -> Result<SessionStore, Failure> {
         .session_ttl(Duration::from_secs(cli.ttl))
         .grace_period(Duration::from_secs(cli.grace))
         .limits(GuestLimits { timeout: Duration::from_secs_f64(cli.timeout), ..GuestLimits::default() });
-    builder = if cli.memory { builder.memory() } else { builder.redis(cli.redis.clone()) };
+    builder = if cli.memory {
+        builder.memory()
+    } else {
+        let options = RedisOptions { tls_ca_file: cli.tls_ca.clone(), ..RedisOptions::default() };
+        builder.redis_with_options(cli.redis.clone(), options)
+    };
     if let Some(path) = &cli.component {
         builder = builder.component_file(path);
     }

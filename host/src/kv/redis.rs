@@ -3,6 +3,7 @@
 //! with bounded connect and response timeouts.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, ErrorKind, KvError, Op, Reply, ScanPage};
@@ -12,8 +13,8 @@ use redis::{RedisError, Script, Value};
 /// The batch script, shared with every other host.
 pub const KV_BATCH_SCRIPT: &str = include_str!("../../../redis/kv_batch.lua");
 
-/// Timeouts and reconnection of the Redis connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Timeouts, reconnection and TLS of the Redis connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisOptions {
     /// Longest wait for a TCP connection (and handshake) to Redis.
     pub connect_timeout: Duration,
@@ -21,12 +22,29 @@ pub struct RedisOptions {
     pub response_timeout: Duration,
     /// Reconnection attempts per failed command before giving up on it.
     pub reconnect_retries: usize,
+    /// For `rediss://` URLs: a PEM file of the certificate authority to trust
+    /// instead of the system's trust store (self-signed or private CAs).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for RedisOptions {
     fn default() -> Self {
-        Self { connect_timeout: Duration::from_secs(2), response_timeout: Duration::from_secs(5), reconnect_retries: 2 }
+        Self {
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(5),
+            reconnect_retries: 2,
+            tls_ca_file: None,
+        }
     }
+}
+
+/// Why [`RedisBackend::connect`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// The URL or TLS settings are unusable; retrying will not help.
+    Invalid(String),
+    /// Redis did not answer, or refused the connection or the credentials.
+    Unreachable(String),
 }
 
 #[derive(Clone)]
@@ -38,19 +56,40 @@ pub struct RedisBackend {
 }
 
 impl RedisBackend {
-    /// Parses the URL, connects, and checks the server answers.
-    pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, KvError> {
+    /// Parses the URL, connects, and checks the server answers. A bad URL
+    /// or CA file is [`ConnectError::Invalid`]; a server that cannot be
+    /// reached (or refuses the credentials) is [`ConnectError::Unreachable`].
+    pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, ConnectError> {
         let redacted_url = redact_url(url);
-        let client = redis::Client::open(url).map_err(|e| {
-            KvError::new(ErrorKind::Unavailable, format!("invalid Redis URL {redacted_url}: {}", describe(&e)))
-        })?;
+        let invalid =
+            |detail: String| ConnectError::Invalid(format!("{redacted_url} is not a usable Redis URL ({detail})"));
+        if url.starts_with("rediss://") {
+            // Exactly one rustls crypto provider is compiled in; make it the
+            // process default (an embedder may have installed one already).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = match &options.tls_ca_file {
+            None => redis::Client::open(url).map_err(|e| invalid(describe(&e)))?,
+            Some(path) => {
+                if !url.starts_with("rediss://") {
+                    return Err(ConnectError::Invalid(format!(
+                        "a TLS CA file was given but {redacted_url} is not a rediss:// URL"
+                    )));
+                }
+                let root_cert = std::fs::read(path).map_err(|e| {
+                    ConnectError::Invalid(format!("cannot read the TLS CA file {}: {e}", path.display()))
+                })?;
+                let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(root_cert) };
+                redis::Client::build_with_tls(url, certificates).map_err(|e| invalid(describe(&e)))?
+            }
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(Some(options.response_timeout))
             .set_number_of_retries(options.reconnect_retries)
             .set_max_delay(Duration::from_millis(500));
         let connection = ConnectionManager::new_with_config(client, config).await.map_err(|e| {
-            KvError::new(ErrorKind::Unavailable, format!("cannot connect to Redis at {redacted_url}: {}", describe(&e)))
+            ConnectError::Unreachable(format!("cannot connect to Redis at {redacted_url}: {}", describe(&e)))
         })?;
         Ok(Self { connection, script: Script::new(KV_BATCH_SCRIPT), redacted_url })
     }

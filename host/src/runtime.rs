@@ -134,7 +134,13 @@ impl Runtime {
 
     /// Instantiates the component in a fresh store and runs `call` on it,
     /// within the memory, fuel and time limits.
-    pub(crate) async fn call<T, F>(&self, kv: &KvStore, settings: Settings, call: F) -> Result<T, Error>
+    pub(crate) async fn call<T, F>(
+        &self,
+        operation: &'static str,
+        kv: &KvStore,
+        settings: Settings,
+        call: F,
+    ) -> Result<T, Error>
     where
         F: for<'a> FnOnce(
             &'a Bindings,
@@ -168,6 +174,12 @@ impl Runtime {
             call(&bindings, &mut store).await
         };
         let outcome = tokio::time::timeout(self.limits.timeout, run).await;
+        tracing::debug!(
+            operation,
+            fuel_used = self.limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+            round_trips = store.data().round_trips,
+            "component call"
+        );
         match outcome {
             Err(_) => Err(Error::Timeout(self.limits.timeout)),
             Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, &store, self.limits))),
@@ -195,18 +207,24 @@ fn describe_source(source: &ComponentSource) -> String {
     }
 }
 
-/// One line saying which limit was hit, if any, and the trap.
+/// One line saying which limit was hit, if any, and the trap's cause; the
+/// full wasm backtrace goes to the debug log.
 fn describe_trap(trap: &wasmtime::Error, store: &Store<HostState>, limits: GuestLimits) -> String {
+    tracing::debug!(error = format!("{trap:?}"), "component trapped");
     let out_of_fuel = matches!(trap.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::OutOfFuel))
         || store.get_fuel().is_ok_and(|fuel| fuel == 0);
     if out_of_fuel {
-        return format!("it ran out of its CPU budget ({} instructions per call)", limits.fuel);
+        return format!("it ran out of its CPU budget ({} fuel units per call)", limits.fuel);
     }
-    let text = format!("{trap:#}").replace('\n', " ");
-    if text.contains("memory") && (text.contains("limit") || text.contains("grow")) {
-        format!("it hit its memory limit ({}): {text}", human_bytes(limits.memory_bytes))
+    let cause = match trap.downcast_ref::<wasmtime::Trap>() {
+        Some(code) => code.to_string(),
+        None => trap.root_cause().to_string(),
+    };
+    let cause = cause.lines().next().unwrap_or("unknown failure").trim().to_owned();
+    if cause.contains("growing memory") || cause.contains("memory minimum size") {
+        format!("it hit its memory limit ({}): {cause}", human_bytes(limits.memory_bytes))
     } else {
-        format!("it trapped: {text}")
+        format!("it trapped: {cause}")
     }
 }
 

@@ -197,7 +197,7 @@ impl SessionStore {
     pub async fn create(&self, input: SessionCreate) -> Result<Session, Error> {
         let input = convert::create_to_wit(input);
         let session = self
-            .call(move |bindings, store| {
+            .call("create", move |bindings, store| {
                 Box::pin(async move { bindings.agent_sessions_repository().call_create(store, &input).await })
             })
             .await?;
@@ -208,7 +208,7 @@ impl SessionStore {
     pub async fn get(&self, id: &str) -> Result<Session, Error> {
         let id = id.to_owned();
         let session = self
-            .call(move |bindings, store| {
+            .call("get", move |bindings, store| {
                 Box::pin(async move { bindings.agent_sessions_repository().call_get(store, &id).await })
             })
             .await?;
@@ -220,7 +220,7 @@ impl SessionStore {
         let id = id.to_owned();
         let changes = convert::update_to_wit(changes);
         let session = self
-            .call(move |bindings, store| {
+            .call("update", move |bindings, store| {
                 Box::pin(async move { bindings.agent_sessions_repository().call_update(store, &id, &changes).await })
             })
             .await?;
@@ -230,7 +230,7 @@ impl SessionStore {
     /// Deletes session `id`; true when a live session was deleted.
     pub async fn delete(&self, id: &str) -> Result<bool, Error> {
         let id = id.to_owned();
-        self.call(move |bindings, store| {
+        self.call("delete", move |bindings, store| {
             Box::pin(async move { bindings.agent_sessions_repository().call_delete(store, &id).await })
         })
         .await
@@ -239,7 +239,7 @@ impl SessionStore {
     /// A page of sessions, newest first.
     pub async fn list(&self, limit: u32, offset: u64) -> Result<SessionPage, Error> {
         let page = self
-            .call(move |bindings, store| {
+            .call("list", move |bindings, store| {
                 Box::pin(async move { bindings.agent_sessions_repository().call_list(store, limit, offset).await })
             })
             .await?;
@@ -249,7 +249,7 @@ impl SessionStore {
     /// Resets the TTLs of session `id`; false when it is gone.
     pub async fn extend_ttl(&self, id: &str) -> Result<bool, Error> {
         let id = id.to_owned();
-        self.call(move |bindings, store| {
+        self.call("extend_ttl", move |bindings, store| {
             Box::pin(async move { bindings.agent_sessions_repository().call_extend_ttl(store, &id).await })
         })
         .await
@@ -257,7 +257,7 @@ impl SessionStore {
 
     /// Removes every expired session; returns how many.
     pub async fn cleanup_expired(&self) -> Result<u64, Error> {
-        self.call(|bindings, store| {
+        self.call("cleanup_expired", |bindings, store| {
             Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
         })
         .await
@@ -265,7 +265,7 @@ impl SessionStore {
 
     /// Indexes live sessions written by another service; returns how many.
     pub async fn reindex(&self) -> Result<u64, Error> {
-        self.call(|bindings, store| {
+        self.call("reindex", |bindings, store| {
             Box::pin(async move { bindings.agent_sessions_repository().call_reindex(store).await })
         })
         .await
@@ -284,7 +284,7 @@ impl SessionStore {
         })
     }
 
-    async fn call<T, F>(&self, call: F) -> Result<T, Error>
+    async fn call<T, F>(&self, operation: &'static str, call: F) -> Result<T, Error>
     where
         F: for<'a> FnOnce(
             &'a crate::bindings::SessionStore,
@@ -293,6 +293,6 @@ impl SessionStore {
             Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
         >,
     {
-        self.inner.runtime.call(&self.inner.kv, self.inner.settings, call).await
+        self.inner.runtime.call(operation, &self.inner.kv, self.inner.settings, call).await
     }
 }

@@ -1,0 +1,81 @@
+//! The session-store world, implemented badly on purpose. `get(id)` picks
+//! the misbehaviour from the id; every other export refuses politely.
+//!
+//! - `loop`: spins forever (CPU limit, timeout)
+//! - `grow`: allocates without end (memory limit)
+//! - `trap`: panics, which traps (unreachable)
+//! - `recurse`: recurses without end (stack overflow)
+//! - anything else: `not-found`, so a following call shows the host is fine.
+
+#![cfg(target_arch = "wasm32")]
+
+wit_bindgen::generate!({
+    path: "../../wit",
+    world: "session-store",
+});
+
+use agent::sessions::types::{Session, SessionCreate, SessionError, SessionPage, SessionUpdate};
+use exports::agent::sessions::repository::Guest;
+
+struct Hostile;
+
+export!(Hostile);
+
+fn refuse<T>() -> Result<T, SessionError> {
+    Err(SessionError::Backend("the hostile component only implements get".into()))
+}
+
+#[inline(never)]
+fn recurse(depth: u64) -> u64 {
+    let local = [depth; 64];
+    std::hint::black_box(&local);
+    recurse(depth + 1) + local[0]
+}
+
+impl Guest for Hostile {
+    fn get(id: String) -> Result<Session, SessionError> {
+        match id.as_str() {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "grow" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "trap" => panic!("the hostile component traps on purpose"),
+            "recurse" => {
+                std::hint::black_box(recurse(0));
+                refuse()
+            }
+            _ => Err(SessionError::NotFound(id)),
+        }
+    }
+
+    fn create(_: SessionCreate) -> Result<Session, SessionError> {
+        refuse()
+    }
+    fn update(_: String, _: SessionUpdate) -> Result<Session, SessionError> {
+        refuse()
+    }
+    fn delete(_: String) -> Result<bool, SessionError> {
+        refuse()
+    }
+    fn list(_: u32, _: u64) -> Result<SessionPage, SessionError> {
+        refuse()
+    }
+    fn extend_ttl(_: String) -> Result<bool, SessionError> {
+        refuse()
+    }
+    fn cleanup_expired() -> Result<u64, SessionError> {
+        refuse()
+    }
+    fn reindex() -> Result<u64, SessionError> {
+        refuse()
+    }
+}

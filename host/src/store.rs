@@ -30,16 +30,18 @@ struct Inner {
 }
 
 /// Where sessions are kept.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum StorageConfig {
     /// A Redis server, by URL: `redis://[user:password@]host[:port][/db]`.
     Redis { url: String, options: RedisOptions },
     /// An in-memory store, private to this `SessionStore` and its clones.
     Memory,
+    /// This in-memory store (keep a clone to share it or drive its clock).
+    MemoryBackend(MemoryBackend),
 }
 
 /// Builds a [`SessionStore`]; see [`SessionStore::builder`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionStoreBuilder {
     storage: StorageConfig,
     prefix: String,
@@ -64,6 +66,13 @@ impl SessionStoreBuilder {
     /// Keep sessions in memory (lost when the store is dropped).
     pub fn memory(mut self) -> Self {
         self.storage = StorageConfig::Memory;
+        self
+    }
+
+    /// Keep sessions in this in-memory backend, for example one with a
+    /// [`ManualClock`](crate::kv::memory::ManualClock) that tests advance.
+    pub fn memory_backend(mut self, backend: MemoryBackend) -> Self {
+        self.storage = StorageConfig::MemoryBackend(backend);
         self
     }
 
@@ -124,6 +133,7 @@ impl SessionStoreBuilder {
                 })?)
             }
             StorageConfig::Memory => Backend::Memory(MemoryBackend::new()),
+            StorageConfig::MemoryBackend(backend) => Backend::Memory(backend),
         };
         Ok(SessionStore {
             inner: Arc::new(Inner { runtime: Arc::new(runtime), kv: KvStore::new(backend, self.prefix), settings }),

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, KeyType, KvError, Op, Reply, ScanPage, ScanRequest};
 
@@ -12,11 +12,50 @@ use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, KeyType, KvError,
 /// ignore expired keys, the sweep only gives their memory back.
 const SWEEP_EVERY: u64 = 1024;
 
+/// Clones share the same data.
 #[derive(Clone, Default)]
 pub struct MemoryBackend {
     // A std mutex: a batch never awaits while holding it, and one lock per
     // batch is what makes the batch atomic.
     state: Arc<Mutex<State>>,
+    clock: Clock,
+}
+
+/// Where TTLs take their time from.
+#[derive(Clone, Default)]
+enum Clock {
+    #[default]
+    System,
+    Manual(ManualClock),
+}
+
+/// A clock that only moves when told to, so tests can expire sessions
+/// without waiting. Clones share the same time.
+#[derive(Clone, Debug)]
+pub struct ManualClock {
+    start: Instant,
+    offset: Arc<Mutex<Duration>>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ManualClock {
+    pub fn new() -> Self {
+        Self { start: Instant::now(), offset: Arc::new(Mutex::new(Duration::ZERO)) }
+    }
+
+    /// Moves time forward.
+    pub fn advance(&self, by: Duration) {
+        *self.offset.lock().unwrap_or_else(|p| p.into_inner()) += by;
+    }
+
+    fn now(&self) -> Instant {
+        self.start + *self.offset.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 #[derive(Default)]
@@ -95,8 +134,39 @@ impl MemoryBackend {
         Self::default()
     }
 
+    /// A store whose TTLs follow `clock` instead of the system clock.
+    pub fn with_clock(clock: ManualClock) -> Self {
+        Self { state: Arc::default(), clock: Clock::Manual(clock) }
+    }
+
+    fn now(&self) -> Instant {
+        match &self.clock {
+            Clock::System => Instant::now(),
+            Clock::Manual(clock) => clock.now(),
+        }
+    }
+
+    /// Removes one key at once, as if it had expired (for tests).
+    pub fn remove_key(&self, key: &str) -> bool {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entries.remove(key).is_some()
+    }
+
+    /// Keys currently held (expired ones included until swept), sorted.
+    pub fn keys(&self) -> Vec<String> {
+        let now = self.now();
+        let state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut keys: Vec<String> = state
+            .entries
+            .iter()
+            .filter(|(_, entry)| entry.expires_at.is_none_or(|at| at > now))
+            .map(|(key, _)| key.clone())
+            .collect();
+        keys.sort();
+        keys
+    }
+
     pub fn execute(&self, batch: &Batch) -> Result<BatchOutcome, KvError> {
-        let now = Instant::now();
+        let now = self.now();
         // A panic while holding the lock cannot leave a half-applied batch
         // behind (checks run before writes), so a poisoned lock is still usable.
         let mut state = self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -195,7 +265,7 @@ impl State {
                 Reply::Integer(new)
             }
             Op::StringSet { key, ttl_ms, .. } => {
-                let expires_at = ttl_ms.map(|ms| now + std::time::Duration::from_millis(ms));
+                let expires_at = ttl_ms.map(|ms| now + Duration::from_millis(ms));
                 self.entries.insert(key.clone(), Entry { value: Value::String, expires_at });
                 Reply::Integer(1)
             }
@@ -207,7 +277,7 @@ impl State {
             }),
             Op::Expire { key, ttl_ms } => Reply::Integer(match self.entries.get_mut(key) {
                 Some(entry) => {
-                    entry.expires_at = Some(now + std::time::Duration::from_millis(*ttl_ms));
+                    entry.expires_at = Some(now + Duration::from_millis(*ttl_ms));
                     1
                 }
                 None => 0,

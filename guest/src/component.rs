@@ -125,8 +125,13 @@ impl Guest for Component {
         repository()?.extend_ttl(&id).map_err(error_to_wit)
     }
 
-    fn cleanup_expired() -> Result<u64, wit::SessionError> {
-        repository()?.cleanup_expired().map_err(error_to_wit)
+    fn cleanup_expired() -> Result<wit::CleanupReport, wit::SessionError> {
+        let report = repository()?.cleanup_expired().map_err(error_to_wit)?;
+        Ok(wit::CleanupReport {
+            removed: report.removed,
+            skipped: report.skipped,
+            problems: report.problems.into_iter().map(corruption_to_wit).collect(),
+        })
     }
 
     fn reindex() -> Result<u64, wit::SessionError> {

@@ -37,6 +37,6 @@ mod component;
 
 pub use environment::{Environment, SystemEnvironment};
 pub use error::SessionError;
-pub use model::{Corruption, DataField, Session, SessionCreate, SessionPage, SessionUpdate};
+pub use model::{CleanupReport, Corruption, DataField, Session, SessionCreate, SessionPage, SessionUpdate};
 pub use repository::Repository;
 pub use settings::Settings;

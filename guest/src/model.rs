@@ -103,3 +103,26 @@ pub struct SessionPage {
     pub offset: u64,
     pub corrupt: Vec<Corruption>,
 }
+
+/// What `cleanup_expired` did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CleanupReport {
+    /// Expired sessions whose leftovers this call removed.
+    pub removed: u64,
+    /// Entries left in place because they cannot be judged.
+    pub skipped: u64,
+    /// The first [`MAX_REPORTED_PROBLEMS`] of those.
+    pub problems: Vec<Corruption>,
+}
+
+/// How many skipped entries a cleanup report names.
+pub const MAX_REPORTED_PROBLEMS: usize = 100;
+
+impl CleanupReport {
+    pub(crate) fn skip(&mut self, problem: Corruption) {
+        self.skipped += 1;
+        if self.problems.len() < MAX_REPORTED_PROBLEMS {
+            self.problems.push(problem);
+        }
+    }
+}

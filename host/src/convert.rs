@@ -93,6 +93,14 @@ pub(crate) fn page_from_wit(page: wit::SessionPage) -> Result<model::SessionPage
     })
 }
 
+pub(crate) fn cleanup_report_from_wit(report: wit::CleanupReport) -> model::CleanupReport {
+    model::CleanupReport {
+        removed: report.removed,
+        skipped: report.skipped,
+        problems: report.problems.into_iter().map(corruption_from_wit).collect(),
+    }
+}
+
 fn corruption_from_wit(c: wit::Corruption) -> model::Corruption {
     model::Corruption { session_id: c.session_id, key: c.key, field: c.field, message: c.message }
 }

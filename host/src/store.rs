@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sessions_guest::Settings;
-use agent_sessions_guest::model::{Session, SessionCreate, SessionPage, SessionUpdate};
+use agent_sessions_guest::model::{CleanupReport, Session, SessionCreate, SessionPage, SessionUpdate};
 
 use crate::convert;
 use crate::error::Error;
@@ -265,12 +265,15 @@ impl SessionStore {
         .await
     }
 
-    /// Removes every expired session; returns how many.
-    pub async fn cleanup_expired(&self) -> Result<u64, Error> {
-        self.call("cleanup_expired", |bindings, store| {
-            Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
-        })
-        .await
+    /// Removes every expired session; reports how many, and what it could
+    /// not judge and left alone.
+    pub async fn cleanup_expired(&self) -> Result<CleanupReport, Error> {
+        let report = self
+            .call("cleanup_expired", |bindings, store| {
+                Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
+            })
+            .await?;
+        Ok(convert::cleanup_report_from_wit(report))
     }
 
     /// Indexes live sessions written by another service; returns how many.

@@ -237,7 +237,7 @@ async fn expired_sessions_vanish_at_once_and_cleanup_removes_every_key() {
     // The hashes are in their grace period: still there, but the session is gone.
     let exists: bool = r.exists(format!("session:{id}:data")).unwrap();
     assert!(exists);
-    assert_eq!(h.store.cleanup_expired().await, Ok(1));
+    assert_eq!(h.store.cleanup_expired().await.map(|r| r.removed), Ok(1));
     let keys = all_keys(&mut r);
     assert!(keys.iter().all(|k| !k.contains(&id)), "{keys:?}");
     let members: Vec<String> = r.smembers("active_sessions").unwrap();
@@ -323,9 +323,9 @@ async fn prefixes_isolate_stores_on_one_redis() {
 
     wait_until_gone(&a, &in_a).await;
     wait_until_gone(&b, &in_b).await;
-    assert_eq!(a.cleanup_expired().await, Ok(1), "cleanup sees only its own prefix");
+    assert_eq!(a.cleanup_expired().await.map(|r| r.removed), Ok(1), "cleanup sees only its own prefix");
     assert!(all_keys(&mut r).iter().any(|k| k.contains(&in_b)), "tenant b untouched");
-    assert_eq!(b.cleanup_expired().await, Ok(1));
+    assert_eq!(b.cleanup_expired().await.map(|r| r.removed), Ok(1));
 }
 
 #[tokio::test]

@@ -219,8 +219,8 @@ async fn expired_sessions_are_gone_and_cleaned_up(backend: Backend) {
     // Still indexed until cleanup, but never listed.
     let page = h.store.list(10, 0).await.unwrap();
     assert!(page.sessions.is_empty());
-    assert_eq!(h.store.cleanup_expired().await, Ok(1));
-    assert_eq!(h.store.cleanup_expired().await, Ok(0), "cleanup is idempotent");
+    assert_eq!(h.store.cleanup_expired().await.map(|r| r.removed), Ok(1));
+    assert_eq!(h.store.cleanup_expired().await.map(|r| r.removed), Ok(0), "cleanup is idempotent");
     assert_eq!(h.store.list(10, 0).await.unwrap().total, 0);
     assert_eq!(h.store.delete(&id).await, Ok(false));
 }
@@ -240,7 +240,11 @@ async fn cleanup_leaves_live_sessions(backend: Backend) {
     for id in &dying {
         wait_until_gone(&h.store, id).await;
     }
-    assert_eq!(h.store.cleanup_expired().await, Ok(15), "batches of 7 still find every expired session");
+    assert_eq!(
+        h.store.cleanup_expired().await.map(|r| r.removed),
+        Ok(15),
+        "batches of 7 still find every expired session"
+    );
     for id in &live {
         assert!(h.store.get(id).await.is_ok());
     }

@@ -6,29 +6,87 @@
 //! "expiry key still missing". It is idempotent and safe to run from several
 //! processes at once: only the process whose batch actually removed
 //! something counts a session, and a live session is never touched.
-//! Members that are not session ids are left alone, as it cannot judge them.
+//! What it cannot judge (members that are not session ids, a set or index
+//! of the wrong type) it leaves alone and reports.
 
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::keys::{self, SessionKeys};
 use crate::kv::{Batch, Condition, Op, Reply, Storage};
+use crate::model::{CleanupReport, Corruption};
 use crate::repository::Repository;
 
-impl<S: Storage, E: Environment> Repository<S, E> {
-    pub fn cleanup_expired(&mut self) -> Result<u64, SessionError> {
-        let mut removed = 0;
-        for (key, sorted) in [(keys::ACTIVE_SESSIONS, false), (keys::SESSION_INDEX, true)] {
-            self.scan_members(key, sorted, |repository, members| {
-                removed += repository.remove_expired(members)?;
-                Ok(())
-            })?;
+/// The two places session ids are listed, walked in this order.
+const SOURCES: [(&str, bool); 2] = [(keys::ACTIVE_SESSIONS, false), (keys::SESSION_INDEX, true)];
+
+/// State of one cleanup run.
+#[derive(Default)]
+struct Sweep {
+    report: CleanupReport,
+    /// Shared keys found to hold the wrong type: skipped from then on.
+    broken: Vec<&'static str>,
+}
+
+impl Sweep {
+    /// Session ids among `members` of `source`; the rest is reported.
+    fn judge(&mut self, source: &str, members: Vec<String>) -> Vec<SessionId> {
+        let mut ids = Vec::with_capacity(members.len());
+        for member in members {
+            match SessionId::parse(&member) {
+                Ok(id) => ids.push(id),
+                Err(message) => self.report.skip(Corruption {
+                    session_id: member.clone(),
+                    key: source.to_owned(),
+                    field: member,
+                    message: format!("{message}; left in place"),
+                }),
+            }
         }
-        Ok(removed)
+        ids
     }
 
-    fn remove_expired(&mut self, members: Vec<String>) -> Result<u64, SessionError> {
-        let ids: Vec<SessionId> = members.iter().filter_map(|member| SessionId::parse(member).ok()).collect();
+    /// Takes note of a shared key newly found to hold the wrong type; false
+    /// if the corruption is about anything else (or already known, which
+    /// would mean the retry did not help).
+    fn mark_broken(&mut self, corruption: &Corruption) -> bool {
+        let Some((key, _)) = SOURCES.iter().find(|(key, _)| *key == corruption.key) else {
+            return false;
+        };
+        if self.broken.contains(key) {
+            return false;
+        }
+        self.broken.push(key);
+        self.report
+            .skip(Corruption { message: format!("{}; cleanup skipped it", corruption.message), ..corruption.clone() });
+        true
+    }
+}
+
+impl<S: Storage, E: Environment> Repository<S, E> {
+    pub fn cleanup_expired(&mut self) -> Result<CleanupReport, SessionError> {
+        let mut sweep = Sweep::default();
+        for (source, sorted) in SOURCES {
+            if sweep.broken.contains(&source) {
+                continue;
+            }
+            let scanned = self.scan_members(source, sorted, |repository, members| {
+                let ids = sweep.judge(source, members);
+                let removed = repository.remove_expired(ids, &mut sweep)?;
+                sweep.report.removed += removed;
+                Ok(())
+            });
+            match scanned {
+                // The set or index itself holds another type: nothing in it
+                // can be judged; go on with the other one.
+                Err(SessionError::DataCorrupt(corruption)) if sweep.mark_broken(&corruption) => {}
+                other => other?,
+            }
+        }
+        Ok(sweep.report)
+    }
+
+    fn remove_expired(&mut self, ids: Vec<SessionId>, sweep: &mut Sweep) -> Result<u64, SessionError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -40,20 +98,34 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 dead.push(id);
             }
         }
-        let applied = self.execute_per_session(
-            dead,
-            |id| Condition::KeyMissing(keys::expiry(id)),
-            |id| {
-                let keys = SessionKeys::new(id);
-                let member = id.to_string();
-                vec![
-                    Op::Delete(keys.data),
-                    Op::Delete(keys.meta),
-                    Op::SetRemove { key: keys::ACTIVE_SESSIONS.into(), members: vec![member.clone()] },
-                    Op::SortedRemove { key: keys::SESSION_INDEX.into(), members: vec![member] },
-                ]
-            },
-        )?;
-        Ok(applied.iter().filter(|(_, replies)| replies.iter().any(Reply::is_positive_integer)).count() as u64)
+        loop {
+            let broken = sweep.broken.clone();
+            let applied = self.execute_per_session(
+                dead.clone(),
+                |id| Condition::KeyMissing(keys::expiry(id)),
+                |id| {
+                    let keys = SessionKeys::new(id);
+                    let member = id.to_string();
+                    let mut ops = vec![Op::Delete(keys.data), Op::Delete(keys.meta)];
+                    if !broken.contains(&keys::ACTIVE_SESSIONS) {
+                        ops.push(Op::SetRemove { key: keys::ACTIVE_SESSIONS.into(), members: vec![member.clone()] });
+                    }
+                    if !broken.contains(&keys::SESSION_INDEX) {
+                        ops.push(Op::SortedRemove { key: keys::SESSION_INDEX.into(), members: vec![member] });
+                    }
+                    ops
+                },
+            );
+            match applied {
+                Ok(applied) => {
+                    let removed = applied.iter().filter(|(_, replies)| replies.iter().any(Reply::is_positive_integer));
+                    return Ok(removed.count() as u64);
+                }
+                // A shared key of the wrong type fails the whole batch before
+                // it writes; leave that key out and try again.
+                Err(SessionError::DataCorrupt(corruption)) if sweep.mark_broken(&corruption) => continue,
+                Err(other) => return Err(other),
+            }
+        }
     }
 }

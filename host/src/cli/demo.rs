@@ -112,7 +112,7 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
         Err(Error::NotFound(_)) => println!("   get says not found as soon as the expiry key is gone"),
         other => println!("   unexpected: {other:?}"),
     }
-    let removed = short_lived.cleanup_expired().await?;
+    let removed = short_lived.cleanup_expired().await?.removed;
     println!("   cleanup removed {removed} expired session(s) and their hashes, set members and index entries");
 
     println!("\ndone.");

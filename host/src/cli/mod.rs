@@ -156,8 +156,11 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             }
         }
         Command::Cleanup => {
-            let removed = store.cleanup_expired().await?;
-            show(json!({ "removed": removed }), format!("removed {removed} expired session(s)\n"));
+            let report = store.cleanup_expired().await?;
+            show(output::cleanup_json(&report), output::cleanup_text(&report));
+            if report.skipped > 0 {
+                return Ok(Exit::Corrupt);
+            }
         }
         Command::Reindex => {
             let indexed = store.reindex().await?;

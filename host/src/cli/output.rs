@@ -1,6 +1,6 @@
 //! What `sessions` prints: one JSON document with `--json`, text otherwise.
 
-use agent_sessions_host::{Corruption, Error, Health, Session, SessionPage};
+use agent_sessions_host::{CleanupReport, Corruption, Error, Health, Session, SessionPage};
 use serde_json::{Value, json};
 
 /// A session as one flat JSON object: the data fields with natural types,
@@ -40,6 +40,25 @@ pub fn page_json(page: &SessionPage) -> Value {
         "offset": page.offset,
         "corrupt": page.corrupt.iter().map(corruption_json).collect::<Vec<_>>(),
     })
+}
+
+pub fn cleanup_json(report: &CleanupReport) -> Value {
+    json!({
+        "removed": report.removed,
+        "skipped": report.skipped,
+        "problems": report.problems.iter().map(corruption_json).collect::<Vec<_>>(),
+    })
+}
+
+pub fn cleanup_text(report: &CleanupReport) -> String {
+    let mut out = format!("removed {} expired session(s)\n", report.removed);
+    if report.skipped > 0 {
+        out.push_str(&format!("left {} entr(ies) it cannot judge:\n", report.skipped));
+        for c in &report.problems {
+            out.push_str(&format!("  {} {:?}: {}\n", c.key, c.field, c.message));
+        }
+    }
+    out
 }
 
 pub fn health_json(health: &Health, component: &str) -> Value {

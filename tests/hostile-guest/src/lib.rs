@@ -14,7 +14,7 @@ wit_bindgen::generate!({
     world: "session-store",
 });
 
-use agent::sessions::types::{Session, SessionCreate, SessionError, SessionPage, SessionUpdate};
+use agent::sessions::types::{CleanupReport, Session, SessionCreate, SessionError, SessionPage, SessionUpdate};
 use exports::agent::sessions::repository::Guest;
 
 struct Hostile;
@@ -72,7 +72,7 @@ impl Guest for Hostile {
     fn extend_ttl(_: String) -> Result<bool, SessionError> {
         refuse()
     }
-    fn cleanup_expired() -> Result<u64, SessionError> {
+    fn cleanup_expired() -> Result<CleanupReport, SessionError> {
         refuse()
     }
     fn reindex() -> Result<u64, SessionError> {

@@ -59,7 +59,7 @@ async fn cleanup(url: &str, prefix: &str, rounds: u64) -> Result<String, Error> 
     let store = SessionStore::builder().redis(url).prefix(prefix).batch_size(50).build().await?;
     let mut removed = 0;
     for _ in 0..rounds {
-        removed += store.cleanup_expired().await?;
+        removed += store.cleanup_expired().await?.removed;
     }
     Ok(format!(r#"{{"removed": {removed}}}"#))
 }

@@ -34,8 +34,8 @@ async fn assert_no_violations(store: &SessionStore, redis: &RedisServer) {
 async fn no_update_is_lost_across_tasks_and_processes() {
     const TASKS: u64 = 16;
     const PROCESSES: u64 = 2;
-    const TASKS_PER_PROCESS: u64 = 4;
-    const UPDATES: u64 = 100;
+    const TASKS_PER_PROCESS: u64 = 1;
+    const UPDATES: u64 = 200;
     let redis = RedisServer::start();
     let store = SessionStore::connect(&redis.url()).await.unwrap();
     let id = store.create(SessionCreate { max_tokens: Some(1), ..minimal("counter") }).await.unwrap().id;

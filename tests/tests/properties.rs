@@ -434,6 +434,9 @@ fn operation_sequences_agree_with_the_model_on_both_backends() {
             let on_redis =
                 rt.block_on(SessionStore::builder().redis(redis.url()).prefix(format!("case{case}:")).build()).unwrap();
             run_against_model(&rt, &on_redis, &mut Expirer::Redis(redis.connection()), &actions)?;
+            let violations =
+                rt.block_on(agent_sessions_tests::invariants::check_after_cleanup(&on_redis, &mut redis.connection()));
+            prop_assert!(violations.is_empty(), "{:?}", violations);
             Ok(())
         })
         .unwrap();

@@ -131,6 +131,9 @@ async fn redis_stopped_mid_load_fails_fast_and_the_host_recovers() {
     // The same store serves new sessions without being rebuilt.
     let id = store.create(example()).await.unwrap().id;
     assert!(store.get(&id).await.is_ok());
+    let mut r = redis::Client::open(format!("redis://127.0.0.1:{port}")).unwrap().get_connection().unwrap();
+    let violations = invariants::check_after_cleanup(&store, &mut r).await;
+    assert!(violations.is_empty(), "{violations:?}");
     eprintln!(
         "redis stopped mid-load: {} calls ok, {} failed fast while down, {} answered after the restart",
         ok.load(Ordering::Relaxed),

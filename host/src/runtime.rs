@@ -132,23 +132,19 @@ impl Runtime {
         self.limits
     }
 
-    /// Instantiates the component in a fresh store and runs `call` on it,
-    /// within the memory, fuel and time limits.
-    pub(crate) async fn call<T, F>(
-        &self,
-        operation: &'static str,
-        kv: &KvStore,
-        settings: Settings,
-        call: F,
-    ) -> Result<T, Error>
-    where
-        F: for<'a> FnOnce(
-            &'a Bindings,
-            &'a mut Store<HostState>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
-        >,
-    {
+    /// Average time to prepare a store and instantiate the component, the
+    /// fixed cost every call pays before the guest runs.
+    pub(crate) async fn instance_preparation(&self, kv: &KvStore, settings: Settings, samples: u32) -> Result<Duration, Error> {
+        let started = std::time::Instant::now();
+        for _ in 0..samples {
+            let mut store = self.new_store(kv, settings)?;
+            self.pre.instantiate_async(&mut store).await.map_err(|e| Error::Guest(format!("{e:#}")))?;
+        }
+        Ok(started.elapsed() / samples.max(1))
+    }
+
+    /// A fresh store with the sandbox's limits, ready to instantiate.
+    fn new_store(&self, kv: &KvStore, settings: Settings) -> Result<Store<HostState>, Error> {
         let state = HostState {
             wasi: WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build(),
             table: ResourceTable::new(),
@@ -168,6 +164,27 @@ impl Runtime {
         store.limiter(|state| &mut state.limits);
         store.set_fuel(self.limits.fuel).map_err(|e| Error::Setup(e.to_string()))?;
         store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL)).map_err(|e| Error::Setup(e.to_string()))?;
+        Ok(store)
+    }
+
+    /// Instantiates the component in a fresh store and runs `call` on it,
+    /// within the memory, fuel and time limits.
+    pub(crate) async fn call<T, F>(
+        &self,
+        operation: &'static str,
+        kv: &KvStore,
+        settings: Settings,
+        call: F,
+    ) -> Result<T, Error>
+    where
+        F: for<'a> FnOnce(
+            &'a Bindings,
+            &'a mut Store<HostState>,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
+        >,
+    {
+        let mut store = self.new_store(kv, settings)?;
 
         let run = async {
             let bindings = self.pre.instantiate_async(&mut store).await?;

@@ -198,6 +198,17 @@ impl SessionStore {
         self.inner.kv.prefix()
     }
 
+    /// Storage round trips (kv batches) made so far by this store and its
+    /// clones.
+    pub fn round_trips(&self) -> u64 {
+        self.inner.kv.round_trips()
+    }
+
+    /// The storage this store talks to (shared with its clones).
+    pub fn kv(&self) -> &KvStore {
+        &self.inner.kv
+    }
+
     /// Where sessions are kept, safe to print.
     pub fn storage_description(&self) -> String {
         self.inner.kv.backend().describe()
@@ -295,6 +306,13 @@ impl SessionStore {
             component_latency: started.elapsed(),
             indexed_sessions: page.total,
         })
+    }
+
+    /// Average time to prepare a sandboxed store and instance, the fixed
+    /// cost of every call (for benchmarks).
+    #[doc(hidden)]
+    pub async fn instance_preparation_time(&self, samples: u32) -> Result<Duration, Error> {
+        self.inner.runtime.instance_preparation(&self.inner.kv, self.inner.settings, samples).await
     }
 
     async fn call<T, F>(&self, operation: &'static str, call: F) -> Result<T, Error>

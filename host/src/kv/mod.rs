@@ -11,6 +11,8 @@ pub(crate) mod wit;
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, ErrorKind, KeyType, KvError, Op, ScanRequest};
@@ -60,11 +62,19 @@ impl Backend {
 pub struct KvStore {
     backend: Backend,
     prefix: String,
+    /// Batches sent to storage, one round trip each (shared by clones).
+    round_trips: Arc<AtomicU64>,
 }
 
 impl KvStore {
     pub fn new(backend: Backend, prefix: impl Into<String>) -> Self {
-        Self { backend, prefix: prefix.into() }
+        Self { backend, prefix: prefix.into(), round_trips: Arc::default() }
+    }
+
+    /// Batches sent to storage so far by this store and its clones; each is
+    /// one round trip.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> &Backend {
@@ -78,6 +88,7 @@ impl KvStore {
     /// Checks and runs a batch; keys in errors are given without the prefix.
     pub async fn execute(&self, batch: &Batch) -> Result<BatchOutcome, KvError> {
         check_batch(batch)?;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
         let batch = if self.prefix.is_empty() { Cow::Borrowed(batch) } else { Cow::Owned(self.prefixed(batch)) };
         self.backend.execute(&batch).await.map_err(|mut error| {
             if let Some(unprefixed) = error.key.strip_prefix(&self.prefix) {

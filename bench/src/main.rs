@@ -1,0 +1,149 @@
+//! `make bench`: the component path, the same logic run natively, and
+//! redis-benchmark, measured side by side in one run against a redis-server
+//! this program starts. Prints a table and writes target/bench/results.json.
+
+mod fixtures;
+mod native;
+mod paths;
+mod report;
+mod runner;
+mod server;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+
+use paths::{Op, PathKind};
+use report::{Report, Run};
+
+/// Benchmarks agent-sessions: component against native, with Redis' own
+/// client as the floor.
+#[derive(Debug, Parser)]
+#[command(name = "sessions-bench")]
+pub struct Options {
+    /// About one minute instead of about ten (smaller sessions counts).
+    #[arg(long, env = "BENCH_QUICK")]
+    pub quick: bool,
+    /// Where to write the JSON results.
+    #[arg(long, default_value = "target/bench/results.json")]
+    pub output: PathBuf,
+    /// The `sessions` binary whose start-up is measured.
+    #[arg(long, default_value = "target/release/sessions")]
+    pub cli: PathBuf,
+}
+
+/// Sizes of the run.
+pub struct Scale {
+    /// Operations per measurement at concurrency 1 and 32.
+    pub ops_c1: usize,
+    pub ops_c32: usize,
+    /// Alternating rounds per path; the median round is reported.
+    pub rounds: usize,
+    /// Stored sessions for the list-scaling runs.
+    pub list_sizes: Vec<usize>,
+    /// Expired sessions for the cleanup run.
+    pub cleanup_sessions: usize,
+    /// Process starts for the CLI start-up comparison.
+    pub cli_runs: usize,
+}
+
+impl Scale {
+    fn new(quick: bool) -> Self {
+        if quick {
+            Scale {
+                ops_c1: 1_000,
+                ops_c32: 4_000,
+                rounds: 1,
+                list_sizes: vec![1_000, 10_000, 100_000],
+                cleanup_sessions: 20_000,
+                cli_runs: 10,
+            }
+        } else {
+            Scale {
+                ops_c1: 4_000,
+                ops_c32: 20_000,
+                rounds: 3,
+                list_sizes: vec![1_000, 100_000, 1_000_000],
+                cleanup_sessions: 100_000,
+                cli_runs: 40,
+            }
+        }
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let options = Options::parse();
+    let scale = Scale::new(options.quick);
+    let started = Instant::now();
+    let server = server::Server::start()?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    eprintln!("sessions-bench: redis-server on port {}, {cores} cores, {} scale", server.port, if options.quick { "quick" } else { "default" });
+    let mut report = Report::new(cores, options.quick);
+
+    eprintln!("== floor: redis-benchmark");
+    for concurrency in [1, 32] {
+        let requests = if concurrency == 1 { scale.ops_c1 * 5 } else { scale.ops_c32 * 5 };
+        report.runs.extend(server.redis_benchmark(concurrency, requests)?);
+    }
+
+    for concurrency in [1usize, 32] {
+        let ops = if concurrency == 1 { scale.ops_c1 } else { scale.ops_c32 };
+        let mut rounds: Vec<Vec<Run>> = Vec::new();
+        for round in 0..scale.rounds {
+            // Alternate which path goes first, so drift hits both alike.
+            let order = if round % 2 == 0 {
+                [PathKind::Component, PathKind::Native]
+            } else {
+                [PathKind::Native, PathKind::Component]
+            };
+            for kind in order {
+                eprintln!("== {} path, concurrency {concurrency}, round {}/{}", kind.name(), round + 1, scale.rounds);
+                server.flush()?;
+                rounds.push(runner::run_all_ops(&server.url(), kind, concurrency, ops)?);
+            }
+        }
+        for op in Op::ALL {
+            for kind in [PathKind::Component, PathKind::Native] {
+                let mut candidates: Vec<&Run> =
+                    rounds.iter().flatten().filter(|r| r.op == op.name() && r.path == kind.name()).collect();
+                candidates.sort_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
+                if let Some(median) = candidates.get(candidates.len() / 2) {
+                    report.runs.push((*median).clone());
+                }
+            }
+        }
+    }
+    report.peak_rss_bytes = runner::peak_rss_bytes();
+    report.evalsha_calls = server.evalsha_calls()?;
+
+    eprintln!("== list scaling");
+    report.list_scaling = fixtures::list_scaling(&server, &scale.list_sizes)?;
+
+    eprintln!("== cleanup of {} expired sessions", scale.cleanup_sessions);
+    report.cleanup = fixtures::cleanup(&server, scale.cleanup_sessions)?;
+
+    eprintln!("== component overhead and CLI start-up");
+    report.overhead = fixtures::overhead(&server, &options.cli, scale.cli_runs)?;
+    report.overhead.peak_rss_bytes = report.peak_rss_bytes;
+
+    report.elapsed_s = started.elapsed().as_secs_f64();
+    print!("{}", report.table());
+    if let Some(parent) = options.output.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("create {}", parent.display()))?;
+    }
+    std::fs::write(&options.output, serde_json::to_string_pretty(&report.json())?)
+        .with_context(|| format!("write {}", options.output.display()))?;
+    eprintln!("results written to {} ({:.0} s)", options.output.display(), started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Latency percentiles of a set of samples, in microseconds.
+pub fn percentile_us(sorted: &[Duration], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
+    sorted[index].as_secs_f64() * 1e6
+}

@@ -14,9 +14,9 @@ use agent_sessions_guest::timestamp::Timestamp;
 use agent_sessions_host::SessionStore;
 use anyhow::Context;
 
-use crate::percentile_us;
 use crate::report::{Cleanup, ListPoint, ListScaling, Overhead};
 use crate::server::Server;
+use agent_sessions_bench::percentile_us;
 
 const TTL_MS: u64 = 3_600_000;
 const HASH_TTL_MS: u64 = 3_900_000;
@@ -26,7 +26,8 @@ const LOAD_CHUNK: usize = 2_000;
 fn bulk_load(server: &Server, first: usize, count: usize, live: bool) -> anyhow::Result<()> {
     let mut connection = server.connection();
     let base_ms = 1_750_000_000_000i64;
-    let data = encode_data(&SessionData { model_id: "gpt-4".into(), tools: vec!["search".into()], ..Default::default() });
+    let data =
+        encode_data(&SessionData { model_id: "gpt-4".into(), tools: vec!["search".into()], ..Default::default() });
     for chunk_start in (first..first + count).step_by(LOAD_CHUNK) {
         let mut pipe = redis::pipe();
         for n in chunk_start..(chunk_start + LOAD_CHUNK).min(first + count) {
@@ -159,9 +160,13 @@ pub fn overhead(server: &Server, cli: &std::path::Path, runs: usize) -> anyhow::
     let store = rt.block_on(SessionStore::connect(&server.url()))?;
     rt.block_on(store.instance_preparation_time(100))?;
     let instance_preparation = rt.block_on(store.instance_preparation_time(2000))?;
-    let id = rt.block_on(store.create(crate::paths::example()))?.id;
+    let id = rt.block_on(store.create(agent_sessions_bench::paths::example()))?.id;
 
-    anyhow::ensure!(cli.exists(), "{} not found: build it with `cargo build --release -p agent-sessions-host`", cli.display());
+    anyhow::ensure!(
+        cli.exists(),
+        "{} not found: build it with `cargo build --release -p agent-sessions-host`",
+        cli.display()
+    );
     let url = server.url();
     let cli_args = ["--redis", url.as_str(), "get", id.as_str()];
     let data_key = format!("session:{id}:data");

@@ -3,14 +3,14 @@
 //! this program starts. Prints a table and writes target/bench/results.json.
 
 mod fixtures;
-mod native;
-mod paths;
 mod report;
 mod runner;
 mod server;
 
+use agent_sessions_bench::paths;
+
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
@@ -79,7 +79,11 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let server = server::Server::start()?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    eprintln!("sessions-bench: redis-server on port {}, {cores} cores, {} scale", server.port, if options.quick { "quick" } else { "default" });
+    eprintln!(
+        "sessions-bench: redis-server on port {}, {cores} cores, {} scale",
+        server.port,
+        if options.quick { "quick" } else { "default" }
+    );
     let mut report = Report::new(cores, options.quick);
 
     eprintln!("== floor: redis-benchmark");
@@ -137,13 +141,4 @@ fn main() -> anyhow::Result<()> {
         .with_context(|| format!("write {}", options.output.display()))?;
     eprintln!("results written to {} ({:.0} s)", options.output.display(), started.elapsed().as_secs_f64());
     Ok(())
-}
-
-/// Latency percentiles of a set of samples, in microseconds.
-pub fn percentile_us(sorted: &[Duration], fraction: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index].as_secs_f64() * 1e6
 }

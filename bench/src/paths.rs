@@ -76,8 +76,10 @@ pub fn example() -> SessionCreate {
 }
 
 impl Path {
+    /// A path over Redis at `url`, or over the in-memory store for `memory`.
     pub async fn connect(kind: PathKind, url: &str) -> anyhow::Result<Path> {
-        let store = SessionStore::builder().redis(url).build().await?;
+        let builder = SessionStore::builder();
+        let store = if url == "memory" { builder.memory() } else { builder.redis(url) }.build().await?;
         Ok(match kind {
             PathKind::Component => Path::Component(store),
             PathKind::Native => Path::Native(NativeStore::new(store.kv().clone(), store.settings())),

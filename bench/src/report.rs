@@ -97,72 +97,134 @@ impl Report {
         let mut targets = Vec::new();
         for (concurrency, wanted) in [(1, 0.9), (32, 0.85)] {
             for op in ["create", "get", "update", "extend", "delete", "list"] {
-                if let (Some(c), Some(n)) = (self.find(op, "component", concurrency), self.find(op, "native", concurrency)) {
+                if let (Some(c), Some(n)) =
+                    (self.find(op, "component", concurrency), self.find(op, "native", concurrency))
+                {
                     let r = ratio(c.ops_per_s, n.ops_per_s);
-                    targets.push((format!("{op} c={concurrency}: component/native throughput >= {wanted}"), format!("{r:.2}"), r >= wanted));
+                    targets.push((
+                        format!("{op} c={concurrency}: component/native throughput >= {wanted}"),
+                        format!("{r:.2}"),
+                        r >= wanted,
+                    ));
                 }
             }
         }
         for op in ["create", "get", "update", "extend", "delete", "list"] {
             if let Some(c) = self.find(op, "component", 1) {
                 let limit = if op == "list" { 2.0 } else { 1.0 };
-                targets.push((format!("{op}: round trips <= {limit}"), format!("{:.2}", c.round_trips), c.round_trips <= limit + 1e-9));
+                targets.push((
+                    format!("{op}: round trips <= {limit}"),
+                    format!("{:.2}", c.round_trips),
+                    c.round_trips <= limit + 1e-9,
+                ));
             }
         }
         if let Some(ping) = self.find("ping", "redis-benchmark", 1) {
             for op in ["get", "extend"] {
                 if let Some(c) = self.find(op, "component", 1) {
                     let r = ratio(c.p50_us, ping.p50_us);
-                    targets.push((format!("{op} c=1: p50 within 1.5x of redis-benchmark PING p50"), format!("{r:.2}x ({:.0} us vs {:.0} us)", c.p50_us, ping.p50_us), r <= 1.5));
+                    targets.push((
+                        format!("{op} c=1: p50 within 1.5x of redis-benchmark PING p50"),
+                        format!("{r:.2}x ({:.0} us vs {:.0} us)", c.p50_us, ping.p50_us),
+                        r <= 1.5,
+                    ));
                 }
             }
         }
         let points = &self.list_scaling.points;
-        if let (Some(smallest), Some(largest)) = (points.first().map(|p| p.sessions), points.last().map(|p| p.sessions)) {
+        if let (Some(smallest), Some(largest)) = (points.first().map(|p| p.sessions), points.last().map(|p| p.sessions))
+        {
             for offset in [0u64, 990] {
                 let small = points.iter().find(|p| p.sessions == smallest && p.offset == offset);
                 let large = points.iter().find(|p| p.sessions == largest && p.offset == offset);
                 if let (Some(small), Some(large)) = (small, large) {
                     let r = ratio(large.p50_us, small.p50_us);
-                    targets.push((format!("list page at offset {offset}: {largest} sessions within 2x of {smallest}"), format!("{r:.2}x"), r <= 2.0));
+                    targets.push((
+                        format!("list page at offset {offset}: {largest} sessions within 2x of {smallest}"),
+                        format!("{r:.2}x"),
+                        r <= 2.0,
+                    ));
                 }
             }
         }
         let c = &self.cleanup;
-        targets.push(("cleanup >= 50k expired sessions/s".into(), format!("{:.0}/s", c.sessions_per_s), c.sessions_per_s >= 50_000.0));
-        targets.push(("no Redis command slower than 10 ms during cleanup".into(), format!("slowest {:.2} ms ({})", c.slowest_command_us / 1000.0, if c.slowest_command.is_empty() { "none over 0.1 ms" } else { &c.slowest_command }), c.commands_over_10ms == 0));
+        targets.push((
+            "cleanup >= 50k expired sessions/s".into(),
+            format!("{:.0}/s", c.sessions_per_s),
+            c.sessions_per_s >= 50_000.0,
+        ));
+        targets.push((
+            "no Redis command slower than 10 ms during cleanup".into(),
+            format!(
+                "slowest {:.2} ms ({})",
+                c.slowest_command_us / 1000.0,
+                if c.slowest_command.is_empty() { "none over 0.1 ms" } else { &c.slowest_command }
+            ),
+            c.commands_over_10ms == 0,
+        ));
         let o = &self.overhead;
-        targets.push(("instance preparation per call < 20 us".into(), format!("{:.1} us", o.instance_preparation_us), o.instance_preparation_us < 20.0));
+        targets.push((
+            "instance preparation per call < 20 us".into(),
+            format!("{:.1} us", o.instance_preparation_us),
+            o.instance_preparation_us < 20.0,
+        ));
         let r = ratio(o.cli_get_ms, o.redis_cli_hgetall_ms);
-        targets.push(("`sessions get` process within 10x of `redis-cli HGETALL`".into(), format!("{r:.1}x ({:.1} ms vs {:.1} ms)", o.cli_get_ms, o.redis_cli_hgetall_ms), r <= 10.0));
+        targets.push((
+            "`sessions get` process within 10x of `redis-cli HGETALL`".into(),
+            format!("{r:.1}x ({:.1} ms vs {:.1} ms)", o.cli_get_ms, o.redis_cli_hgetall_ms),
+            r <= 10.0,
+        ));
         targets
     }
 
     pub fn table(&self) -> String {
         let mut out = String::new();
-        out.push_str(&format!("\nagent-sessions benchmark ({} scale, {} cores, {:.0} s)\n\n", if self.quick { "quick" } else { "default" }, self.cores, self.elapsed_s));
+        out.push_str(&format!(
+            "\nagent-sessions benchmark ({} scale, {} cores, {:.0} s)\n\n",
+            if self.quick { "quick" } else { "default" },
+            self.cores,
+            self.elapsed_s
+        ));
         out.push_str(&format!(
             "{:<8} {:>4} | {:>10} {:>8} {:>8} {:>4} | {:>10} {:>8} {:>8} {:>4} | {:>6}\n",
             "op", "conc", "comp op/s", "p50 us", "p99 us", "rt", "nat op/s", "p50 us", "p99 us", "rt", "ratio"
         ));
         for concurrency in [1, 32] {
             for op in ["create", "get", "update", "extend", "list", "delete"] {
-                if let (Some(c), Some(n)) = (self.find(op, "component", concurrency), self.find(op, "native", concurrency)) {
+                if let (Some(c), Some(n)) =
+                    (self.find(op, "component", concurrency), self.find(op, "native", concurrency))
+                {
                     out.push_str(&format!(
                         "{:<8} {:>4} | {:>10.0} {:>8.0} {:>8.0} {:>4.2} | {:>10.0} {:>8.0} {:>8.0} {:>4.2} | {:>6.2}\n",
-                        op, concurrency, c.ops_per_s, c.p50_us, c.p99_us, c.round_trips, n.ops_per_s, n.p50_us, n.p99_us, n.round_trips, ratio(c.ops_per_s, n.ops_per_s)
+                        op,
+                        concurrency,
+                        c.ops_per_s,
+                        c.p50_us,
+                        c.p99_us,
+                        c.round_trips,
+                        n.ops_per_s,
+                        n.p50_us,
+                        n.p99_us,
+                        n.round_trips,
+                        ratio(c.ops_per_s, n.ops_per_s)
                     ));
                 }
             }
             for op in ["ping", "hset"] {
                 if let Some(r) = self.find(op, "redis-benchmark", concurrency) {
-                    out.push_str(&format!("{:<8} {:>4} | {:>10.0} {:>8.0} {:>8.0}  (redis-benchmark)\n", op, concurrency, r.ops_per_s, r.p50_us, r.p99_us));
+                    out.push_str(&format!(
+                        "{:<8} {:>4} | {:>10.0} {:>8.0} {:>8.0}  (redis-benchmark)\n",
+                        op, concurrency, r.ops_per_s, r.p50_us, r.p99_us
+                    ));
                 }
             }
         }
         out.push_str("\nlist page (10 sessions) latency, component path, concurrency 1\n");
         for p in &self.list_scaling.points {
-            out.push_str(&format!("  {:>9} sessions, offset {:>7}: p50 {:>6.0} us, p99 {:>6.0} us\n", p.sessions, p.offset, p.p50_us, p.p99_us));
+            out.push_str(&format!(
+                "  {:>9} sessions, offset {:>7}: p50 {:>6.0} us, p99 {:>6.0} us\n",
+                p.sessions, p.offset, p.p50_us, p.p99_us
+            ));
         }
         let c = &self.cleanup;
         out.push_str(&format!(
@@ -206,6 +268,10 @@ impl Report {
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|info| info.lines().find_map(|line| line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())))
+        .and_then(|info| {
+            info.lines().find_map(|line| {
+                line.strip_prefix("model name").map(|rest| rest.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
         .unwrap_or_default()
 }

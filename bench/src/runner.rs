@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 
-use crate::paths::{Op, Path, PathKind};
-use crate::percentile_us;
 use crate::report::Run;
+use agent_sessions_bench::paths::{Op, Path, PathKind};
+use agent_sessions_bench::percentile_us;
 
 /// Sessions `get`, `update`, `extend` pick from (the first ones created).
 const HOT_SESSIONS: usize = 1000;
@@ -134,7 +134,8 @@ pub fn peak_rss_bytes() -> u64 {
         .ok()
         .and_then(|status| {
             status.lines().find_map(|line| {
-                line.strip_prefix("VmHWM:").and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+                line.strip_prefix("VmHWM:")
+                    .and_then(|rest| rest.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
             })
         })
         .map_or(0, |kb| kb * 1024)

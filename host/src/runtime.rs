@@ -12,7 +12,9 @@ use std::time::Duration;
 use agent_sessions_guest::Settings;
 use agent_sessions_guest::kv::ErrorKind;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{SessionStore as Bindings, SessionStorePre};
@@ -79,7 +81,23 @@ impl WasiView for HostState {
 pub(crate) struct Runtime {
     pre: SessionStorePre<HostState>,
     limits: GuestLimits,
+    /// Instances that finished a call cleanly, ready for the next one.
+    idle: std::sync::Mutex<Vec<Warm>>,
 }
+
+/// An instantiated component between calls.
+struct Warm {
+    store: Store<HostState>,
+    bindings: Bindings,
+    calls: u32,
+}
+
+/// Idle instances kept per runtime; more are dropped when their call ends.
+const MAX_IDLE_INSTANCES: usize = 64;
+
+/// Calls one instance serves before it is replaced by a fresh one, so that
+/// nothing a guest accumulates (heap fragmentation, say) grows for ever.
+const CALLS_PER_INSTANCE: u32 = 10_000;
 
 /// One engine per process: compiled code can be shared between engines
 /// only when they are the same, and the configuration never varies.
@@ -87,13 +105,53 @@ fn engine() -> Result<&'static Engine, Error> {
     static ENGINE: OnceLock<Result<Engine, String>> = OnceLock::new();
     ENGINE
         .get_or_init(|| {
-            let mut config = Config::new();
-            config.wasm_component_model(true);
-            config.consume_fuel(true);
-            Engine::new(&config).map_err(|e| format!("cannot start wasmtime: {e}"))
+            let mut config = base_config();
+            config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
+            Engine::new(&config).or_else(|pooling_error| {
+                // Pooling reserves address space up front; where that is
+                // refused (a tight `ulimit -v`), instantiate on demand.
+                tracing::warn!(%pooling_error, "the pooling allocator is unavailable; allocating instances on demand");
+                Engine::new(&base_config()).map_err(|e| format!("cannot start wasmtime: {e}"))
+            })
         })
         .as_ref()
         .map_err(|message| Error::Setup(message.clone()))
+}
+
+/// Compilation settings; precompiled components must match them.
+fn base_config() -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.consume_fuel(true);
+    config
+}
+
+/// Calls in flight at once, per process: the pooling allocator keeps this
+/// many instances' memories, tables and stacks ready, so instantiating
+/// costs a few microseconds instead of fresh mappings. Further calls wait.
+pub const MAX_CONCURRENT_CALLS: u32 = 256;
+
+/// One permit per instance slot of the pool, shared by every store.
+static CALL_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_CONCURRENT_CALLS as usize);
+
+async fn call_slot() -> Result<tokio::sync::SemaphorePermit<'static>, Error> {
+    CALL_SLOTS.acquire().await.map_err(|e| Error::Setup(format!("call slots closed: {e}")))
+}
+
+fn pooling_config() -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(MAX_CONCURRENT_CALLS)
+        .total_core_instances(MAX_CONCURRENT_CALLS * 4)
+        .total_memories(MAX_CONCURRENT_CALLS * 2)
+        .total_tables(MAX_CONCURRENT_CALLS * 4)
+        .total_stacks(MAX_CONCURRENT_CALLS)
+        // The per-store memory limit (GuestLimits) is what bounds a guest.
+        .max_memory_size(4 << 30)
+        // Reset a used instance's first pages with memset rather than
+        // madvise (a call touches few pages); more costs a memset per call.
+        .linear_memory_keep_resident(64 << 10)
+        .table_keep_resident(16 << 10);
+    pool
 }
 
 /// The embedded component, compiled once per process however many stores
@@ -125,7 +183,44 @@ impl Runtime {
         let pre = linker.instantiate_pre(&component).and_then(SessionStorePre::new).map_err(|e| {
             Error::Setup(format!("the session component{} does not fit this host: {e:#}", describe_source(source)))
         })?;
-        Ok(Self { pre, limits })
+        Ok(Self { pre, limits, idle: std::sync::Mutex::new(Vec::new()) })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
+        // A panic elsewhere while holding the lock leaves a valid Vec.
+        self.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// An instance for one call: an idle one, reset, or a fresh one.
+    async fn instance(&self, kv: &KvStore, settings: Settings) -> Result<Warm, Error> {
+        let reused = self.idle().pop();
+        if let Some(mut warm) = reused {
+            let state = warm.store.data_mut();
+            state.settings = settings;
+            state.last_storage_failure = None;
+            state.round_trips = 0;
+            warm.store.set_fuel(self.limits.fuel).map_err(|e| Error::Setup(e.to_string()))?;
+            return Ok(warm);
+        }
+        let mut store = self.new_store(kv, settings)?;
+        let bindings = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| Error::Guest(describe_trap(&e, &store, self.limits)))?;
+        Ok(Warm { store, bindings, calls: 0 })
+    }
+
+    /// Keeps an instance whose call ended cleanly (a value or a typed
+    /// error) for the next call.
+    fn recycle(&self, mut warm: Warm) {
+        warm.calls += 1;
+        if warm.calls < CALLS_PER_INSTANCE {
+            let mut idle = self.idle();
+            if idle.len() < MAX_IDLE_INSTANCES {
+                idle.push(warm);
+            }
+        }
     }
 
     pub(crate) fn limits(&self) -> GuestLimits {
@@ -134,9 +229,15 @@ impl Runtime {
 
     /// Average time to prepare a store and instantiate the component, the
     /// fixed cost every call pays before the guest runs.
-    pub(crate) async fn instance_preparation(&self, kv: &KvStore, settings: Settings, samples: u32) -> Result<Duration, Error> {
+    pub(crate) async fn instance_preparation(
+        &self,
+        kv: &KvStore,
+        settings: Settings,
+        samples: u32,
+    ) -> Result<Duration, Error> {
         let started = std::time::Instant::now();
         for _ in 0..samples {
+            let _slot = call_slot().await?;
             let mut store = self.new_store(kv, settings)?;
             self.pre.instantiate_async(&mut store).await.map_err(|e| Error::Guest(format!("{e:#}")))?;
         }
@@ -184,30 +285,34 @@ impl Runtime {
             Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
         >,
     {
-        let mut store = self.new_store(kv, settings)?;
-
-        let run = async {
-            let bindings = self.pre.instantiate_async(&mut store).await?;
-            call(&bindings, &mut store).await
-        };
-        let outcome = tokio::time::timeout(self.limits.timeout, run).await;
+        let _slot = call_slot().await?;
+        let mut warm = self.instance(kv, settings).await?;
+        let outcome = tokio::time::timeout(self.limits.timeout, call(&warm.bindings, &mut warm.store)).await;
+        let store = &warm.store;
         tracing::debug!(
             operation,
             fuel_used = self.limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
             round_trips = store.data().round_trips,
+            reused = warm.calls > 0,
             "component call"
         );
+        // An instance that trapped, hit a limit or was cut off by the
+        // timeout is dropped; only clean ones serve again.
         match outcome {
             Err(_) => Err(Error::Timeout(self.limits.timeout)),
-            Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, &store, self.limits))),
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err(error))) => {
-                Err(match (crate::convert::error_from_wit(error), store.data().last_storage_failure) {
-                    (Error::Backend(message), Some(ErrorKind::Unavailable | ErrorKind::Timeout)) => {
-                        Error::Unavailable(message)
-                    }
-                    (other, _) => other,
-                })
+            Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, store, self.limits))),
+            Ok(Ok(result)) => {
+                let last_storage_failure = store.data().last_storage_failure;
+                self.recycle(warm);
+                match result {
+                    Ok(value) => Ok(value),
+                    Err(error) => Err(match (crate::convert::error_from_wit(error), last_storage_failure) {
+                        (Error::Backend(message), Some(ErrorKind::Unavailable | ErrorKind::Timeout)) => {
+                            Error::Unavailable(message)
+                        }
+                        (other, _) => other,
+                    }),
+                }
             }
         }
     }

@@ -17,6 +17,7 @@
 --   op codes (args)                     reply
 --     hgetall (-)                       flat array field, value, ...
 --     hget (field)                      bulk or nil
+--     hmget (field, ...)                array of bulk or nil, one per field
 --     hset (field, value, ...)          integer: fields added
 --     hincrby (field, delta)            integer: new value
 --     set (value [, ttl ms])            integer: 1
@@ -91,7 +92,7 @@ for i, c in ipairs(conditions) do
 end
 
 local needs_type = {
-  hgetall = 'hash', hget = 'hash', hset = 'hash', hincrby = 'hash',
+  hgetall = 'hash', hget = 'hash', hmget = 'hash', hset = 'hash', hincrby = 'hash',
   sadd = 'set', srem = 'set', scard = 'set', sscan = 'set',
   zadd = 'zset', zrem = 'zset', zcard = 'zset', zscore = 'zset', zrevrange = 'zset', zscan = 'zset',
   set = false, exists = false, pttl = false, pexpire = false, del = false,
@@ -134,6 +135,8 @@ for i, op in ipairs(ops) do
     reply = redis.call('HGETALL', key)
   elseif code == 'hget' then
     reply = redis.call('HGET', key, args[1])
+  elseif code == 'hmget' then
+    reply = redis.call('HMGET', key, unpack(args))
   elseif code == 'hset' then
     reply = redis.call('HSET', key, unpack(args))
   elseif code == 'hincrby' then

@@ -1,6 +1,6 @@
-//! Runs operations at a given concurrency and measures them. Each of up to
-//! `cores` threads runs its share of the concurrent tasks on its own
-//! current-thread runtime with its own connection, for both paths alike.
+//! Runs operations at a given concurrency and measures them. Each client
+//! thread runs its share of the concurrent tasks on its own current-thread
+//! runtime with its own connection, for both paths alike.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
@@ -15,9 +15,16 @@ use agent_sessions_bench::percentile_us;
 /// Sessions `get`, `update`, `extend` pick from (the first ones created).
 const HOT_SESSIONS: usize = 1000;
 
+/// Client threads: one core is left to redis-server (single-threaded), as
+/// redis-benchmark (one thread) leaves it; on 2 cores that is one thread.
+pub fn client_threads(concurrency: usize) -> usize {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    concurrency.min(cores.saturating_sub(1)).max(1)
+}
+
 /// Runs create, get, update, extend, list and delete in turn, `ops` each.
 pub fn run_all_ops(url: &str, kind: PathKind, concurrency: usize, ops: usize) -> anyhow::Result<Vec<Run>> {
-    let threads = concurrency.min(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)).max(1);
+    let threads = client_threads(concurrency);
     let mut ids: Arc<Vec<String>> = Arc::new(Vec::new());
     let mut runs = Vec::new();
     for op in Op::ALL {

@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use agent_sessions_guest::encoding::{decode_session, encode_data, encode_meta};
+use agent_sessions_guest::encoding::{HashContents, decode_session, encode_data, encode_meta};
 use agent_sessions_guest::id::SessionId;
 use agent_sessions_guest::model::{DataField, SessionCreate, SessionUpdate};
 use agent_sessions_guest::timestamp::Timestamp;
@@ -85,8 +85,10 @@ fuzz_target!(|input: Input| {
     }
 
     // Stored hashes as anyone may have written them.
-    if let Ok(session) = decode_session("id", "data", input.data, "meta", input.meta, input.ttl_ms) {
-        let again = decode_session("id", "data", encode_data(&session.data), "meta", encode_meta(&session.meta), input.ttl_ms)
+    let fields = HashContents::Fields;
+    if let Ok(session) = decode_session("id", "data", fields(input.data), "meta", fields(input.meta), input.ttl_ms) {
+        let (data, meta) = (fields(encode_data(&session.data)), fields(encode_meta(&session.meta)));
+        let again = decode_session("id", "data", data, "meta", meta, input.ttl_ms)
             .expect("what was read can be written and read again");
         assert_eq!(again.data, session.data);
         assert_eq!(again.meta.status, session.meta.status);
@@ -104,7 +106,7 @@ fuzz_target!(|input: Input| {
             ("is_active".to_owned(), valid.is_active.to_string()),
             ("status".to_owned(), valid.status.clone()),
         ];
-        let read = decode_session("id", "data", encode_data(&valid.data), "meta", meta, 1000)
+        let read = decode_session("id", "data", fields(encode_data(&valid.data)), "meta", fields(meta), 1000)
             .expect("valid input decodes after encoding");
         assert_eq!(read.data, valid.data);
     }

@@ -214,6 +214,7 @@ fn op_to_wit(op: kv::Op) -> wit_kv::Op {
     match op {
         kv::Op::HashGetAll(key) => W::HashGetAll(key),
         kv::Op::HashGet { key, field } => W::HashGet(wit_kv::HashField { key, field }),
+        kv::Op::HashGetFields { key, fields } => W::HashGetFields(wit_kv::HashFields { key, fields }),
         kv::Op::HashSet { key, fields } => W::HashSet(wit_kv::HashWrite {
             key,
             fields: fields.into_iter().map(|(field, value)| wit_kv::FieldValue { field, value }).collect(),
@@ -248,6 +249,7 @@ fn reply_from_wit(reply: wit_kv::Reply) -> kv::Reply {
         wit_kv::Reply::Fields(fields) => {
             kv::Reply::Fields(fields.into_iter().map(|pair| (pair.field, pair.value)).collect())
         }
+        wit_kv::Reply::Values(values) => kv::Reply::Values(values),
         wit_kv::Reply::Scan(page) => kv::Reply::Scan(kv::ScanPage { cursor: page.cursor, members: page.members }),
     }
 }

@@ -35,6 +35,41 @@ pub mod meta_field {
     pub const SCHEMA_VERSION: &str = "schema_version";
 }
 
+/// The data fields, in the order `get` asks Redis for them.
+pub const DATA_FIELDS: [&str; 9] = [
+    data_field::MODEL_ID,
+    data_field::PERSONA_ID,
+    data_field::NAME,
+    data_field::TEMPERATURE,
+    data_field::REASONING_EFFORT,
+    data_field::MAX_TOKENS,
+    data_field::TOOLS,
+    data_field::CUSTOM_PROMPT,
+    data_field::AGENT_INTERNAL_ID,
+];
+
+/// The meta fields `get` reads, in order.
+pub const META_FIELDS: [&str; 7] = [
+    meta_field::CREATED_AT,
+    meta_field::UPDATED_AT,
+    meta_field::LAST_ACTIVITY,
+    meta_field::IS_ACTIVE,
+    meta_field::STATUS,
+    meta_field::VERSION,
+    meta_field::SCHEMA_VERSION,
+];
+
+/// What was read of one hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HashContents {
+    /// Every field (HGETALL); empty when the hash is missing.
+    Fields(Vec<(String, String)>),
+    /// The values of `names`, in order (HMGET); all `None` when the hash
+    /// is missing. Reading only the known fields halves what crosses the
+    /// component boundary.
+    Values { names: &'static [&'static str], values: Vec<Option<String>> },
+}
+
 /// The layout version this guest writes.
 pub const CURRENT_SCHEMA_VERSION: &str = "1";
 
@@ -102,14 +137,14 @@ pub fn encode_meta(meta: &SessionMeta) -> Vec<(String, String)> {
     ]
 }
 
-/// Decodes one session from its two hashes (empty = missing) and the
-/// expiry key's TTL in milliseconds (-1: no TTL).
+/// Decodes one session from its two hashes and the expiry key's TTL in
+/// milliseconds (-1: no TTL).
 pub fn decode_session(
     id: &str,
     data_key: &str,
-    data: Vec<(String, String)>,
+    data: HashContents,
     meta_key: &str,
-    meta: Vec<(String, String)>,
+    meta: HashContents,
     expiry_ttl_ms: i64,
 ) -> Result<Session, Corruption> {
     let data = Fields { id, key: data_key, fields: data };
@@ -156,7 +191,7 @@ pub fn ttl_ms_to_seconds(ttl_ms: i64) -> Option<u64> {
 struct Fields<'a> {
     id: &'a str,
     key: &'a str,
-    fields: Vec<(String, String)>,
+    fields: HashContents,
 }
 
 impl Fields<'_> {
@@ -165,14 +200,26 @@ impl Fields<'_> {
     }
 
     fn require_key(&self) -> Result<(), Corruption> {
-        if self.fields.is_empty() {
+        let missing = match &self.fields {
+            HashContents::Fields(fields) => fields.is_empty(),
+            HashContents::Values { values, .. } => values.iter().all(Option::is_none),
+        };
+        if missing {
             return Err(self.corruption("", "the hash is missing while the session's expiry key exists".into()));
         }
         Ok(())
     }
 
     fn get(&self, field: &str) -> Option<&str> {
-        self.fields.iter().find(|(name, _)| name == field).map(|(_, value)| value.as_str())
+        match &self.fields {
+            HashContents::Fields(fields) => {
+                fields.iter().find(|(name, _)| name == field).map(|(_, value)| value.as_str())
+            }
+            HashContents::Values { names, values } => {
+                let position = names.iter().position(|name| *name == field)?;
+                values.get(position)?.as_deref()
+            }
+        }
     }
 
     fn required(&self, field: &str) -> Result<&str, Corruption> {
@@ -266,7 +313,29 @@ mod tests {
     }
 
     fn decode(data: Vec<(String, String)>, meta: Vec<(String, String)>) -> Result<Session, Corruption> {
-        decode_session("id", "session:id:data", data, "session:id:meta", meta, 1500)
+        let session = decode_session(
+            "id",
+            "session:id:data",
+            HashContents::Fields(data.clone()),
+            "session:id:meta",
+            HashContents::Fields(meta.clone()),
+            1500,
+        );
+        // Reading by name (HMGET) must decode the same.
+        let by_name = |names: &'static [&'static str], pairs: &[(String, String)]| HashContents::Values {
+            names,
+            values: names.iter().map(|n| pairs.iter().find(|(f, _)| f == n).map(|(_, v)| v.clone())).collect(),
+        };
+        let positional = decode_session(
+            "id",
+            "session:id:data",
+            by_name(&DATA_FIELDS, &data),
+            "session:id:meta",
+            by_name(&META_FIELDS, &meta),
+            1500,
+        );
+        assert_eq!(session, positional);
+        session
     }
 
     #[test]

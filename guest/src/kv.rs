@@ -25,6 +25,11 @@ pub enum Op {
         key: String,
         field: String,
     },
+    /// HMGET: values of the named fields, in order.
+    HashGetFields {
+        key: String,
+        fields: Vec<String>,
+    },
     HashSet {
         key: String,
         fields: Vec<(String, String)>,
@@ -96,6 +101,7 @@ impl Op {
             | Op::SetSize(key)
             | Op::SortedSize(key)
             | Op::HashGet { key, .. }
+            | Op::HashGetFields { key, .. }
             | Op::HashSet { key, .. }
             | Op::HashIncrement { key, .. }
             | Op::StringSet { key, .. }
@@ -114,9 +120,11 @@ impl Op {
     /// missing); `None` for ops that work on any type.
     pub fn key_type(&self) -> Option<KeyType> {
         match self {
-            Op::HashGetAll(_) | Op::HashGet { .. } | Op::HashSet { .. } | Op::HashIncrement { .. } => {
-                Some(KeyType::Hash)
-            }
+            Op::HashGetAll(_)
+            | Op::HashGet { .. }
+            | Op::HashGetFields { .. }
+            | Op::HashSet { .. }
+            | Op::HashIncrement { .. } => Some(KeyType::Hash),
             Op::SetAdd { .. } | Op::SetRemove { .. } | Op::SetSize(_) | Op::SetScan(_) => Some(KeyType::Set),
             Op::SortedAdd { .. }
             | Op::SortedRemove { .. }
@@ -173,6 +181,7 @@ pub enum Reply {
     Text(Option<String>),
     Texts(Vec<String>),
     Fields(Vec<(String, String)>),
+    Values(Vec<Option<String>>),
     Scan(ScanPage),
 }
 
@@ -291,6 +300,13 @@ impl Reply {
         match self {
             Reply::Fields(fields) => Ok(fields),
             other => Err(unexpected("fields", &other)),
+        }
+    }
+
+    pub fn into_values(self) -> Result<Vec<Option<String>>, KvError> {
+        match self {
+            Reply::Values(values) => Ok(values),
+            other => Err(unexpected("values", &other)),
         }
     }
 

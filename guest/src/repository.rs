@@ -2,6 +2,7 @@
 //! [`Storage`]. Each operation lives in its own file under `ops/`; this file
 //! holds what they share.
 
+use crate::encoding::{DATA_FIELDS, HashContents, META_FIELDS};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
@@ -52,7 +53,12 @@ pub(crate) fn parse_id(id: &str) -> Result<SessionId, SessionError> {
 /// The three reads that fetch one session, in the order
 /// [`decode_session_reads`] expects them.
 pub(crate) fn session_reads(keys: &SessionKeys) -> [Op; 3] {
-    [Op::TtlMs(keys.expiry.clone()), Op::HashGetAll(keys.data.clone()), Op::HashGetAll(keys.meta.clone())]
+    let named = |fields: &[&str]| fields.iter().map(|field| (*field).to_owned()).collect();
+    [
+        Op::TtlMs(keys.expiry.clone()),
+        Op::HashGetFields { key: keys.data.clone(), fields: named(&DATA_FIELDS) },
+        Op::HashGetFields { key: keys.meta.clone(), fields: named(&META_FIELDS) },
+    ]
 }
 
 /// Decodes the replies of [`session_reads`]; `None` when the expiry key is
@@ -63,8 +69,8 @@ pub(crate) fn decode_session_reads(
     replies: &mut Replies,
 ) -> Result<Option<Session>, SessionError> {
     let ttl_ms = replies.next_reply()?.into_integer()?;
-    let data = replies.next_reply()?.into_fields()?;
-    let meta = replies.next_reply()?.into_fields()?;
+    let data = HashContents::Values { names: &DATA_FIELDS, values: replies.next_reply()?.into_values()? };
+    let meta = HashContents::Values { names: &META_FIELDS, values: replies.next_reply()?.into_values()? };
     if ttl_ms == -2 {
         return Ok(None);
     }

@@ -5,7 +5,11 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "session-store",
-    imports: { default: async | trappable },
+    // Settings are answered from memory: a plain call, no async machinery.
+    imports: {
+        "agent:sessions/config.get-settings": trappable,
+        default: async | trappable,
+    },
     exports: { default: async },
 });
 

@@ -7,13 +7,14 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use agent_sessions_guest::Settings;
 use agent_sessions_guest::kv::ErrorKind;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
+    UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -23,6 +24,10 @@ use crate::kv::KvStore;
 
 /// The component built from `guest/`, embedded at build time.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("AGENT_SESSIONS_COMPONENT"));
+
+/// The same component compiled to native code by `build.rs` (empty if that
+/// was not possible).
+const PRECOMPILED_COMPONENT: &[u8] = include_bytes!(env!("AGENT_SESSIONS_PRECOMPILED"));
 
 /// Which component to run.
 #[derive(Debug, Clone, Default)]
@@ -41,21 +46,25 @@ pub enum ComponentSource {
 pub struct GuestLimits {
     /// Most linear memory one instance may use.
     pub memory_bytes: usize,
-    /// Most WebAssembly instructions (fuel) one call may execute.
-    pub fuel: u64,
+    /// Longest the guest may compute without calling storage: a runaway
+    /// loop is stopped after this (checked every [`EPOCH_TICK`]).
+    pub cpu_time: Duration,
     /// Longest one call may take, storage round trips included.
     pub timeout: Duration,
 }
 
 impl Default for GuestLimits {
     fn default() -> Self {
-        Self { memory_bytes: 64 << 20, fuel: 10_000_000_000, timeout: Duration::from_secs(30) }
+        Self { memory_bytes: 64 << 20, cpu_time: Duration::from_secs(1), timeout: Duration::from_secs(30) }
     }
 }
 
-/// How often (in fuel) a running guest yields to the async runtime, so a
-/// busy guest cannot starve other tasks and the timeout can fire.
-const FUEL_YIELD_INTERVAL: u64 = 10_000_000;
+/// How often the engine's epoch advances. A guest that computes for longer
+/// than a tick yields to the async runtime (so it cannot starve other tasks
+/// and the timeout can fire) and has its CPU time checked. Epochs cost the
+/// guest a load and compare at function entries and loop heads; fuel, the
+/// alternative, cost a `get` about a fifth of its time in the component.
+pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
 /// State of one store: the sandbox's WASI context (nothing granted), limits,
 /// and the storage and settings the guest's imports see.
@@ -70,6 +79,10 @@ pub(crate) struct HostState {
     pub(crate) last_storage_failure: Option<ErrorKind>,
     /// Batches sent to storage during this call (one round trip each).
     pub(crate) round_trips: u64,
+    /// When the guest last got control back from the host: the start of
+    /// its current stretch of computing.
+    pub(crate) computing_since: Instant,
+    cpu_time: Duration,
 }
 
 impl WasiView for HostState {
@@ -107,23 +120,35 @@ fn engine() -> Result<&'static Engine, Error> {
         .get_or_init(|| {
             let mut config = base_config();
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling_config()));
-            Engine::new(&config).or_else(|pooling_error| {
+            let engine = Engine::new(&config).or_else(|pooling_error| {
                 // Pooling reserves address space up front; where that is
                 // refused (a tight `ulimit -v`), instantiate on demand.
                 tracing::warn!(%pooling_error, "the pooling allocator is unavailable; allocating instances on demand");
                 Engine::new(&base_config()).map_err(|e| format!("cannot start wasmtime: {e}"))
-            })
+            })?;
+            let ticking = engine.weak();
+            std::thread::Builder::new()
+                .name("wasm-epoch".into())
+                .spawn(move || {
+                    while let Some(engine) = ticking.upgrade() {
+                        engine.increment_epoch();
+                        drop(engine);
+                        std::thread::sleep(EPOCH_TICK);
+                    }
+                })
+                .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
+            Ok(engine)
         })
         .as_ref()
         .map_err(|message| Error::Setup(message.clone()))
 }
 
-/// Compilation settings; precompiled components must match them.
+#[path = "../../build-support/engine.rs"]
+mod engine_settings;
+
+/// Compilation settings, the same `build.rs` precompiles with.
 fn base_config() -> Config {
-    let mut config = Config::new();
-    config.wasm_component_model(true);
-    config.consume_fuel(true);
-    config
+    engine_settings::compilation_config()
 }
 
 /// Calls in flight at once, per process: the pooling allocator keeps this
@@ -159,7 +184,21 @@ fn pooling_config() -> PoolingAllocationConfig {
 fn embedded_component(engine: &Engine) -> Result<Component, Error> {
     static EMBEDDED: OnceLock<Result<Component, String>> = OnceLock::new();
     EMBEDDED
-        .get_or_init(|| Component::new(engine, EMBEDDED_COMPONENT).map_err(|e| format!("{e:#}")))
+        .get_or_init(|| {
+            if !PRECOMPILED_COMPONENT.is_empty() {
+                // SAFETY: these bytes are what `Engine::precompile_component`
+                // produced in this crate's build script from the embedded
+                // component, with this wasmtime version and these compilation
+                // settings, and they are compiled into the binary read-only.
+                // wasmtime checks the version and settings and refuses a
+                // mismatch, which falls back to compiling below.
+                match unsafe { Component::deserialize(engine, PRECOMPILED_COMPONENT) } {
+                    Ok(component) => return Ok(component),
+                    Err(e) => tracing::warn!(error = %e, "the precompiled component does not fit; compiling it"),
+                }
+            }
+            Component::new(engine, EMBEDDED_COMPONENT).map_err(|e| format!("{e:#}"))
+        })
         .clone()
         .map_err(|message| Error::Setup(format!("cannot load the embedded session component: {message}")))
 }
@@ -199,15 +238,13 @@ impl Runtime {
             state.settings = settings;
             state.last_storage_failure = None;
             state.round_trips = 0;
-            warm.store.set_fuel(self.limits.fuel).map_err(|e| Error::Setup(e.to_string()))?;
+            state.computing_since = Instant::now();
+            warm.store.set_epoch_deadline(1);
             return Ok(warm);
         }
         let mut store = self.new_store(kv, settings)?;
-        let bindings = self
-            .pre
-            .instantiate_async(&mut store)
-            .await
-            .map_err(|e| Error::Guest(describe_trap(&e, &store, self.limits)))?;
+        let bindings =
+            self.pre.instantiate_async(&mut store).await.map_err(|e| Error::Guest(describe_trap(&e, self.limits)))?;
         Ok(Warm { store, bindings, calls: 0 })
     }
 
@@ -260,16 +297,28 @@ impl Runtime {
             settings,
             last_storage_failure: None,
             round_trips: 0,
+            computing_since: Instant::now(),
+            cpu_time: self.limits.cpu_time,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|state| &mut state.limits);
-        store.set_fuel(self.limits.fuel).map_err(|e| Error::Setup(e.to_string()))?;
-        store.fuel_async_yield_interval(Some(FUEL_YIELD_INTERVAL)).map_err(|e| Error::Setup(e.to_string()))?;
+        // At each epoch tick while the guest computes: stop it if it has
+        // computed for longer than its CPU time since it last called the
+        // host, else yield to the executor and look again next tick.
+        store.epoch_deadline_callback(|context| {
+            let state = context.data();
+            Ok(if state.computing_since.elapsed() > state.cpu_time {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+        store.set_epoch_deadline(1);
         Ok(store)
     }
 
     /// Instantiates the component in a fresh store and runs `call` on it,
-    /// within the memory, fuel and time limits.
+    /// within the memory, CPU and time limits.
     pub(crate) async fn call<T, F>(
         &self,
         operation: &'static str,
@@ -289,18 +338,12 @@ impl Runtime {
         let mut warm = self.instance(kv, settings).await?;
         let outcome = tokio::time::timeout(self.limits.timeout, call(&warm.bindings, &mut warm.store)).await;
         let store = &warm.store;
-        tracing::debug!(
-            operation,
-            fuel_used = self.limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
-            round_trips = store.data().round_trips,
-            reused = warm.calls > 0,
-            "component call"
-        );
+        tracing::debug!(operation, round_trips = store.data().round_trips, reused = warm.calls > 0, "component call");
         // An instance that trapped, hit a limit or was cut off by the
         // timeout is dropped; only clean ones serve again.
         match outcome {
             Err(_) => Err(Error::Timeout(self.limits.timeout)),
-            Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, store, self.limits))),
+            Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, self.limits))),
             Ok(Ok(result)) => {
                 let last_storage_failure = store.data().last_storage_failure;
                 self.recycle(warm);
@@ -331,12 +374,13 @@ fn describe_source(source: &ComponentSource) -> String {
 
 /// One line saying which limit was hit, if any, and the trap's cause; the
 /// full wasm backtrace goes to the debug log.
-fn describe_trap(trap: &wasmtime::Error, store: &Store<HostState>, limits: GuestLimits) -> String {
+fn describe_trap(trap: &wasmtime::Error, limits: GuestLimits) -> String {
     tracing::debug!(error = format!("{trap:?}"), "component trapped");
-    let out_of_fuel = matches!(trap.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::OutOfFuel))
-        || store.get_fuel().is_ok_and(|fuel| fuel == 0);
-    if out_of_fuel {
-        return format!("it ran out of its CPU budget ({} fuel units per call)", limits.fuel);
+    if matches!(trap.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) {
+        return format!(
+            "it ran out of its CPU budget (computed for more than {:?} without calling storage)",
+            limits.cpu_time
+        );
     }
     let cause = match trap.downcast_ref::<wasmtime::Trap>() {
         Some(code) => code.to_string(),

@@ -252,6 +252,10 @@ impl State {
                 Some(Value::Hash(hash)) => hash.get(field).cloned(),
                 _ => None,
             }),
+            Op::HashGetFields { key, fields } => Reply::Values(match self.value(key) {
+                Some(Value::Hash(hash)) => fields.iter().map(|field| hash.get(field).cloned()).collect(),
+                _ => vec![None; fields.len()],
+            }),
             Op::HashSet { key, fields } => {
                 let hash = self.hash_mut(key)?;
                 let added = fields.iter().filter(|(f, v)| hash.insert(f.clone(), v.clone()).is_none()).count();

@@ -119,6 +119,7 @@ impl KvStore {
             .map(|op| match op {
                 Op::HashGetAll(key) => Op::HashGetAll(p(key)),
                 Op::HashGet { key, field } => Op::HashGet { key: p(key), field: field.clone() },
+                Op::HashGetFields { key, fields } => Op::HashGetFields { key: p(key), fields: fields.clone() },
                 Op::HashSet { key, fields } => Op::HashSet { key: p(key), fields: fields.clone() },
                 Op::HashIncrement { key, field, delta } => {
                     Op::HashIncrement { key: p(key), field: field.clone(), delta: *delta }
@@ -148,6 +149,33 @@ impl KvStore {
     }
 }
 
+/// The type each key of a batch is used as. Most batches name a handful of
+/// keys, where a scan beats hashing; large ones (cleanup) switch to a map.
+#[derive(Default)]
+struct KeyTypes<'a> {
+    few: Vec<(&'a str, KeyType)>,
+    many: HashMap<&'a str, KeyType>,
+}
+
+impl<'a> KeyTypes<'a> {
+    const SCAN_LIMIT: usize = 16;
+
+    /// Records `key_type` for `key`; returns the type recorded before.
+    fn insert(&mut self, key: &'a str, key_type: KeyType) -> Option<KeyType> {
+        if self.many.is_empty() {
+            if let Some((_, previous)) = self.few.iter().find(|(k, _)| *k == key) {
+                return Some(*previous);
+            }
+            if self.few.len() < Self::SCAN_LIMIT {
+                self.few.push((key, key_type));
+                return None;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(key, key_type)
+    }
+}
+
 /// Rejects batches no backend could apply atomically: empty writes, bad
 /// scores, and one key used as two types. Both backends can then rely on
 /// their up-front type checks.
@@ -156,10 +184,11 @@ fn check_batch(batch: &Batch) -> Result<(), KvError> {
     if batch.conditions.len() + batch.ops.len() > MAX_BATCH_ENTRIES {
         return invalid(format!("a batch may hold at most {MAX_BATCH_ENTRIES} conditions and ops"));
     }
-    let mut types: HashMap<&str, KeyType> = HashMap::new();
+    let mut types = KeyTypes::default();
     for (index, op) in batch.ops.iter().enumerate() {
         let items = match op {
             Op::HashSet { fields, .. } => fields.len(),
+            Op::HashGetFields { fields, .. } => fields.len(),
             Op::SetAdd { members, .. } | Op::SetRemove { members, .. } | Op::SortedRemove { members, .. } => {
                 members.len()
             }
@@ -179,6 +208,7 @@ fn check_batch(batch: &Batch) -> Result<(), KvError> {
         }
         let empty = match op {
             Op::HashSet { fields, .. } => fields.is_empty(),
+            Op::HashGetFields { fields, .. } => fields.is_empty(),
             Op::SetAdd { members, .. } | Op::SetRemove { members, .. } | Op::SortedRemove { members, .. } => {
                 members.is_empty()
             }

@@ -50,7 +50,8 @@ pub enum ConnectError {
 #[derive(Clone)]
 pub struct RedisBackend {
     connection: ConnectionManager,
-    script: Script,
+    /// SHA1 of [`KV_BATCH_SCRIPT`], for EVALSHA.
+    script_sha: String,
     /// The URL with any password replaced by `***`, for messages.
     redacted_url: String,
 }
@@ -91,7 +92,7 @@ impl RedisBackend {
         let connection = ConnectionManager::new_with_config(client, config).await.map_err(|e| {
             ConnectError::Unreachable(format!("cannot connect to Redis at {redacted_url}: {}", describe(&e)))
         })?;
-        Ok(Self { connection, script: Script::new(KV_BATCH_SCRIPT), redacted_url })
+        Ok(Self { connection, script_sha: Script::new(KV_BATCH_SCRIPT).get_hash().to_owned(), redacted_url })
     }
 
     pub fn redacted_url(&self) -> &str {
@@ -107,16 +108,22 @@ impl RedisBackend {
     }
 
     pub async fn execute(&self, batch: &Batch) -> Result<BatchOutcome, KvError> {
-        let encoded = encode(batch);
-        let mut invocation = self.script.prepare_invoke();
-        for key in &encoded.keys {
-            invocation.key(key.as_str());
-        }
-        for arg in &encoded.args {
-            invocation.arg(arg.as_str());
-        }
+        let cmd = encode(batch).evalsha(&self.script_sha);
         let mut connection = self.connection.clone();
-        let value: Value = invocation.invoke_async(&mut connection).await.map_err(|e| self.error(&e))?;
+        let value: Value = match cmd.query_async(&mut connection).await {
+            // A new or restarted server has not seen the script yet: load
+            // it and send the batch again (it was not run).
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                let _: String = redis::cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(KV_BATCH_SCRIPT)
+                    .query_async(&mut connection)
+                    .await
+                    .map_err(|e| self.error(&e))?;
+                cmd.query_async(&mut connection).await.map_err(|e| self.error(&e))?
+            }
+            other => other.map_err(|e| self.error(&e))?,
+        };
         decode(batch, value)
     }
 
@@ -175,85 +182,164 @@ pub fn redact_url(text: &str) -> String {
     out
 }
 
-struct Encoded {
-    keys: Vec<String>,
-    args: Vec<String>,
+/// One ARGV entry, borrowed from the batch where it can be.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Arg<'a> {
+    Text(&'a str),
+    Count(usize),
+    Integer(i64),
+    Unsigned(u64),
+    Score(f64),
+}
+
+impl Arg<'_> {
+    fn write(self, cmd: &mut redis::Cmd) {
+        match self {
+            Arg::Text(text) => cmd.arg(text),
+            Arg::Count(n) => cmd.arg(n),
+            Arg::Integer(n) => cmd.arg(n),
+            Arg::Unsigned(n) => cmd.arg(n),
+            // Display, not redis-rs' float writer: the form Redis and the
+            // memory backend's tests expect ("1750000000000", "0.5").
+            Arg::Score(score) => cmd.arg(score.to_string()),
+        };
+    }
+
+    #[cfg(test)]
+    fn render(self) -> String {
+        match self {
+            Arg::Text(text) => text.to_owned(),
+            Arg::Count(n) => n.to_string(),
+            Arg::Integer(n) => n.to_string(),
+            Arg::Unsigned(n) => n.to_string(),
+            Arg::Score(score) => score.to_string(),
+        }
+    }
 }
 
 /// Builds KEYS (each key once) and ARGV in the script's calling convention.
 struct Encoder<'a> {
-    key_numbers: HashMap<&'a str, usize>,
-    keys: Vec<String>,
-    args: Vec<String>,
+    keys: Vec<&'a str>,
+    /// Key numbers by key, once a batch names more keys than a scan suits.
+    numbers: HashMap<&'a str, usize>,
+    args: Vec<Arg<'a>>,
 }
 
 impl<'a> Encoder<'a> {
-    fn entry(&mut self, code: &str, key: &'a str, rest: Vec<String>) {
-        let next = self.keys.len() + 1;
-        let number = *self.key_numbers.entry(key).or_insert(next);
-        if number == next {
-            self.keys.push(key.to_owned());
+    const SCAN_LIMIT: usize = 16;
+
+    fn key_number(&mut self, key: &'a str) -> usize {
+        if self.keys.len() <= Self::SCAN_LIMIT {
+            if let Some(position) = self.keys.iter().position(|k| *k == key) {
+                return position + 1;
+            }
+        } else {
+            if self.numbers.is_empty() {
+                self.numbers.extend(self.keys.iter().enumerate().map(|(i, k)| (*k, i + 1)));
+            }
+            if let Some(number) = self.numbers.get(key) {
+                return *number;
+            }
+            self.numbers.insert(key, self.keys.len() + 1);
         }
-        self.args.push(code.to_owned());
-        self.args.push(number.to_string());
-        self.args.push(rest.len().to_string());
-        self.args.extend(rest);
+        self.keys.push(key);
+        self.keys.len()
+    }
+
+    fn entry(&mut self, code: &'static str, key: &'a str, rest: &[Arg<'a>]) {
+        let number = self.key_number(key);
+        self.args.extend([Arg::Text(code), Arg::Count(number), Arg::Count(rest.len())]);
+        self.args.extend_from_slice(rest);
+    }
+
+    fn entry_texts(&mut self, code: &'static str, key: &'a str, items: impl ExactSizeIterator<Item = &'a str>) {
+        let number = self.key_number(key);
+        self.args.extend([Arg::Text(code), Arg::Count(number), Arg::Count(items.len())]);
+        self.args.extend(items.map(Arg::Text));
     }
 }
 
-fn encode(batch: &Batch) -> Encoded {
-    let mut encoder = Encoder {
-        key_numbers: HashMap::new(),
-        keys: Vec::new(),
-        args: Vec::with_capacity(2 + (batch.conditions.len() + batch.ops.len()) * 5),
-    };
-    encoder.args.push(batch.conditions.len().to_string());
+fn encode(batch: &Batch) -> Encoder<'_> {
+    let capacity = 2 + (batch.conditions.len() + batch.ops.len()) * 5;
+    let mut e = Encoder { keys: Vec::new(), numbers: HashMap::new(), args: Vec::with_capacity(capacity) };
+    e.args.push(Arg::Count(batch.conditions.len()));
     for condition in &batch.conditions {
         match condition {
-            Condition::KeyExists(key) => encoder.entry("exists", key, vec![]),
-            Condition::KeyMissing(key) => encoder.entry("missing", key, vec![]),
+            Condition::KeyExists(key) => e.entry("exists", key, &[]),
+            Condition::KeyMissing(key) => e.entry("missing", key, &[]),
             Condition::FieldEquals { key, field, value } => {
-                encoder.entry("field_eq", key, vec![field.clone(), value.clone()])
+                e.entry("field_eq", key, &[Arg::Text(field), Arg::Text(value)])
             }
-            Condition::FieldMissing { key, field } => encoder.entry("field_missing", key, vec![field.clone()]),
+            Condition::FieldMissing { key, field } => e.entry("field_missing", key, &[Arg::Text(field)]),
         }
     }
-    encoder.args.push(batch.ops.len().to_string());
+    e.args.push(Arg::Count(batch.ops.len()));
     for op in &batch.ops {
-        let (code, rest): (&str, Vec<String>) = match op {
-            Op::HashGetAll(_) => ("hgetall", vec![]),
-            Op::HashGet { field, .. } => ("hget", vec![field.clone()]),
-            Op::HashSet { fields, .. } => ("hset", fields.iter().flat_map(|(f, v)| [f.clone(), v.clone()]).collect()),
-            Op::HashIncrement { field, delta, .. } => ("hincrby", vec![field.clone(), delta.to_string()]),
-            Op::StringSet { value, ttl_ms, .. } => {
-                let mut rest = vec![value.clone()];
-                rest.extend(ttl_ms.map(|ms| ms.to_string()));
-                ("set", rest)
+        let key = op.key();
+        match op {
+            Op::HashGetAll(_) => e.entry("hgetall", key, &[]),
+            Op::HashGet { field, .. } => e.entry("hget", key, &[Arg::Text(field)]),
+            Op::HashGetFields { fields, .. } => e.entry_texts("hmget", key, fields.iter().map(String::as_str)),
+            Op::HashSet { fields, .. } => {
+                let number = e.key_number(key);
+                e.args.extend([Arg::Text("hset"), Arg::Count(number), Arg::Count(fields.len() * 2)]);
+                for (field, value) in fields {
+                    e.args.extend([Arg::Text(field), Arg::Text(value)]);
+                }
             }
-            Op::Exists(_) => ("exists", vec![]),
-            Op::TtlMs(_) => ("pttl", vec![]),
-            Op::Expire { ttl_ms, .. } => ("pexpire", vec![ttl_ms.to_string()]),
-            Op::Delete(_) => ("del", vec![]),
-            Op::SetAdd { members, .. } => ("sadd", members.clone()),
-            Op::SetRemove { members, .. } => ("srem", members.clone()),
-            Op::SetSize(_) => ("scard", vec![]),
-            Op::SetScan(scan) => ("sscan", vec![scan.cursor.clone(), scan.count.to_string()]),
+            Op::HashIncrement { field, delta, .. } => {
+                e.entry("hincrby", key, &[Arg::Text(field), Arg::Integer(*delta)])
+            }
+            Op::StringSet { value, ttl_ms: Some(ms), .. } => {
+                e.entry("set", key, &[Arg::Text(value), Arg::Unsigned(*ms)])
+            }
+            Op::StringSet { value, ttl_ms: None, .. } => e.entry("set", key, &[Arg::Text(value)]),
+            Op::Exists(_) => e.entry("exists", key, &[]),
+            Op::TtlMs(_) => e.entry("pttl", key, &[]),
+            Op::Expire { ttl_ms, .. } => e.entry("pexpire", key, &[Arg::Unsigned(*ttl_ms)]),
+            Op::Delete(_) => e.entry("del", key, &[]),
+            Op::SetAdd { members, .. } => e.entry_texts("sadd", key, members.iter().map(String::as_str)),
+            Op::SetRemove { members, .. } => e.entry_texts("srem", key, members.iter().map(String::as_str)),
+            Op::SetSize(_) => e.entry("scard", key, &[]),
+            Op::SetScan(scan) => {
+                e.entry("sscan", key, &[Arg::Text(&scan.cursor), Arg::Unsigned(u64::from(scan.count))])
+            }
             Op::SortedAdd { members, .. } => {
-                ("zadd", members.iter().flat_map(|(score, m)| [score.to_string(), m.clone()]).collect())
+                let number = e.key_number(key);
+                e.args.extend([Arg::Text("zadd"), Arg::Count(number), Arg::Count(members.len() * 2)]);
+                for (score, member) in members {
+                    e.args.extend([Arg::Score(*score), Arg::Text(member)]);
+                }
             }
-            Op::SortedRemove { members, .. } => ("zrem", members.clone()),
-            Op::SortedSize(_) => ("zcard", vec![]),
-            Op::SortedScore { member, .. } => ("zscore", vec![member.clone()]),
+            Op::SortedRemove { members, .. } => e.entry_texts("zrem", key, members.iter().map(String::as_str)),
+            Op::SortedSize(_) => e.entry("zcard", key, &[]),
+            Op::SortedScore { member, .. } => e.entry("zscore", key, &[Arg::Text(member)]),
             // Redis ranks are signed 64-bit; no set is that large anyway.
             Op::SortedRangeDesc { start, stop, .. } => {
-                let clamp = |rank: u64| rank.min(i64::MAX as u64).to_string();
-                ("zrevrange", vec![clamp(*start), clamp(*stop)])
+                let clamp = |rank: u64| Arg::Unsigned(rank.min(i64::MAX as u64));
+                e.entry("zrevrange", key, &[clamp(*start), clamp(*stop)])
             }
-            Op::SortedScan(scan) => ("zscan", vec![scan.cursor.clone(), scan.count.to_string()]),
-        };
-        encoder.entry(code, op.key(), rest);
+            Op::SortedScan(scan) => {
+                e.entry("zscan", key, &[Arg::Text(&scan.cursor), Arg::Unsigned(u64::from(scan.count))])
+            }
+        }
     }
-    Encoded { keys: encoder.keys, args: encoder.args }
+    e
+}
+
+impl Encoder<'_> {
+    /// `EVALSHA sha numkeys KEYS... ARGV...`, each argument copied once.
+    fn evalsha(&self, sha: &str) -> redis::Cmd {
+        let mut cmd = redis::cmd("EVALSHA");
+        cmd.arg(sha).arg(self.keys.len());
+        for key in &self.keys {
+            cmd.arg(*key);
+        }
+        for arg in &self.args {
+            arg.write(&mut cmd);
+        }
+        cmd
+    }
 }
 
 /// Reads the script's reply back into typed replies, by each op's kind.
@@ -316,6 +402,10 @@ fn decode_reply(op: &Op, value: Value) -> Result<Reply, KvError> {
             Reply::Fields(fields)
         }
         Op::HashGet { .. } | Op::SortedScore { .. } => Reply::Text(optional_text(value)?),
+        Op::HashGetFields { .. } => Reply::Values(match value {
+            Value::Array(items) => items.into_iter().map(optional_text).collect::<Result<_, _>>()?,
+            other => return Err(malformed(format!("expected an array, got {other:?}"))),
+        }),
         Op::SortedRangeDesc { .. } => Reply::Texts(texts(value)?),
         Op::SetScan(_) | Op::SortedScan(_) => {
             let mut parts = match value {
@@ -384,6 +474,31 @@ mod tests {
     }
 
     #[test]
+    fn large_batches_number_keys_consistently() {
+        let keys: Vec<String> = (0..100).map(|n| format!("k{n}")).collect();
+        let mut batch = Batch::new();
+        for round in 0..3 {
+            for key in &keys {
+                batch = batch
+                    .op(Op::Delete(key.clone()))
+                    .op(Op::SetRemove { key: "shared".into(), members: vec![round.to_string()] });
+            }
+        }
+        let encoded = encode(&batch);
+        assert_eq!(encoded.keys.len(), 101);
+        // Every op's key number points at its key. ARGV opens with the
+        // condition count (0) and the op count.
+        let mut position = 2;
+        for op in &batch.ops {
+            assert!(matches!(encoded.args[position], Arg::Text(_)), "an op code at {position}");
+            let Arg::Count(number) = encoded.args[position + 1] else { panic!("no key number") };
+            assert_eq!(encoded.keys[number - 1], op.key());
+            let Arg::Count(argc) = encoded.args[position + 2] else { panic!("no arg count") };
+            position += 3 + argc;
+        }
+    }
+
+    #[test]
     fn keys_are_numbered_once() {
         let batch = Batch::new()
             .condition(Condition::KeyExists("a".into()))
@@ -391,6 +506,7 @@ mod tests {
             .op(Op::TtlMs("a".into()));
         let encoded = encode(&batch);
         assert_eq!(encoded.keys, vec!["a", "b"]);
-        assert_eq!(encoded.args, vec!["1", "exists", "1", "0", "2", "hgetall", "2", "0", "pttl", "1", "0"]);
+        let args: Vec<String> = encoded.args.iter().map(|a| a.render()).collect();
+        assert_eq!(args, vec!["1", "exists", "1", "0", "2", "hgetall", "2", "0", "pttl", "1", "0"]);
     }
 }

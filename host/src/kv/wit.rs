@@ -9,7 +9,8 @@ use crate::runtime::HostState;
 impl agent::sessions::types::Host for HostState {}
 
 impl agent::sessions::config::Host for HostState {
-    async fn get_settings(&mut self) -> wasmtime::Result<WitSettings> {
+    fn get_settings(&mut self) -> wasmtime::Result<WitSettings> {
+        self.computing_since = std::time::Instant::now();
         Ok(WitSettings {
             session_ttl_seconds: self.settings.session_ttl_seconds,
             grace_seconds: self.settings.grace_seconds,
@@ -22,7 +23,10 @@ impl w::Host for HostState {
     async fn execute(&mut self, batch: w::Batch) -> wasmtime::Result<Result<w::BatchOutcome, w::KvError>> {
         let batch = batch_from_wit(batch);
         self.round_trips += 1;
-        Ok(match self.kv.execute(&batch).await {
+        let outcome = self.kv.execute(&batch).await;
+        // Time waiting for storage is not the guest's CPU time.
+        self.computing_since = std::time::Instant::now();
+        Ok(match outcome {
             Ok(BatchOutcome::Applied(replies)) => {
                 Ok(w::BatchOutcome::Applied(replies.into_iter().map(reply_to_wit).collect()))
             }
@@ -71,6 +75,7 @@ fn op_from_wit(op: w::Op) -> Op {
     match op {
         w::Op::HashGetAll(key) => Op::HashGetAll(key),
         w::Op::HashGet(f) => Op::HashGet { key: f.key, field: f.field },
+        w::Op::HashGetFields(f) => Op::HashGetFields { key: f.key, fields: f.fields },
         w::Op::HashSet(write) => {
             Op::HashSet { key: write.key, fields: write.fields.into_iter().map(|f| (f.field, f.value)).collect() }
         }
@@ -103,6 +108,7 @@ fn reply_to_wit(reply: Reply) -> w::Reply {
         Reply::Fields(fields) => {
             w::Reply::Fields(fields.into_iter().map(|(field, value)| w::FieldValue { field, value }).collect())
         }
+        Reply::Values(values) => w::Reply::Values(values),
         Reply::Scan(page) => w::Reply::Scan(w::ScanPage { cursor: page.cursor, members: page.members }),
     }
 }

@@ -4,7 +4,7 @@ CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 COMPONENT := target/component/$(WASM_TARGET)/release/agent_sessions_guest.wasm
 
-.PHONY: help setup build run test lint fuzz component release clean
+.PHONY: help setup build run test lint bench fuzz component release clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,6 +26,10 @@ lint: ## cargo fmt --check and clippy with -D warnings, native and wasm
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p agent-sessions-guest --target $(WASM_TARGET) -- -D warnings
+
+bench: ## Benchmark component vs native vs redis-benchmark (~10 min; BENCH_QUICK=1 for ~1 min)
+	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench
+	target/release/sessions-bench $(if $(BENCH_QUICK),--quick,)
 
 fuzz: ## Fuzz decoding and validation for FUZZ_SECONDS (default 60); non-zero exit on a crash
 	@scripts/fuzz.sh

@@ -98,13 +98,20 @@ local needs_type = {
   set = false, exists = false, pttl = false, pexpire = false, del = false,
 }
 
+-- Types are read once per key: a cleanup batch names the set and the index
+-- once per session.
+local key_types = {}
 for i, op in ipairs(ops) do
   local wanted = needs_type[op.code]
   if wanted == nil then
     return redis.error_reply('ERR kv_batch: unknown op ' .. tostring(op.code))
   end
   if wanted then
-    local key_type = redis.call('TYPE', op.key).ok
+    local key_type = key_types[op.key]
+    if not key_type then
+      key_type = redis.call('TYPE', op.key).ok
+      key_types[op.key] = key_type
+    end
     if key_type ~= 'none' and key_type ~= wanted then
       return { 2, i - 1, key_type }
     end

@@ -62,8 +62,8 @@ impl Scale {
             }
         } else {
             Scale {
-                ops_c1: 4_000,
-                ops_c32: 20_000,
+                ops_c1: 15_000,
+                ops_c32: 60_000,
                 rounds: 3,
                 list_sizes: vec![1_000, 100_000, 1_000_000],
                 cleanup_sessions: 100_000,

@@ -1,9 +1,11 @@
-//! Running the component: one engine and one pre-linked component per
-//! store, and a fresh, sandboxed instance per call.
+//! Running the component: one engine per process, the component
+//! precompiled at build time and pre-linked once per store, and sandboxed
+//! instances that serve one call at a time.
 //!
-//! A fresh instance per call means a trap, a runaway loop or a corrupted
-//! guest heap can never leak into the next call. The component is compiled
-//! once (`SessionStorePre`); instantiating it again is cheap.
+//! An instance that ended a call cleanly serves the next one; one that
+//! trapped, hit a limit or was cut off by the timeout is dropped, so a
+//! runaway loop or a corrupted guest heap never leaks into another call.
+//! New instances come from wasmtime's pooling allocator (a few µs).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;

@@ -44,46 +44,56 @@
 --   {3, op index, value}            hincrby (0-based) on a field that holds no
 --                                   integer; nothing was written
 
-local function parse(position)
+-- Entries are parsed into parallel arrays of plain values (code, key, and
+-- where the entry's arguments start in ARGV and how many there are), so a
+-- batch allocates no table per entry; arguments are passed with unpack.
+local codes, keys, firsts, counts = {}, {}, {}, {}
+
+local function parse(position, offset)
   local count = tonumber(ARGV[position])
   position = position + 1
-  local entries = {}
-  for i = 1, count do
-    local code = ARGV[position]
-    local key = KEYS[tonumber(ARGV[position + 1])]
+  for i = offset + 1, offset + count do
+    codes[i] = ARGV[position]
+    keys[i] = KEYS[tonumber(ARGV[position + 1])]
     local argc = tonumber(ARGV[position + 2])
-    local args = {}
-    for j = 1, argc do
-      args[j] = ARGV[position + 2 + j]
-    end
-    entries[i] = { code = code, key = key, args = args }
+    firsts[i] = position + 3
+    counts[i] = argc
     position = position + 3 + argc
   end
-  return entries, position
+  return position, count
 end
 
-local conditions, next_position = parse(1)
-local ops = parse(next_position)
+local next_position, condition_count = parse(1, 0)
+local _, op_count = parse(next_position, condition_count)
 
-for i, c in ipairs(conditions) do
+local function arg(i, n)
+  return ARGV[firsts[i] + n - 1]
+end
+
+local function args(i)
+  return unpack(ARGV, firsts[i], firsts[i] + counts[i] - 1)
+end
+
+for i = 1, condition_count do
+  local code, key = codes[i], keys[i]
   local held, actual
-  if c.code == 'exists' then
-    held = redis.call('EXISTS', c.key) == 1
-  elseif c.code == 'missing' then
-    held = redis.call('EXISTS', c.key) == 0
+  if code == 'exists' then
+    held = redis.call('EXISTS', key) == 1
+  elseif code == 'missing' then
+    held = redis.call('EXISTS', key) == 0
   else
-    local key_type = redis.call('TYPE', c.key).ok
+    local key_type = redis.call('TYPE', key).ok
     if key_type == 'hash' then
-      actual = redis.call('HGET', c.key, c.args[1])
+      actual = redis.call('HGET', key, arg(i, 1))
     elseif key_type ~= 'none' then
       return { 0, i - 1, false }
     end
-    if c.code == 'field_eq' then
-      held = actual == c.args[2]
-    elseif c.code == 'field_missing' then
+    if code == 'field_eq' then
+      held = actual == arg(i, 2)
+    elseif code == 'field_missing' then
       held = not actual
     else
-      return redis.error_reply('ERR kv_batch: unknown condition ' .. tostring(c.code))
+      return redis.error_reply('ERR kv_batch: unknown condition ' .. tostring(code))
     end
   end
   if not held then
@@ -101,26 +111,27 @@ local needs_type = {
 -- Types are read once per key: a cleanup batch names the set and the index
 -- once per session.
 local key_types = {}
-for i, op in ipairs(ops) do
-  local wanted = needs_type[op.code]
+for i = condition_count + 1, condition_count + op_count do
+  local code, key = codes[i], keys[i]
+  local wanted = needs_type[code]
   if wanted == nil then
-    return redis.error_reply('ERR kv_batch: unknown op ' .. tostring(op.code))
+    return redis.error_reply('ERR kv_batch: unknown op ' .. tostring(code))
   end
   if wanted then
-    local key_type = key_types[op.key]
+    local key_type = key_types[key]
     if not key_type then
-      key_type = redis.call('TYPE', op.key).ok
-      key_types[op.key] = key_type
+      key_type = redis.call('TYPE', key).ok
+      key_types[key] = key_type
     end
     if key_type ~= 'none' and key_type ~= wanted then
-      return { 2, i - 1, key_type }
+      return { 2, i - condition_count - 1, key_type }
     end
   end
   -- HINCRBY fails on a non-integer field; find that out before writing.
-  if op.code == 'hincrby' then
-    local current = redis.call('HGET', op.key, op.args[1])
+  if code == 'hincrby' then
+    local current = redis.call('HGET', key, arg(i, 1))
     if current and not (string.match(current, '^%-?%d+$') and #current <= 19) then
-      return { 3, i - 1, current }
+      return { 3, i - condition_count - 1, current }
     end
   end
 end
@@ -134,56 +145,38 @@ local function members_of_scan(reply, with_scores)
   return { reply[1], members }
 end
 
-local replies = { 1 }
-for i, op in ipairs(ops) do
-  local code, key, args = op.code, op.key, op.args
-  local reply
-  if code == 'hgetall' then
-    reply = redis.call('HGETALL', key)
-  elseif code == 'hget' then
-    reply = redis.call('HGET', key, args[1])
-  elseif code == 'hmget' then
-    reply = redis.call('HMGET', key, unpack(args))
-  elseif code == 'hset' then
-    reply = redis.call('HSET', key, unpack(args))
-  elseif code == 'hincrby' then
-    reply = redis.call('HINCRBY', key, args[1], args[2])
-  elseif code == 'set' then
-    if args[2] then
-      redis.call('SET', key, args[1], 'PX', args[2])
+local handlers = {
+  hgetall = function(key, i) return redis.call('HGETALL', key) end,
+  hget = function(key, i) return redis.call('HGET', key, arg(i, 1)) end,
+  hmget = function(key, i) return redis.call('HMGET', key, args(i)) end,
+  hset = function(key, i) return redis.call('HSET', key, args(i)) end,
+  hincrby = function(key, i) return redis.call('HINCRBY', key, arg(i, 1), arg(i, 2)) end,
+  set = function(key, i)
+    if counts[i] > 1 then
+      redis.call('SET', key, arg(i, 1), 'PX', arg(i, 2))
     else
-      redis.call('SET', key, args[1])
+      redis.call('SET', key, arg(i, 1))
     end
-    reply = 1
-  elseif code == 'exists' then
-    reply = redis.call('EXISTS', key)
-  elseif code == 'pttl' then
-    reply = redis.call('PTTL', key)
-  elseif code == 'pexpire' then
-    reply = redis.call('PEXPIRE', key, args[1])
-  elseif code == 'del' then
-    reply = redis.call('DEL', key)
-  elseif code == 'sadd' then
-    reply = redis.call('SADD', key, unpack(args))
-  elseif code == 'srem' then
-    reply = redis.call('SREM', key, unpack(args))
-  elseif code == 'scard' then
-    reply = redis.call('SCARD', key)
-  elseif code == 'sscan' then
-    reply = members_of_scan(redis.call('SSCAN', key, args[1], 'COUNT', args[2]), false)
-  elseif code == 'zadd' then
-    reply = redis.call('ZADD', key, unpack(args))
-  elseif code == 'zrem' then
-    reply = redis.call('ZREM', key, unpack(args))
-  elseif code == 'zcard' then
-    reply = redis.call('ZCARD', key)
-  elseif code == 'zscore' then
-    reply = redis.call('ZSCORE', key, args[1])
-  elseif code == 'zrevrange' then
-    reply = redis.call('ZREVRANGE', key, args[1], args[2])
-  elseif code == 'zscan' then
-    reply = members_of_scan(redis.call('ZSCAN', key, args[1], 'COUNT', args[2]), true)
-  end
-  replies[i + 1] = reply
+    return 1
+  end,
+  exists = function(key, i) return redis.call('EXISTS', key) end,
+  pttl = function(key, i) return redis.call('PTTL', key) end,
+  pexpire = function(key, i) return redis.call('PEXPIRE', key, arg(i, 1)) end,
+  del = function(key, i) return redis.call('DEL', key) end,
+  sadd = function(key, i) return redis.call('SADD', key, args(i)) end,
+  srem = function(key, i) return redis.call('SREM', key, args(i)) end,
+  scard = function(key, i) return redis.call('SCARD', key) end,
+  sscan = function(key, i) return members_of_scan(redis.call('SSCAN', key, arg(i, 1), 'COUNT', arg(i, 2)), false) end,
+  zadd = function(key, i) return redis.call('ZADD', key, args(i)) end,
+  zrem = function(key, i) return redis.call('ZREM', key, args(i)) end,
+  zcard = function(key, i) return redis.call('ZCARD', key) end,
+  zscore = function(key, i) return redis.call('ZSCORE', key, arg(i, 1)) end,
+  zrevrange = function(key, i) return redis.call('ZREVRANGE', key, arg(i, 1), arg(i, 2)) end,
+  zscan = function(key, i) return members_of_scan(redis.call('ZSCAN', key, arg(i, 1), 'COUNT', arg(i, 2)), true) end,
+}
+
+local replies = { 1 }
+for i = condition_count + 1, condition_count + op_count do
+  replies[i - condition_count + 1] = handlers[codes[i]](keys[i], i)
 end
 return replies

@@ -1,5 +1,5 @@
-use std::time::Instant;
 use agent_sessions_host::{SessionCreate, SessionStore};
+use std::time::Instant;
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let store = SessionStore::in_memory().await.unwrap();
@@ -7,16 +7,24 @@ async fn main() {
     let n = 100_000;
     for round in 0..2 {
         let t = Instant::now();
-        for _ in 0..n { store.list(0, 0).await.unwrap(); }
+        for _ in 0..n {
+            store.list(0, 0).await.unwrap();
+        }
         let list0 = t.elapsed() / n;
         let t = Instant::now();
-        for _ in 0..n { store.extend_ttl(&id).await.unwrap(); }
+        for _ in 0..n {
+            store.extend_ttl(&id).await.unwrap();
+        }
         let extend = t.elapsed() / n;
         let t = Instant::now();
-        for _ in 0..n { store.get(&id).await.unwrap(); }
+        for _ in 0..n {
+            store.get(&id).await.unwrap();
+        }
         let get = t.elapsed() / n;
         let t = Instant::now();
-        for _ in 0..n { store.get("0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10").await.unwrap_err(); }
+        for _ in 0..n {
+            store.get("0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10").await.unwrap_err();
+        }
         let miss = t.elapsed() / n;
         println!("round {round}: list(0,0) {list0:?}  extend {extend:?}  get {get:?}  get-missing {miss:?}");
     }

@@ -6,7 +6,7 @@ pub const DEFAULT_SESSION_TTL_SECONDS: u64 = 3600;
 /// them (the same idea as Spring Session's five extra minutes).
 pub const DEFAULT_GRACE_SECONDS: u64 = 300;
 /// Sessions per Redis batch in cleanup and reindex.
-pub const DEFAULT_BATCH_SIZE: u32 = 500;
+pub const DEFAULT_BATCH_SIZE: u32 = 250;
 
 const MAX_TTL_SECONDS: u64 = 10 * 365 * 24 * 3600;
 const MAX_GRACE_SECONDS: u64 = 7 * 24 * 3600;

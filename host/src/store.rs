@@ -95,7 +95,7 @@ impl SessionStoreBuilder {
         self
     }
 
-    /// Sessions per Redis batch in cleanup and reindex (default 500).
+    /// Sessions per Redis batch in cleanup and reindex (default 250).
     pub fn batch_size(mut self, batch_size: u32) -> Self {
         self.settings.batch_size = batch_size;
         self

@@ -1,31 +1,33 @@
-use agent_sessions_host::{SessionCreate, SessionStore};
-use std::time::Instant;
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let store = SessionStore::in_memory().await.unwrap();
-    let id = store.create(SessionCreate { model_id: "gpt-4".into(), ..Default::default() }).await.unwrap().id;
-    let n = 100_000;
-    for round in 0..2 {
-        let t = Instant::now();
-        for _ in 0..n {
-            store.list(0, 0).await.unwrap();
+//! Per-call cost of each operation on the in-memory store, component
+//! against native: the sandbox's overhead without Redis in the way.
+//! `micro_ops [CALLS]`
+
+use std::time::{Duration, Instant};
+
+use agent_sessions_bench::paths::{Op, Path, PathKind};
+
+fn main() {
+    let calls: usize = std::env::args().nth(1).and_then(|n| n.parse().ok()).unwrap_or(50_000);
+    let url = std::env::args().nth(2).unwrap_or_else(|| "memory".into());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, async {
+        for kind in [PathKind::Native, PathKind::Component] {
+            let path = Path::connect(kind, &url).await.unwrap();
+            let mut ids = Vec::new();
+            for n in 0..100 {
+                ids.push(path.run(Op::Create, "", n).await.unwrap().unwrap());
+            }
+            let mut line = format!("{:<9}", kind.name());
+            for op in [Op::Get, Op::Update, Op::Extend, Op::List] {
+                let started = Instant::now();
+                for n in 0..calls {
+                    path.run(op, &ids[n % ids.len()], n % 10).await.unwrap();
+                }
+                let per_call: Duration = started.elapsed() / calls as u32;
+                line.push_str(&format!("  {} {:>6.2} us", op.name(), per_call.as_secs_f64() * 1e6));
+            }
+            println!("{line}");
         }
-        let list0 = t.elapsed() / n;
-        let t = Instant::now();
-        for _ in 0..n {
-            store.extend_ttl(&id).await.unwrap();
-        }
-        let extend = t.elapsed() / n;
-        let t = Instant::now();
-        for _ in 0..n {
-            store.get(&id).await.unwrap();
-        }
-        let get = t.elapsed() / n;
-        let t = Instant::now();
-        for _ in 0..n {
-            store.get("0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10").await.unwrap_err();
-        }
-        let miss = t.elapsed() / n;
-        println!("round {round}: list(0,0) {list0:?}  extend {extend:?}  get {get:?}  get-missing {miss:?}");
-    }
+    });
 }

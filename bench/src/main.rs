@@ -7,7 +7,6 @@ mod report;
 mod runner;
 mod server;
 
-use agent_sessions_bench::paths;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -15,8 +14,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 
-use paths::{Op, PathKind};
-use report::{Report, Run};
+use report::Report;
 
 /// Benchmarks agent-sessions: component against native, with Redis' own
 /// client as the floor.
@@ -39,8 +37,8 @@ pub struct Scale {
     /// Operations per measurement at concurrency 1 and 32.
     pub ops_c1: usize,
     pub ops_c32: usize,
-    /// Alternating rounds per path; the median round is reported.
-    pub rounds: usize,
+    /// Alternating chunks per operation and path.
+    pub chunks: usize,
     /// Stored sessions for the list-scaling runs.
     pub list_sizes: Vec<usize>,
     /// Expired sessions for the cleanup run.
@@ -55,7 +53,7 @@ impl Scale {
             Scale {
                 ops_c1: 1_000,
                 ops_c32: 4_000,
-                rounds: 1,
+                chunks: 2,
                 list_sizes: vec![1_000, 10_000, 100_000],
                 cleanup_sessions: 20_000,
                 cli_runs: 10,
@@ -64,7 +62,7 @@ impl Scale {
             Scale {
                 ops_c1: 15_000,
                 ops_c32: 60_000,
-                rounds: 3,
+                chunks: 6,
                 list_sizes: vec![1_000, 100_000, 1_000_000],
                 cleanup_sessions: 100_000,
                 cli_runs: 40,
@@ -94,30 +92,9 @@ fn main() -> anyhow::Result<()> {
 
     for concurrency in [1usize, 32] {
         let ops = if concurrency == 1 { scale.ops_c1 } else { scale.ops_c32 };
-        let mut rounds: Vec<Vec<Run>> = Vec::new();
-        for round in 0..scale.rounds {
-            // Alternate which path goes first, so drift hits both alike.
-            let order = if round % 2 == 0 {
-                [PathKind::Component, PathKind::Native]
-            } else {
-                [PathKind::Native, PathKind::Component]
-            };
-            for kind in order {
-                eprintln!("== {} path, concurrency {concurrency}, round {}/{}", kind.name(), round + 1, scale.rounds);
-                server.flush()?;
-                rounds.push(runner::run_all_ops(&server.url(), kind, concurrency, ops)?);
-            }
-        }
-        for op in Op::ALL {
-            for kind in [PathKind::Component, PathKind::Native] {
-                let mut candidates: Vec<&Run> =
-                    rounds.iter().flatten().filter(|r| r.op == op.name() && r.path == kind.name()).collect();
-                candidates.sort_by(|a, b| a.ops_per_s.total_cmp(&b.ops_per_s));
-                if let Some(median) = candidates.get(candidates.len() / 2) {
-                    report.runs.push((*median).clone());
-                }
-            }
-        }
+        eprintln!("== component and native paths, concurrency {concurrency}, {ops} operations each");
+        server.flush()?;
+        report.runs.extend(runner::run_both_paths(&server.url(), concurrency, ops, scale.chunks)?);
     }
     report.peak_rss_bytes = runner::peak_rss_bytes();
     report.evalsha_calls = server.evalsha_calls()?;

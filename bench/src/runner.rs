@@ -22,17 +22,72 @@ pub fn client_threads(concurrency: usize) -> usize {
     concurrency.min(cores.saturating_sub(1)).max(1)
 }
 
-/// Runs create, get, update, extend, list and delete in turn, `ops` each.
-pub fn run_all_ops(url: &str, kind: PathKind, concurrency: usize, ops: usize) -> anyhow::Result<Vec<Run>> {
+/// What one chunk of operations measured.
+#[derive(Default)]
+struct Sample {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    round_trips: u64,
+    created: Vec<String>,
+}
+
+impl Sample {
+    fn add(&mut self, other: Sample) {
+        self.latencies.extend(other.latencies);
+        self.elapsed += other.elapsed;
+        self.round_trips += other.round_trips;
+        self.created.extend(other.created);
+    }
+
+    fn run(mut self, op: Op, kind: PathKind, concurrency: usize) -> Run {
+        self.latencies.sort();
+        let ops = self.latencies.len();
+        Run {
+            op: op.name().into(),
+            path: kind.name().into(),
+            concurrency,
+            ops,
+            ops_per_s: ops as f64 / self.elapsed.as_secs_f64(),
+            p50_us: percentile_us(&self.latencies, 0.50),
+            p99_us: percentile_us(&self.latencies, 0.99),
+            round_trips: self.round_trips as f64 / ops.max(1) as f64,
+        }
+    }
+}
+
+/// Runs create, get, update, extend, list and delete in turn, `ops` each,
+/// on both paths. Each operation is measured in `chunks` alternating
+/// chunks (component, native, native, component, ...), so that the noise of
+/// a shared machine falls on both paths alike.
+pub fn run_both_paths(url: &str, concurrency: usize, ops: usize, chunks: usize) -> anyhow::Result<Vec<Run>> {
     let threads = client_threads(concurrency);
-    let mut ids: Arc<Vec<String>> = Arc::new(Vec::new());
+    let per_chunk = ops.div_ceil(chunks);
+    let kinds = [PathKind::Component, PathKind::Native];
+    let mut ids: [Arc<Vec<String>>; 2] = [Arc::default(), Arc::default()];
     let mut runs = Vec::new();
     for op in Op::ALL {
-        let (run, created) = measure(url, kind, op, concurrency, threads, ops, ids.clone())?;
-        if op == Op::Create {
-            ids = Arc::new(created);
+        let mut samples = [Sample::default(), Sample::default()];
+        for chunk in 0..chunks {
+            let order = if chunk % 2 == 0 { [0, 1] } else { [1, 0] };
+            for path in order {
+                // Deletes take fresh sessions: this chunk's share of the created ones.
+                let pool = if op == Op::Delete {
+                    let start = (chunk * per_chunk).min(ids[path].len());
+                    let end = ((chunk + 1) * per_chunk).min(ids[path].len());
+                    Arc::new(ids[path][start..end].to_vec())
+                } else {
+                    ids[path].clone()
+                };
+                let sample = measure(url, kinds[path], op, concurrency, threads, per_chunk, pool)?;
+                samples[path].add(sample);
+            }
         }
-        runs.push(run);
+        for (path, sample) in samples.into_iter().enumerate() {
+            if op == Op::Create {
+                ids[path] = Arc::new(sample.created.clone());
+            }
+            runs.push(sample.run(op, kinds[path], concurrency));
+        }
     }
     Ok(runs)
 }
@@ -45,7 +100,7 @@ fn measure(
     threads: usize,
     ops: usize,
     ids: Arc<Vec<String>>,
-) -> anyhow::Result<(Run, Vec<String>)> {
+) -> anyhow::Result<Sample> {
     let next = Arc::new(AtomicUsize::new(0));
     let barrier = Arc::new(Barrier::new(threads + 1));
     let results = Arc::new(Mutex::new((Vec::<Duration>::new(), Vec::<String>::new(), 0u64)));
@@ -120,19 +175,8 @@ fn measure(
     if !failures.is_empty() {
         return Err(anyhow!("{} {} failed: {}", kind.name(), op.name(), failures[0]));
     }
-    let (mut latencies, created, round_trips) = std::mem::take(&mut *results.lock().unwrap());
-    latencies.sort();
-    let run = Run {
-        op: op.name().into(),
-        path: kind.name().into(),
-        concurrency,
-        ops: latencies.len(),
-        ops_per_s: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50_us: percentile_us(&latencies, 0.50),
-        p99_us: percentile_us(&latencies, 0.99),
-        round_trips: round_trips as f64 / latencies.len().max(1) as f64,
-    };
-    Ok((run, created))
+    let (latencies, created, round_trips) = std::mem::take(&mut *results.lock().unwrap());
+    Ok(Sample { latencies, elapsed, round_trips, created })
 }
 
 /// Peak resident memory of this process (VmHWM), in bytes.

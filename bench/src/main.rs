@@ -7,7 +7,6 @@ mod report;
 mod runner;
 mod server;
 
-
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+/// Most fields or members one op may name; hosts refuse more.
+pub const MAX_MEMBERS_PER_OP: usize = 1000;
+
 /// Checked before anything is written; the first that fails aborts the batch.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Condition {

@@ -85,15 +85,17 @@ impl Reply {
 }
 
 impl<S: Storage, E: Environment> Repository<S, E> {
-    /// Applies one batch holding, for every item, one condition and some ops.
-    /// Items whose condition fails are dropped and the rest retried, so a
-    /// session that changed state in between is never touched. Returns each
-    /// applied item with its replies.
+    /// Applies one batch holding, for every item, one condition and some
+    /// ops, then `shared` ops for all the items at once. Items whose
+    /// condition fails are dropped and the rest retried, so a session that
+    /// changed state in between is never touched. Returns each applied item
+    /// with the replies of its own ops.
     pub(crate) fn execute_per_session<T>(
         &mut self,
         mut items: Vec<T>,
         condition_of: impl Fn(&T) -> crate::kv::Condition,
         ops_of: impl Fn(&T) -> Vec<Op>,
+        shared: impl Fn(&[T]) -> Vec<Op>,
     ) -> Result<Vec<(T, Vec<Reply>)>, SessionError> {
         while !items.is_empty() {
             let mut batch = Batch::new();
@@ -104,6 +106,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 op_counts.push(ops.len());
                 batch.ops.extend(ops);
             }
+            batch.ops.extend(shared(&items));
             match self.execute(batch, "")? {
                 BatchOutcome::Applied(replies) => {
                     let mut replies = replies.into_iter();

@@ -72,7 +72,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             }
             let scanned = self.scan_members(source, sorted, |repository, members| {
                 let ids = sweep.judge(source, members);
-                let removed = repository.remove_expired(ids, &mut sweep)?;
+                let removed = repository.remove_expired(source, ids, &mut sweep)?;
                 sweep.report.removed += removed;
                 Ok(())
             });
@@ -86,7 +86,12 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         Ok(sweep.report)
     }
 
-    fn remove_expired(&mut self, ids: Vec<SessionId>, sweep: &mut Sweep) -> Result<u64, SessionError> {
+    /// Removes the sessions among `ids` (members of `source`) whose expiry
+    /// key is gone. A session counts as removed by this call when its own
+    /// ops removed something: its hashes, or its member of `source`, which
+    /// one atomic batch takes exactly once however many cleaners race. The
+    /// member of the other set goes in one op for the whole page.
+    fn remove_expired(&mut self, source: &str, ids: Vec<SessionId>, sweep: &mut Sweep) -> Result<u64, SessionError> {
         if ids.is_empty() {
             return Ok(0);
         }
@@ -100,20 +105,30 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
         loop {
             let broken = sweep.broken.clone();
+            let member_removal = |key: &'static str, members: Vec<String>| match key {
+                keys::ACTIVE_SESSIONS => Op::SetRemove { key: key.into(), members },
+                _ => Op::SortedRemove { key: key.into(), members },
+            };
+            let other = if source == keys::ACTIVE_SESSIONS { keys::SESSION_INDEX } else { keys::ACTIVE_SESSIONS };
+            let source = if source == keys::ACTIVE_SESSIONS { keys::ACTIVE_SESSIONS } else { keys::SESSION_INDEX };
             let applied = self.execute_per_session(
                 dead.clone(),
                 |id| Condition::KeyMissing(keys::expiry(id)),
                 |id| {
                     let keys = SessionKeys::new(id);
-                    let member = id.to_string();
                     let mut ops = vec![Op::Delete(keys.data), Op::Delete(keys.meta)];
-                    if !broken.contains(&keys::ACTIVE_SESSIONS) {
-                        ops.push(Op::SetRemove { key: keys::ACTIVE_SESSIONS.into(), members: vec![member.clone()] });
-                    }
-                    if !broken.contains(&keys::SESSION_INDEX) {
-                        ops.push(Op::SortedRemove { key: keys::SESSION_INDEX.into(), members: vec![member] });
+                    if !broken.contains(&source) {
+                        ops.push(member_removal(source, vec![id.to_string()]));
                     }
                     ops
+                },
+                |ids| {
+                    if broken.contains(&other) || ids.is_empty() {
+                        return Vec::new();
+                    }
+                    ids.chunks(crate::kv::MAX_MEMBERS_PER_OP)
+                        .map(|chunk| member_removal(other, chunk.iter().map(SessionId::to_string).collect()))
+                        .collect()
                 },
             );
             match applied {

@@ -63,6 +63,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     members: vec![(created_at.unix_millis() as f64, id.to_string())],
                 }]
             },
+            |_| Vec::new(),
         )?;
         Ok(applied.iter().filter(|(_, replies)| replies.iter().any(Reply::is_positive_integer)).count() as u64)
     }

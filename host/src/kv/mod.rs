@@ -21,7 +21,7 @@ use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, ErrorKind, KeyTyp
 pub const MAX_BATCH_ENTRIES: usize = 100_000;
 /// Most fields or members one op may name (Redis' Lua cannot unpack many
 /// more arguments into one command).
-pub const MAX_OP_ITEMS: usize = 1000;
+pub const MAX_OP_ITEMS: usize = agent_sessions_guest::kv::MAX_MEMBERS_PER_OP;
 /// Longest TTL an op may set: 100 years.
 pub const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 

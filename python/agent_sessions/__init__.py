@@ -1,0 +1,48 @@
+"""agent-sessions for Python: the design document's `SessionRepository`,
+backed by the agent-sessions WebAssembly component and Redis.
+
+    from agent_sessions import SessionRepository, SessionCreate
+
+    repo = SessionRepository("redis://127.0.0.1:6379/0")
+    session = repo.create_session(SessionCreate(model_id="gpt-4", tools=["search"]))
+    repo.get_session(session.id)
+"""
+
+from .errors import (
+    BackendError,
+    ComponentError,
+    ConflictError,
+    DataCorruptError,
+    InvalidInputError,
+    SessionError,
+    SessionNotFoundError,
+)
+from .models import (
+    CleanupReport,
+    Corruption,
+    SessionCreate,
+    SessionDetail,
+    SessionListResponse,
+    SessionUpdate,
+)
+from .repository import AsyncSessionRepository, SessionRepository
+
+__all__ = [
+    "AsyncSessionRepository",
+    "BackendError",
+    "CleanupReport",
+    "ComponentError",
+    "ConflictError",
+    "Corruption",
+    "DataCorruptError",
+    "InvalidInputError",
+    "SessionCreate",
+    "SessionDetail",
+    "SessionError",
+    "SessionListResponse",
+    "SessionNotFoundError",
+    "SessionRepository",
+    "SessionUpdate",
+]
+
+__version__ = "0.1.0"

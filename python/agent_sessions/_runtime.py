@@ -1,0 +1,172 @@
+"""Loading the component with wasmtime-py and calling its `repository` export.
+
+One engine per process (epoch interruption, ticked by a daemon thread),
+each component file compiled once per process, and per repository a pool
+of idle instances: a call takes one, runs with a memory limit and a time
+limit, and gives it back. An instance that trapped or ran out of its limits
+is dropped, so the next call gets a fresh one.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import wasmtime
+from wasmtime import Config, Engine, Store, WasiConfig
+from wasmtime.component import Component, Linker
+
+from . import _wasmtime_speedups
+from .errors import ComponentError
+
+_wasmtime_speedups.install()
+
+PACKAGE = "agent:sessions"
+VERSION = "0.1.0"
+REPOSITORY = f"{PACKAGE}/repository@{VERSION}"
+EXPORTS = ("create", "get", "update", "delete", "list", "extend-ttl", "cleanup-expired", "reindex")
+
+#: How often the engine's epoch advances; the time limit is counted in these.
+EPOCH_TICK_SECONDS = 0.01
+#: Calls an instance serves before it is replaced, which bounds how far a
+#: long-lived instance's memory can drift.
+CALLS_PER_INSTANCE = 10_000
+
+
+class _Shared:
+    """The process-wide engine and compiled components."""
+
+    _lock = threading.Lock()
+    _engine: Engine | None = None
+    _components: dict[Path, Component] = {}
+
+    @classmethod
+    def engine(cls) -> Engine:
+        with cls._lock:
+            if cls._engine is None:
+                config = Config()
+                config.epoch_interruption = True
+                engine = Engine(config)
+                ticker = threading.Thread(target=cls._tick, args=(engine,), name="agent-sessions-epoch", daemon=True)
+                ticker.start()
+                cls._engine = engine
+            return cls._engine
+
+    @staticmethod
+    def _tick(engine: Engine) -> None:
+        while True:
+            time.sleep(EPOCH_TICK_SECONDS)
+            engine.increment_epoch()
+
+    @classmethod
+    def component(cls, path: Path) -> Component:
+        engine = cls.engine()
+        with cls._lock:
+            component = cls._components.get(path)
+            if component is None:
+                component = Component.from_file(engine, str(path))
+                cls._components[path] = component
+            return component
+
+
+class _Instance:
+    def __init__(
+        self, linker: Linker, component: Component, engine: Engine, memory_limit: int, deadline_ticks: int
+    ) -> None:
+        self.store = Store(engine)
+        self.store.set_wasi(WasiConfig())  # no files, no environment, no arguments
+        self.store.set_limits(memory_size=memory_limit)
+        # Instantiation runs the component's start code under the time limit too.
+        self.store.set_epoch_deadline(deadline_ticks)
+        instance = linker.instantiate(self.store, component)
+        interface = instance.get_export_index(self.store, REPOSITORY)
+        if interface is None:
+            raise ComponentError(f"the component does not export {REPOSITORY}")
+        self.funcs: dict[str, Any] = {}
+        for name in EXPORTS:
+            index = instance.get_export_index(self.store, name, interface)
+            func = instance.get_func(self.store, index) if index is not None else None
+            if func is None:
+                raise ComponentError(f"the component's {REPOSITORY} lacks `{name}`")
+            self.funcs[name] = func
+        self.calls = 0
+
+
+class ComponentRuntime:
+    """Calls into one component, with `kv` and `config` bound to Python callables."""
+
+    def __init__(
+        self,
+        component_path: Path,
+        kv_execute: Callable[[Any], Any],
+        get_settings: Callable[[], Any],
+        *,
+        memory_limit: int,
+        time_limit: float,
+        max_idle: int = 16,
+    ) -> None:
+        self.engine = _Shared.engine()
+        try:
+            self.component = _Shared.component(component_path)
+        except wasmtime.WasmtimeError as error:
+            raise ComponentError(f"cannot load the component {component_path}: {error}") from error
+        self.linker = Linker(self.engine)
+        self.linker.add_wasip2()
+        with _wasmtime_speedups.registering_host_functions(), self.linker.root() as root:
+            with root.add_instance(f"{PACKAGE}/config@{VERSION}") as config:
+                config.add_func("get-settings", lambda _store: get_settings())
+            with root.add_instance(f"{PACKAGE}/kv@{VERSION}") as kv:
+                kv.add_func("execute", lambda _store, batch: kv_execute(batch))
+        self.memory_limit = memory_limit
+        self.time_limit = time_limit
+        self._deadline_ticks = max(1, round(time_limit / EPOCH_TICK_SECONDS))
+        self._max_idle = max_idle
+        self._idle: list[_Instance] = []
+        self._lock = threading.Lock()
+
+    def _acquire(self) -> _Instance:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+        try:
+            return _Instance(self.linker, self.component, self.engine, self.memory_limit, self._deadline_ticks)
+        except wasmtime.WasmtimeError as error:
+            raise ComponentError(f"cannot instantiate the component: {error}") from error
+
+    def _release(self, instance: _Instance) -> None:
+        if instance.calls >= CALLS_PER_INSTANCE:
+            return
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(instance)
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Calls `repository.<name>`; returns what wasmtime-py lifts."""
+        instance = self._acquire()
+        instance.store.set_epoch_deadline(self._deadline_ticks)
+        instance.calls += 1
+        try:
+            result = instance.funcs[name](instance.store, *args)
+        except wasmtime.Trap as trap:
+            # Dropped, not returned to the pool: its state is undefined.
+            raise ComponentError(_describe_trap(trap, self.time_limit, self.memory_limit)) from None
+        except wasmtime.WasmtimeError as error:
+            raise ComponentError(f"the session component failed: {error}") from None
+        except BaseException:
+            # An argument wasmtime-py could not lower, or an interrupt:
+            # whether the instance is still sound is unknown, so drop it.
+            raise
+        self._release(instance)
+        return result
+
+
+def _describe_trap(trap: wasmtime.Trap, time_limit: float, memory_limit: int) -> str:
+    text = str(trap)
+    first = text.strip().splitlines()[0] if text.strip() else "trap"
+    if "interrupt" in text:
+        return f"the session component ran longer than its time limit of {time_limit:g} s and was stopped"
+    if "memory" in text and ("grow" in text or "limit" in text or "out of bounds" not in text):
+        return f"the session component failed (memory limit {memory_limit // (1024 * 1024)} MiB): {first}"
+    return f"the session component failed: {first}"

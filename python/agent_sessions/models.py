@@ -1,0 +1,123 @@
+"""The design document's session types, as dataclasses with its field names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+#: Fields `SessionUpdate.clear` can reset to absent.
+ClearableField = Literal[
+    "persona_id",
+    "name",
+    "temperature",
+    "reasoning_effort",
+    "max_tokens",
+    "tools",
+    "custom_prompt",
+    "agent_internal_id",
+]
+
+#: `running`, `idle`, `paused` are active; `completed`, `failed`, `cancelled` are not.
+SessionStatus = Literal["running", "idle", "paused", "completed", "failed", "cancelled"]
+
+
+@dataclass
+class SessionCreate:
+    """Input of `create_session`. Only `model_id` is required; empty strings
+    mean absent. The rules are the component's (see README, "Rules")."""
+
+    model_id: str
+    persona_id: Optional[str] = None
+    name: Optional[str] = None
+    temperature: Optional[float] = None
+    reasoning_effort: Optional[int] = None
+    max_tokens: Optional[int] = None
+    tools: list[str] = field(default_factory=list)
+    custom_prompt: Optional[str] = None
+    agent_internal_id: Optional[str] = None
+    status: Optional[str] = None
+
+
+@dataclass
+class SessionUpdate:
+    """Input of `update_session`: only the fields that are not None change.
+
+    `clear` resets fields to absent. `expected_version` makes the update a
+    compare-and-set that raises `ConflictError` unless the stored version
+    matches (0 matches a session another service wrote)."""
+
+    model_id: Optional[str] = None
+    persona_id: Optional[str] = None
+    name: Optional[str] = None
+    temperature: Optional[float] = None
+    reasoning_effort: Optional[int] = None
+    max_tokens: Optional[int] = None
+    tools: Optional[list[str]] = None
+    custom_prompt: Optional[str] = None
+    agent_internal_id: Optional[str] = None
+    status: Optional[str] = None
+    clear: list[ClearableField] = field(default_factory=list)
+    expected_version: Optional[int] = None
+
+
+@dataclass
+class SessionDetail:
+    """A stored session: the nine data fields, the meta fields, and bookkeeping."""
+
+    id: str
+    model_id: str
+    persona_id: Optional[str]
+    name: Optional[str]
+    temperature: Optional[float]
+    reasoning_effort: Optional[int]
+    max_tokens: Optional[int]
+    tools: list[str]
+    custom_prompt: Optional[str]
+    agent_internal_id: Optional[str]
+    #: UTC, `YYYY-MM-DDTHH:MM:SSZ`.
+    created_at: str
+    updated_at: str
+    last_activity: str
+    is_active: bool
+    status: str
+    #: Bumped by every update; 0 for a session another service wrote.
+    version: int
+    #: Seconds until the session expires; None if its expiry key has no TTL.
+    expires_in_seconds: Optional[int]
+
+
+@dataclass
+class Corruption:
+    """A stored value that does not decode."""
+
+    session_id: str
+    #: The Redis key, without the prefix.
+    key: str
+    #: The hash field, or "" when the key itself is wrong (missing, wrong type).
+    field: str
+    message: str
+
+
+@dataclass
+class SessionListResponse:
+    """One page of `list_sessions`, newest first by `created_at`."""
+
+    sessions: list[SessionDetail]
+    #: Sessions in the index, including those on later pages.
+    total: int
+    limit: int
+    offset: int
+    #: Sessions of this page that could not be decoded; the rest is returned.
+    corrupt: list[Corruption]
+
+
+@dataclass
+class CleanupReport:
+    """What `cleanup_expired_sessions_report` did."""
+
+    #: Expired sessions whose leftovers this call removed.
+    removed: int
+    #: Entries it could not judge and left in place.
+    skipped: int
+    #: The first of those (at most 100), each naming key and member.
+    problems: list[Corruption]

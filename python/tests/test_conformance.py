@@ -1,0 +1,216 @@
+"""Runs the language-neutral scenarios in tests/conformance/ (see its
+README.md for the format) against the Python host and a real Redis."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import redis
+
+from agent_sessions import (
+    SessionCreate,
+    SessionError,
+    SessionRepository,
+    SessionUpdate,
+)
+from agent_sessions.errors import BackendError, DataCorruptError
+from agent_sessions.models import CleanupReport, SessionDetail, SessionListResponse
+import dataclasses
+
+from conftest import REPO, RedisServer
+
+SCENARIOS = sorted((REPO / "tests" / "conformance").glob("*.json"))
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+STEP_KEYS = {"call", "redis", "expect", "save", "input", "id", "changes", "limit", "offset"}
+
+
+def test_there_are_scenarios() -> None:
+    assert len(SCENARIOS) >= 10, f"expected the conformance scenarios in {REPO / 'tests' / 'conformance'}"
+
+
+class Mismatch(AssertionError):
+    pass
+
+
+def substitute(value: Any, saved: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return re.sub(r"\$\{(\w+)\}", lambda m: saved[m.group(1)], value)
+    if isinstance(value, list):
+        return [substitute(v, saved) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, saved) for k, v in value.items()}
+    return value
+
+
+def match(expected: Any, actual: Any, path: str = "$") -> None:
+    if isinstance(expected, dict) and len(expected) == 1 and next(iter(expected)).startswith("$"):
+        (matcher, argument), = expected.items()
+        if matcher == "$match":
+            pattern = {"uuid": UUID, "timestamp": TIMESTAMP}[argument]
+            if not (isinstance(actual, str) and pattern.match(actual)):
+                raise Mismatch(f"{path}: expected a {argument}, got {actual!r}")
+        elif matcher == "$between":
+            low, high = argument
+            if not (isinstance(actual, (int, float)) and not isinstance(actual, bool) and low <= actual <= high):
+                raise Mismatch(f"{path}: expected a number in [{low}, {high}], got {actual!r}")
+        elif matcher == "$contains":
+            if not (isinstance(actual, str) and argument in actual):
+                raise Mismatch(f"{path}: expected a string containing {argument!r}, got {actual!r}")
+        elif matcher == "$any":
+            pass
+        elif matcher == "$exact":
+            if actual != {}:
+                raise Mismatch(f"{path}: expected an empty object, got {actual!r}")
+        else:
+            raise Mismatch(f"{path}: unknown matcher {matcher}")
+        return
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            raise Mismatch(f"{path}: expected an object, got {actual!r}")
+        exact = expected.get("$exact", False)
+        for key, value in expected.items():
+            if key == "$exact":
+                continue
+            if key not in actual:
+                raise Mismatch(f"{path}: missing key {key!r} in {actual!r}")
+            match(value, actual[key], f"{path}.{key}")
+        if exact:
+            extra = sorted(set(actual) - (set(expected) - {"$exact"}))
+            if extra:
+                raise Mismatch(f"{path}: unexpected keys {extra} in {actual!r}")
+        return
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            raise Mismatch(f"{path}: expected {len(expected)} items, got {actual!r}")
+        for i, (e, a) in enumerate(zip(expected, actual)):
+            match(e, a, f"{path}[{i}]")
+        return
+    if isinstance(expected, bool) or expected is None or isinstance(actual, bool):
+        if expected is not actual and expected != actual or type(expected) is not type(actual):
+            raise Mismatch(f"{path}: expected {expected!r}, got {actual!r}")
+        return
+    if isinstance(expected, (int, float)):
+        if not isinstance(actual, (int, float)) or not math.isclose(expected, actual, rel_tol=0, abs_tol=1e-12):
+            raise Mismatch(f"{path}: expected {expected!r}, got {actual!r}")
+        return
+    if expected != actual:
+        raise Mismatch(f"{path}: expected {expected!r}, got {actual!r}")
+
+
+def to_json(value: Any) -> Any:
+    if isinstance(value, (SessionDetail, SessionListResponse, CleanupReport)):
+        return dataclasses.asdict(value)
+    return value
+
+
+def error_json(error: SessionError) -> dict[str, Any]:
+    result: dict[str, Any] = {"kind": "backend" if isinstance(error, BackendError) else error.kind,
+                              "message": error.message}
+    if isinstance(error, DataCorruptError):
+        # message_contains is checked against the text the WIT case carries.
+        result.update(key=error.key, field=error.field, session_id=error.session_id, message=error.detail)
+    return result
+
+
+def call(repo: SessionRepository, step: dict[str, Any]) -> Any:
+    name = step["call"]
+    if name == "create":
+        return repo.create_session(SessionCreate(**step["input"]))
+    if name == "get":
+        return repo.get_session_or_raise(step["id"])
+    if name == "update":
+        return repo.update_session(step["id"], SessionUpdate(**step["changes"]))
+    if name == "delete":
+        return repo.delete_session(step["id"])
+    if name == "list":
+        return repo.list_sessions(step["limit"], step["offset"])
+    if name == "extend_ttl":
+        return repo.extend_session_ttl(step["id"])
+    if name == "cleanup_expired":
+        return repo.cleanup_expired_sessions_report()
+    if name == "reindex":
+        return repo.reindex_sessions()
+    raise AssertionError(f"unknown call {name!r}")
+
+
+def redis_reply(client: "redis.Redis[str]", command: list[str]) -> Any:
+    name = command[0].upper()
+    reply = client.execute_command(*command)
+    if name == "HGETALL" and isinstance(reply, list):
+        return dict(zip(reply[::2], reply[1::2]))
+    if name in ("SMEMBERS", "KEYS"):
+        return sorted(reply, key=lambda s: s.encode())
+    if isinstance(reply, bytes):
+        return reply.decode()
+    return reply
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_scenario(path: Path, server: RedisServer) -> None:
+    scenario = json.loads(path.read_text())
+    unknown = set(scenario) - {"description", "settings", "prefix", "steps"}
+    assert not unknown, f"unknown scenario keys {unknown}"
+    settings = scenario.get("settings", {})
+    client: "redis.Redis[str]" = redis.Redis(port=server.port, decode_responses=True)
+    client.flushall()
+    repo = SessionRepository(
+        server.url,
+        prefix=scenario.get("prefix", ""),
+        ttl=settings.get("session_ttl_seconds", 3600),
+        grace=settings.get("grace_seconds", 300),
+    )
+    saved: dict[str, str] = {}
+    try:
+        for number, raw_step in enumerate(scenario["steps"], start=1):
+            unknown = set(raw_step) - STEP_KEYS
+            assert not unknown, f"step {number}: unknown keys {unknown}"
+            step = substitute(raw_step, saved)
+            where = f"{path.name} step {number}: {json.dumps(raw_step)}"
+            if "redis" in step:
+                actual = redis_reply(client, step["redis"])
+                if "expect" in step:
+                    try:
+                        match(step["expect"], actual)
+                    except Mismatch as mismatch:
+                        raise AssertionError(f"{where}\n{mismatch}") from None
+                continue
+            expect = step.get("expect")
+            try:
+                result: Any = {"ok": to_json(call(repo, step))}
+            except SessionError as error:
+                result = {"error": error_json(error)}
+            if expect is None:
+                assert "ok" in result or result["error"]["kind"] != "backend", f"{where}\nfailed: {result}"
+            else:
+                try:
+                    if "ok" in expect:
+                        match(expect, result)
+                    else:
+                        spec = dict(expect["error"])
+                        if "error" not in result:
+                            raise Mismatch(f"expected error {spec}, got ok {result['ok']!r}")
+                        contains = spec.pop("message_contains", None)
+                        match(spec, result["error"], "$.error")
+                        if contains is not None and contains not in result["error"]["message"]:
+                            raise Mismatch(f"error message {result['error']['message']!r} lacks {contains!r}")
+                except Mismatch as mismatch:
+                    raise AssertionError(f"{where}\n{mismatch}\nactual: {json.dumps(result, indent=1)}") from None
+            if "save" in step:
+                assert "ok" in result, f"{where}: cannot save an id from a failed call"
+                saved[step["save"]] = result["ok"]["id"]
+    finally:
+        repo.close()
+        client.close()

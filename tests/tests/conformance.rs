@@ -1,0 +1,903 @@
+//! The Rust runner of the language-neutral conformance suite in
+//! `tests/conformance/` (the format is specified in its README).
+//!
+//! Every `*.json` scenario runs, in name order, against one `redis-server`
+//! emptied with `FLUSHALL` before each scenario, through a `SessionStore`
+//! built with the scenario's settings and prefix. A scenario stops at its
+//! first failing step (later steps depend on its state); the others still
+//! run, and the test fails at the end listing every failure with the file,
+//! the step, and the expected and actual values.
+//!
+//! `CONFORMANCE_ONLY=007` runs only the scenarios whose file name contains
+//! that text.
+//!
+//! Errors map to the WIT `session-error` cases; an error's `message` is the
+//! text that case carries (for `not-found`, the id; for `data-corrupt`, the
+//! corruption's message).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use agent_sessions_host::{
+    CleanupReport, Corruption, DataField, Error, Session, SessionCreate, SessionPage, SessionStore, SessionUpdate,
+};
+use agent_sessions_tests::RedisServer;
+use serde_json::{Map, Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_scenarios() {
+    let started = Instant::now();
+    let only = std::env::var("CONFORMANCE_ONLY").ok();
+    let files: Vec<PathBuf> = scenario_files()
+        .into_iter()
+        .filter(|file| only.as_deref().is_none_or(|only| file_name(file).contains(only)))
+        .collect();
+    assert!(!files.is_empty(), "no scenario files found in {}", scenario_dir().display());
+
+    let server = RedisServer::start();
+    let mut redis = server.connection();
+    let mut failures = Vec::new();
+    let mut steps_passed = 0;
+    let mut steps_total = 0;
+    for file in &files {
+        let () = redis::cmd("FLUSHALL").query(&mut redis).expect("FLUSHALL between scenarios");
+        let outcome = run_scenario(file, &server, &mut redis).await;
+        steps_passed += outcome.steps_passed;
+        steps_total += outcome.steps_total;
+        if let Some(failure) = outcome.failure {
+            failures.push(failure);
+        }
+    }
+
+    eprintln!(
+        "conformance: {} of {} scenarios passed, {steps_passed} of {steps_total} steps, in {:.1?}",
+        files.len() - failures.len(),
+        files.len(),
+        started.elapsed(),
+    );
+    if !failures.is_empty() {
+        panic!("{} of {} conformance scenarios failed:\n\n{}", failures.len(), files.len(), failures.join("\n\n"));
+    }
+}
+
+fn scenario_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conformance")
+}
+
+fn scenario_files() -> Vec<PathBuf> {
+    let dir = scenario_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("read a directory entry").path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+}
+
+/// Indents every line after the first, so multi-line JSON lines up under
+/// its label.
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n          ")
+}
+
+// ---------------------------------------------------------------------------
+// Scenarios and steps
+// ---------------------------------------------------------------------------
+
+struct ScenarioOutcome {
+    steps_passed: usize,
+    steps_total: usize,
+    failure: Option<String>,
+}
+
+/// Why a step failed.
+struct StepFailure {
+    problem: String,
+    /// Expected and actual values, when the step got an answer.
+    values: Option<Box<(Value, Value)>>,
+}
+
+impl StepFailure {
+    fn problem(problem: impl Into<String>) -> Self {
+        Self { problem: problem.into(), values: None }
+    }
+
+    fn mismatch(problem: impl Into<String>, expected: &Value, actual: &Value) -> Self {
+        Self { problem: problem.into(), values: Some(Box::new((expected.clone(), actual.clone()))) }
+    }
+}
+
+impl From<String> for StepFailure {
+    fn from(problem: String) -> Self {
+        Self::problem(problem)
+    }
+}
+
+async fn run_scenario(file: &Path, server: &RedisServer, redis: &mut redis::Connection) -> ScenarioOutcome {
+    let name = file_name(file);
+    let fail = |message: String| ScenarioOutcome {
+        steps_passed: 0,
+        steps_total: 0,
+        failure: Some(format!("=== {name}\n{message}")),
+    };
+    let scenario: Value = match std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()))
+    {
+        Ok(scenario) => scenario,
+        Err(e) => return fail(format!("cannot read the scenario: {e}")),
+    };
+    let (store, steps) = match setup(&scenario, server).await {
+        Ok(setup) => setup,
+        Err(e) => return fail(format!("cannot set the scenario up: {e}")),
+    };
+
+    let mut runner = Runner { store, redis, vars: HashMap::new() };
+    for (index, raw) in steps.iter().enumerate() {
+        let number = index + 1;
+        // Substitute first, so the report shows the step as it was run.
+        let (step, result) = match runner.substitute(raw) {
+            Ok(step) => {
+                let result = runner.run_step(&step).await;
+                (step, result)
+            }
+            Err(problem) => (raw.clone(), Err(StepFailure::problem(problem))),
+        };
+        if let Err(failure) = result {
+            let mut report = format!("=== {name}, step {number} of {} (numbered from 1)\n", steps.len());
+            let _ = writeln!(report, "step:     {}", indent(&pretty(&step)));
+            let _ = writeln!(report, "problem:  {}", indent(&failure.problem));
+            if let Some(values) = &failure.values {
+                let (expected, actual) = &**values;
+                let _ = writeln!(report, "expected: {}", indent(&pretty(expected)));
+                let _ = writeln!(report, "actual:   {}", indent(&pretty(actual)));
+            }
+            return ScenarioOutcome { steps_passed: index, steps_total: steps.len(), failure: Some(report) };
+        }
+    }
+    ScenarioOutcome { steps_passed: steps.len(), steps_total: steps.len(), failure: None }
+}
+
+/// Checks the scenario's top level and builds its store.
+async fn setup(scenario: &Value, server: &RedisServer) -> Result<(SessionStore, Vec<Value>), String> {
+    let top = as_object(scenario, "the scenario")?;
+    check_keys(top, &["description", "settings", "prefix", "steps"], &["description", "steps"], "the scenario")?;
+    as_str(&top["description"], "description")?;
+    let steps = match &top["steps"] {
+        Value::Array(steps) if !steps.is_empty() => steps.clone(),
+        _ => return Err("\"steps\" must be a non-empty list".into()),
+    };
+    let prefix = match top.get("prefix") {
+        None => String::new(),
+        Some(prefix) => as_str(prefix, "prefix")?.to_owned(),
+    };
+    let mut ttl = agent_sessions_host::DEFAULT_SESSION_TTL_SECONDS;
+    let mut grace = agent_sessions_host::DEFAULT_GRACE_SECONDS;
+    if let Some(settings) = top.get("settings") {
+        let settings = as_object(settings, "settings")?;
+        check_keys(settings, &["session_ttl_seconds", "grace_seconds"], &[], "settings")?;
+        if let Some(value) = opt_u64(settings, "session_ttl_seconds")? {
+            ttl = value;
+        }
+        if let Some(value) = opt_u64(settings, "grace_seconds")? {
+            grace = value;
+        }
+    }
+    let store = SessionStore::builder()
+        .redis(server.url())
+        .prefix(prefix)
+        .session_ttl(Duration::from_secs(ttl))
+        .grace_period(Duration::from_secs(grace))
+        .build()
+        .await
+        .map_err(|e| format!("building the store failed: {e:?}"))?;
+    Ok((store, steps))
+}
+
+struct Runner<'a> {
+    store: SessionStore,
+    redis: &'a mut redis::Connection,
+    /// Saved ids, by name.
+    vars: HashMap<String, String>,
+}
+
+/// What a repository call returned, in the JSON shapes of the spec.
+enum CallOutcome {
+    Ok(Value),
+    /// `{"kind", "message"}`, plus `key` and `field` for data-corrupt.
+    Error(Value),
+}
+
+impl Runner<'_> {
+    /// Replaces `${name}` in every string of the step, object keys included.
+    fn substitute(&self, value: &Value) -> Result<Value, String> {
+        Ok(match value {
+            Value::String(text) => Value::String(substitute_text(&self.vars, text)?),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|item| self.substitute(item)).collect::<Result<_, _>>()?)
+            }
+            Value::Object(object) => Value::Object(
+                object
+                    .iter()
+                    .map(|(key, value)| Ok((substitute_text(&self.vars, key)?, self.substitute(value)?)))
+                    .collect::<Result<_, String>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    async fn run_step(&mut self, step: &Value) -> Result<(), StepFailure> {
+        let object = as_object(step, "a step")?;
+        match (object.contains_key("call"), object.contains_key("redis")) {
+            (true, false) => self.run_call(object).await,
+            (false, true) => self.run_redis(object),
+            _ => Err(StepFailure::problem("a step needs exactly one of \"call\" and \"redis\"")),
+        }
+    }
+
+    // --- repository calls --------------------------------------------------
+
+    async fn run_call(&mut self, step: &Map<String, Value>) -> Result<(), StepFailure> {
+        let call = as_str(&step["call"], "call")?;
+        let arguments: &[&str] = match call {
+            "create" => &["input"],
+            "get" | "delete" | "extend_ttl" => &["id"],
+            "update" => &["id", "changes"],
+            "list" => &["limit", "offset"],
+            "cleanup_expired" | "reindex" => &[],
+            other => return Err(format!("unknown call {other:?}").into()),
+        };
+        let mut allowed = vec!["call", "expect"];
+        allowed.extend_from_slice(arguments);
+        if call == "create" {
+            allowed.push("save");
+        }
+        let mut required = vec!["call"];
+        required.extend_from_slice(arguments);
+        check_keys(step, &allowed, &required, &format!("a {call} step"))?;
+        let expect = step.get("expect").map(parse_call_expectation).transpose()?;
+        let save = step.get("save").map(|name| as_str(name, "save").map(str::to_owned)).transpose()?;
+        if let Some(name) = &save {
+            if self.vars.contains_key(name) {
+                return Err(format!("\"save\": {name:?} is already saved in this scenario").into());
+            }
+            if matches!(expect, Some(CallExpectation::Error(_))) {
+                return Err("\"save\" on a step that expects an error".to_owned().into());
+            }
+        }
+
+        let outcome = self.call(call, step).await?;
+
+        match (&expect, &outcome) {
+            (None, _) => {}
+            (Some(CallExpectation::Ok(expected)), CallOutcome::Ok(actual)) => {
+                if let Err(problem) = matches(expected, actual, "ok") {
+                    return Err(StepFailure::mismatch(problem, expected, actual));
+                }
+            }
+            (Some(CallExpectation::Error(expected)), CallOutcome::Error(actual)) => {
+                check_error(expected, actual).map_err(|problem| {
+                    StepFailure::mismatch(problem, &json!({ "error": expected.raw }), &json!({ "error": actual }))
+                })?;
+            }
+            (Some(CallExpectation::Ok(expected)), CallOutcome::Error(actual)) => {
+                return Err(StepFailure::mismatch(
+                    "expected success, the call failed",
+                    &json!({ "ok": expected }),
+                    &json!({ "error": actual }),
+                ));
+            }
+            (Some(CallExpectation::Error(expected)), CallOutcome::Ok(actual)) => {
+                return Err(StepFailure::mismatch(
+                    "expected an error, the call succeeded",
+                    &json!({ "error": expected.raw }),
+                    &json!({ "ok": actual }),
+                ));
+            }
+        }
+
+        if let Some(name) = save {
+            match &outcome {
+                CallOutcome::Ok(session) => {
+                    let id =
+                        session["id"].as_str().ok_or_else(|| StepFailure::problem("the created session has no id"))?;
+                    self.vars.insert(name, id.to_owned());
+                }
+                CallOutcome::Error(actual) => {
+                    return Err(StepFailure::mismatch(
+                        format!("\"save\": {name:?} needs the create to succeed"),
+                        &json!({ "ok": {"$any": true} }),
+                        &json!({ "error": actual }),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one repository call. Guest and setup failures fail the step
+    /// whatever it expects: no scenario can ask for them.
+    async fn call(&self, call: &str, step: &Map<String, Value>) -> Result<CallOutcome, StepFailure> {
+        let store = &self.store;
+        let id = || as_str(&step["id"], "id");
+        let result: Result<Value, Error> = match call {
+            "create" => store.create(parse_create(&step["input"])?).await.map(|s| session_json(&s)),
+            "get" => store.get(id()?).await.map(|s| session_json(&s)),
+            "update" => store.update(id()?, parse_update(&step["changes"])?).await.map(|s| session_json(&s)),
+            "delete" => store.delete(id()?).await.map(Value::Bool),
+            "extend_ttl" => store.extend_ttl(id()?).await.map(Value::Bool),
+            "list" => {
+                let limit = as_u64(&step["limit"], "limit")?;
+                let limit = u32::try_from(limit).map_err(|_| format!("\"limit\" {limit} does not fit a u32"))?;
+                let offset = as_u64(&step["offset"], "offset")?;
+                store.list(limit, offset).await.map(|page| page_json(&page))
+            }
+            "cleanup_expired" => store.cleanup_expired().await.map(|report| report_json(&report)),
+            "reindex" => store.reindex().await.map(|added| json!(added)),
+            other => return Err(format!("unknown call {other:?}").into()),
+        };
+        match result {
+            Ok(value) => Ok(CallOutcome::Ok(value)),
+            Err(error) => error_json(error).map(CallOutcome::Error),
+        }
+    }
+
+    // --- direct Redis commands ---------------------------------------------
+
+    fn run_redis(&mut self, step: &Map<String, Value>) -> Result<(), StepFailure> {
+        check_keys(step, &["redis", "expect"], &["redis"], "a redis step")?;
+        let command: Vec<&str> = match &step["redis"] {
+            Value::Array(parts) if !parts.is_empty() => parts
+                .iter()
+                .map(|part| part.as_str().ok_or_else(|| format!("redis command parts must be strings, got {part}")))
+                .collect::<Result<_, _>>()?,
+            _ => return Err("\"redis\" must be a non-empty list of strings".to_owned().into()),
+        };
+        let name = command[0].to_ascii_uppercase();
+        let mut cmd = redis::cmd(command[0]);
+        for arg in &command[1..] {
+            cmd.arg(*arg);
+        }
+        let reply: redis::Value = cmd
+            .query(self.redis)
+            .map_err(|e| StepFailure::problem(format!("Redis answered {} with an error: {e}", command.join(" "))))?;
+        let actual = normalise_reply(&name, reply)?;
+        if let Some(expected) = step.get("expect")
+            && let Err(problem) = matches(expected, &actual, "reply")
+        {
+            return Err(StepFailure::mismatch(problem, expected, &actual));
+        }
+        Ok(())
+    }
+}
+
+/// Replaces every `${name}` in `text` by the saved value.
+fn substitute_text(vars: &HashMap<String, String>, text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').ok_or_else(|| format!("unclosed ${{ in {text:?}"))?;
+        let name = &after[..end];
+        let value = vars.get(name).ok_or_else(|| {
+            let mut known: Vec<&str> = vars.keys().map(String::as_str).collect();
+            known.sort();
+            format!("${{{name}}} was never saved (saved so far: {known:?})")
+        })?;
+        out.push_str(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// A Redis reply in the spec's normal form.
+fn normalise_reply(command: &str, reply: redis::Value) -> Result<Value, String> {
+    use redis::Value as R;
+    let text =
+        |bytes: Vec<u8>| String::from_utf8(bytes).map_err(|e| format!("Redis replied with non-UTF-8 bytes: {e}"));
+    let list = |items: Vec<R>| items.into_iter().map(|item| normalise_reply("", item)).collect::<Result<Vec<_>, _>>();
+    let value = match reply {
+        R::Nil => Value::Null,
+        R::Int(n) => json!(n),
+        R::BulkString(bytes) => Value::String(text(bytes)?),
+        R::SimpleString(s) => Value::String(s),
+        R::Okay => Value::String("OK".into()),
+        R::Double(d) => json!(d),
+        R::Boolean(b) => Value::Bool(b),
+        R::VerbatimString { text, .. } => Value::String(text),
+        R::Map(pairs) => {
+            let mut object = Map::new();
+            for (key, value) in pairs {
+                let key = match normalise_reply("", key)? {
+                    Value::String(key) => key,
+                    other => return Err(format!("Redis replied with a map key that is not a string: {other}")),
+                };
+                object.insert(key, normalise_reply("", value)?);
+            }
+            return Ok(Value::Object(object));
+        }
+        R::Array(items) | R::Set(items) if command == "HGETALL" => {
+            if items.len() % 2 != 0 {
+                return Err("HGETALL replied with an odd number of elements".into());
+            }
+            let mut object = Map::new();
+            let mut items = list(items)?.into_iter();
+            while let (Some(key), Some(value)) = (items.next(), items.next()) {
+                let Value::String(key) = key else { return Err(format!("HGETALL replied with field {key}")) };
+                object.insert(key, value);
+            }
+            return Ok(Value::Object(object));
+        }
+        R::Array(items) | R::Set(items) => {
+            let mut items = list(items)?;
+            if command == "SMEMBERS" || command == "KEYS" {
+                // Rust's string order is byte order.
+                items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            }
+            Value::Array(items)
+        }
+        R::ServerError(error) => return Err(format!("Redis answered with an error: {error:?}")),
+        other => return Err(format!("Redis replied with {other:?}, which has no normal form")),
+    };
+    Ok(value)
+}
+
+// ---------------------------------------------------------------------------
+// Expectations and matching
+// ---------------------------------------------------------------------------
+
+enum CallExpectation {
+    Ok(Value),
+    Error(ErrorExpectation),
+}
+
+struct ErrorExpectation {
+    raw: Value,
+    kind: String,
+    message_contains: Option<String>,
+    key: Option<Value>,
+    field: Option<Value>,
+}
+
+const ERROR_KINDS: [&str; 5] = ["invalid-input", "not-found", "conflict", "data-corrupt", "backend"];
+
+fn parse_call_expectation(expect: &Value) -> Result<CallExpectation, String> {
+    let object = as_object(expect, "expect")?;
+    if object.len() != 1 {
+        return Err("\"expect\" of a call must have exactly one key, \"ok\" or \"error\"".into());
+    }
+    if let Some(ok) = object.get("ok") {
+        return Ok(CallExpectation::Ok(ok.clone()));
+    }
+    let Some(error) = object.get("error") else {
+        return Err(format!("\"expect\" of a call must be {{\"ok\": ..}} or {{\"error\": ..}}, got {expect}"));
+    };
+    let fields = as_object(error, "expect.error")?;
+    check_keys(fields, &["kind", "message_contains", "key", "field"], &["kind"], "expect.error")?;
+    let kind = as_str(&fields["kind"], "expect.error.kind")?.to_owned();
+    if !ERROR_KINDS.contains(&kind.as_str()) {
+        return Err(format!("unknown error kind {kind:?}; known: {ERROR_KINDS:?}"));
+    }
+    if (fields.contains_key("key") || fields.contains_key("field")) && kind != "data-corrupt" {
+        return Err("\"key\" and \"field\" apply only to data-corrupt errors".into());
+    }
+    let message_contains =
+        fields.get("message_contains").map(|m| as_str(m, "message_contains").map(str::to_owned)).transpose()?;
+    Ok(CallExpectation::Error(ErrorExpectation {
+        raw: error.clone(),
+        kind,
+        message_contains,
+        key: fields.get("key").cloned(),
+        field: fields.get("field").cloned(),
+    }))
+}
+
+fn check_error(expected: &ErrorExpectation, actual: &Value) -> Result<(), String> {
+    if actual["kind"] != expected.kind.as_str() {
+        return Err(format!("expected a {} error, got {}", expected.kind, actual["kind"]));
+    }
+    if let Some(text) = &expected.message_contains {
+        let message = actual["message"].as_str().unwrap_or_default();
+        if !message.contains(text.as_str()) {
+            return Err(format!("the error message does not contain {text:?}"));
+        }
+    }
+    for (name, expected) in [("key", &expected.key), ("field", &expected.field)] {
+        if let Some(expected) = expected {
+            matches(expected, &actual[name], &format!("error.{name}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `actual` matches `expected` by the spec's rules; the error names
+/// the path of the first difference.
+fn matches(expected: &Value, actual: &Value, path: &str) -> Result<(), String> {
+    let differ = || format!("at {path}: expected {expected}, got {actual}");
+    match expected {
+        Value::Object(object)
+            if object.len() == 1 && object.keys().all(|key| key.starts_with('$') && key != "$exact") =>
+        {
+            let (matcher, argument) = object.iter().next().expect("one key");
+            match_special(matcher, argument, actual, path)
+        }
+        Value::Object(object) => {
+            let exact = match object.get("$exact") {
+                None => false,
+                Some(Value::Bool(exact)) => *exact,
+                Some(other) => return Err(format!("at {path}: \"$exact\" must be true or false, got {other}")),
+            };
+            if let Some(key) = object.keys().find(|key| key.starts_with('$') && *key != "$exact") {
+                return Err(format!("at {path}: {key:?} is not a matcher here (a matcher is an object's only key)"));
+            }
+            let Value::Object(actual_object) = actual else {
+                return Err(format!("at {path}: expected an object, got {actual}"));
+            };
+            for (key, expected) in object.iter().filter(|(key, _)| *key != "$exact") {
+                match actual_object.get(key) {
+                    Some(actual) => matches(expected, actual, &format!("{path}.{key}"))?,
+                    None => return Err(format!("at {path}: key {key:?} is missing")),
+                }
+            }
+            if exact && let Some(extra) = actual_object.keys().find(|key| !object.contains_key(*key)) {
+                return Err(format!("at {path}: key {extra:?} is not expected (\"$exact\": true)"));
+            }
+            Ok(())
+        }
+        Value::Array(expected_items) => {
+            let Value::Array(actual_items) = actual else {
+                return Err(format!("at {path}: expected a list, got {actual}"));
+            };
+            if expected_items.len() != actual_items.len() {
+                return Err(format!(
+                    "at {path}: expected {} elements, got {}",
+                    expected_items.len(),
+                    actual_items.len()
+                ));
+            }
+            for (index, (expected, actual)) in expected_items.iter().zip(actual_items).enumerate() {
+                matches(expected, actual, &format!("{path}[{index}]"))?;
+            }
+            Ok(())
+        }
+        Value::Number(expected_number) => match actual {
+            Value::Number(actual_number) if numbers_equal(expected_number, actual_number) => Ok(()),
+            _ => Err(differ()),
+        },
+        _ if expected == actual => Ok(()),
+        _ => Err(differ()),
+    }
+}
+
+fn numbers_equal(a: &serde_json::Number, b: &serde_json::Number) -> bool {
+    match (a.as_i64(), b.as_i64(), a.as_u64(), b.as_u64()) {
+        (Some(a), Some(b), _, _) => a == b,
+        (_, _, Some(a), Some(b)) => a == b,
+        _ => a.as_f64() == b.as_f64(),
+    }
+}
+
+fn match_special(matcher: &str, argument: &Value, actual: &Value, path: &str) -> Result<(), String> {
+    let fail = |what: &str| Err(format!("at {path}: expected {what}, got {actual}"));
+    match matcher {
+        "$match" => match argument.as_str() {
+            Some("uuid") => match actual.as_str() {
+                Some(text) if is_uuid_v4(text) => Ok(()),
+                _ => fail("a lowercase hyphenated UUID v4"),
+            },
+            Some("timestamp") => match actual.as_str() {
+                Some(text) if is_timestamp(text) => Ok(()),
+                _ => fail("a timestamp YYYY-MM-DDTHH:MM:SSZ"),
+            },
+            _ => Err(format!("at {path}: unknown \"$match\" pattern {argument}; known: \"uuid\", \"timestamp\"")),
+        },
+        "$between" => {
+            let bounds = argument.as_array().filter(|bounds| bounds.len() == 2 && bounds.iter().all(Value::is_number));
+            let Some(bounds) = bounds else {
+                return Err(format!("at {path}: \"$between\" needs [LOW, HIGH] numbers, got {argument}"));
+            };
+            let (low, high) = (bounds[0].as_f64().unwrap_or(f64::NAN), bounds[1].as_f64().unwrap_or(f64::NAN));
+            match actual.as_f64() {
+                Some(n) if actual.is_number() && low <= n && n <= high => Ok(()),
+                _ => fail(&format!("a number from {} to {}", bounds[0], bounds[1])),
+            }
+        }
+        "$contains" => {
+            let Some(text) = argument.as_str() else {
+                return Err(format!("at {path}: \"$contains\" needs a string, got {argument}"));
+            };
+            match actual.as_str() {
+                Some(actual) if actual.contains(text) => Ok(()),
+                _ => fail(&format!("a string containing {text:?}")),
+            }
+        }
+        "$any" => match argument {
+            Value::Bool(true) => Ok(()),
+            _ => Err(format!("at {path}: \"$any\" must be true, got {argument}")),
+        },
+        other => Err(format!("at {path}: unknown matcher {other:?}; known: $match, $between, $contains, $any")),
+    }
+}
+
+fn is_uuid_v4(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 36
+        && bytes.iter().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => *b == b'-',
+            14 => *b == b'4',
+            19 => matches!(b, b'8' | b'9' | b'a' | b'b'),
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(b),
+        })
+}
+
+fn is_timestamp(text: &str) -> bool {
+    text.len() == 20
+        && text.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            10 => c == 'T',
+            13 | 16 => c == ':',
+            19 => c == 'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+// ---------------------------------------------------------------------------
+// Host values to JSON
+// ---------------------------------------------------------------------------
+
+fn session_json(session: &Session) -> Value {
+    let (data, meta) = (&session.data, &session.meta);
+    json!({
+        "id": session.id,
+        "model_id": data.model_id,
+        "persona_id": data.persona_id,
+        "name": data.name,
+        "temperature": data.temperature,
+        "reasoning_effort": data.reasoning_effort,
+        "max_tokens": data.max_tokens,
+        "tools": data.tools,
+        "custom_prompt": data.custom_prompt,
+        "agent_internal_id": data.agent_internal_id,
+        "created_at": meta.created_at.to_string(),
+        "updated_at": meta.updated_at.to_string(),
+        "last_activity": meta.last_activity.to_string(),
+        "is_active": meta.is_active,
+        "status": meta.status,
+        "version": meta.version,
+        "expires_in_seconds": session.expires_in_seconds,
+    })
+}
+
+fn corruption_json(corruption: &Corruption) -> Value {
+    json!({
+        "session_id": corruption.session_id,
+        "key": corruption.key,
+        "field": corruption.field,
+        "message": corruption.message,
+    })
+}
+
+fn page_json(page: &SessionPage) -> Value {
+    json!({
+        "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
+        "total": page.total,
+        "limit": page.limit,
+        "offset": page.offset,
+        "corrupt": page.corrupt.iter().map(corruption_json).collect::<Vec<_>>(),
+    })
+}
+
+fn report_json(report: &CleanupReport) -> Value {
+    json!({
+        "removed": report.removed,
+        "skipped": report.skipped,
+        "problems": report.problems.iter().map(corruption_json).collect::<Vec<_>>(),
+    })
+}
+
+/// An error as `{"kind", "message"}` (plus `key` and `field` for
+/// data-corrupt); guest and setup failures fail the step outright.
+fn error_json(error: Error) -> Result<Value, StepFailure> {
+    let (kind, message) = match &error {
+        Error::InvalidInput(message) => ("invalid-input", message.clone()),
+        Error::NotFound(id) => ("not-found", id.clone()),
+        Error::Conflict(message) => ("conflict", message.clone()),
+        Error::DataCorrupt(corruption) => {
+            return Ok(json!({
+                "kind": "data-corrupt",
+                "message": corruption.message,
+                "session_id": corruption.session_id,
+                "key": corruption.key,
+                "field": corruption.field,
+            }));
+        }
+        Error::Unavailable(_) | Error::Backend(_) | Error::Timeout(_) => ("backend", error.to_string()),
+        Error::Guest(_) | Error::Setup(_) => {
+            return Err(StepFailure::problem(format!("the host failed outside the session contract: {error:?}")));
+        }
+    };
+    Ok(json!({ "kind": kind, "message": message }))
+}
+
+// ---------------------------------------------------------------------------
+// JSON inputs to host values
+// ---------------------------------------------------------------------------
+
+const DATA_FIELDS: [&str; 9] = [
+    "model_id",
+    "persona_id",
+    "name",
+    "temperature",
+    "reasoning_effort",
+    "max_tokens",
+    "tools",
+    "custom_prompt",
+    "agent_internal_id",
+];
+
+fn parse_create(input: &Value) -> Result<SessionCreate, String> {
+    let object = as_object(input, "input")?;
+    let mut allowed = DATA_FIELDS.to_vec();
+    allowed.push("status");
+    check_keys(object, &allowed, &["model_id"], "input")?;
+    Ok(SessionCreate {
+        model_id: as_str(&object["model_id"], "input.model_id")?.to_owned(),
+        persona_id: opt_string(object, "persona_id")?,
+        name: opt_string(object, "name")?,
+        temperature: opt_f64(object, "temperature")?,
+        reasoning_effort: opt_i64(object, "reasoning_effort")?,
+        max_tokens: opt_i64(object, "max_tokens")?,
+        tools: opt_strings(object, "tools")?.unwrap_or_default(),
+        custom_prompt: opt_string(object, "custom_prompt")?,
+        agent_internal_id: opt_string(object, "agent_internal_id")?,
+        status: opt_string(object, "status")?,
+    })
+}
+
+fn parse_update(changes: &Value) -> Result<SessionUpdate, String> {
+    let object = as_object(changes, "changes")?;
+    let mut allowed = DATA_FIELDS.to_vec();
+    allowed.extend(["status", "clear", "expected_version"]);
+    check_keys(object, &allowed, &[], "changes")?;
+    let clear = opt_strings(object, "clear")?
+        .unwrap_or_default()
+        .iter()
+        .map(|name| data_field(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SessionUpdate {
+        model_id: opt_string(object, "model_id")?,
+        persona_id: opt_string(object, "persona_id")?,
+        name: opt_string(object, "name")?,
+        temperature: opt_f64(object, "temperature")?,
+        reasoning_effort: opt_i64(object, "reasoning_effort")?,
+        max_tokens: opt_i64(object, "max_tokens")?,
+        tools: opt_strings(object, "tools")?,
+        custom_prompt: opt_string(object, "custom_prompt")?,
+        agent_internal_id: opt_string(object, "agent_internal_id")?,
+        status: opt_string(object, "status")?,
+        clear,
+        expected_version: opt_u64(object, "expected_version")?,
+    })
+}
+
+fn data_field(name: &str) -> Result<DataField, String> {
+    Ok(match name {
+        "persona_id" => DataField::PersonaId,
+        "name" => DataField::Name,
+        "temperature" => DataField::Temperature,
+        "reasoning_effort" => DataField::ReasoningEffort,
+        "max_tokens" => DataField::MaxTokens,
+        "tools" => DataField::Tools,
+        "custom_prompt" => DataField::CustomPrompt,
+        "agent_internal_id" => DataField::AgentInternalId,
+        other => return Err(format!("\"clear\" names {other:?}, which is not a clearable field")),
+    })
+}
+
+fn as_object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
+    value.as_object().ok_or_else(|| format!("{what} must be an object, got {value}"))
+}
+
+fn as_str<'a>(value: &'a Value, what: &str) -> Result<&'a str, String> {
+    value.as_str().ok_or_else(|| format!("\"{what}\" must be a string, got {value}"))
+}
+
+fn as_u64(value: &Value, what: &str) -> Result<u64, String> {
+    value.as_u64().ok_or_else(|| format!("\"{what}\" must be a non-negative integer, got {value}"))
+}
+
+/// Fails on keys outside `allowed` (typos) and on missing `required` keys.
+fn check_keys(object: &Map<String, Value>, allowed: &[&str], required: &[&str], what: &str) -> Result<(), String> {
+    if let Some(unknown) = object.keys().find(|key| !allowed.contains(&key.as_str())) {
+        return Err(format!("{what} has the unknown key {unknown:?}; allowed: {allowed:?}"));
+    }
+    if let Some(missing) = required.iter().find(|key| !object.contains_key(**key)) {
+        return Err(format!("{what} lacks the key {missing:?}"));
+    }
+    Ok(())
+}
+
+/// A present value must have the right type: `null` is not "absent" (use
+/// `clear` for that), so it is refused rather than guessed at.
+fn optional<'a, T>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    kind: &str,
+    convert: impl FnOnce(&'a Value) -> Option<T>,
+) -> Result<Option<T>, String> {
+    match object.get(key) {
+        None => Ok(None),
+        Some(value) => convert(value).map(Some).ok_or_else(|| format!("\"{key}\" must be {kind}, got {value}")),
+    }
+}
+
+fn opt_string(object: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
+    optional(object, key, "a string", |v| v.as_str().map(str::to_owned))
+}
+
+fn opt_f64(object: &Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
+    optional(object, key, "a number", Value::as_f64)
+}
+
+fn opt_i64(object: &Map<String, Value>, key: &str) -> Result<Option<i64>, String> {
+    optional(object, key, "an integer", Value::as_i64)
+}
+
+fn opt_u64(object: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
+    optional(object, key, "a non-negative integer", Value::as_u64)
+}
+
+fn opt_strings(object: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, String> {
+    optional(object, key, "a list of strings", |v| {
+        v.as_array()?.iter().map(|item| item.as_str().map(str::to_owned)).collect()
+    })
+}
+
+/// The runner's own rules, so a broken matcher cannot make every scenario
+/// pass.
+#[test]
+fn matching_rules() {
+    let ok = |expected: Value, actual: Value| matches(&expected, &actual, "v").is_ok();
+    assert!(ok(json!(2000), json!(2000.0)));
+    assert!(!ok(json!(2000), json!("2000")));
+    assert!(ok(json!({"a": 1}), json!({"a": 1, "b": 2})));
+    assert!(!ok(json!({"a": 1, "$exact": true}), json!({"a": 1, "b": 2})));
+    assert!(!ok(json!({"a": 1}), json!({"b": 1})));
+    assert!(!ok(json!([1, 2]), json!([1, 2, 3])));
+    assert!(!ok(json!(null), json!(false)));
+    assert!(ok(json!({"$any": true}), json!(null)));
+    assert!(ok(json!({"$match": "uuid"}), json!("0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10")));
+    assert!(!ok(json!({"$match": "uuid"}), json!("0B6F2A52-3C1E-4D7A-9A55-6F1F3E2B9C10")));
+    assert!(!ok(json!({"$match": "uuid"}), json!("0b6f2a52-3c1e-1d7a-9a55-6f1f3e2b9c10")));
+    assert!(ok(json!({"$match": "timestamp"}), json!("2025-04-01T14:30:00Z")));
+    assert!(!ok(json!({"$match": "timestamp"}), json!("2025-04-01T14:30:00.1Z")));
+    assert!(ok(json!({"$between": [1, 2]}), json!(2)));
+    assert!(!ok(json!({"$between": [1, 2]}), json!(2.5)));
+    assert!(!ok(json!({"$between": [1, 2]}), json!("1")));
+    assert!(ok(json!({"$contains": "b"}), json!("abc")));
+    assert!(!ok(json!({"$contains": "b"}), json!(["b"])));
+    assert!(!ok(json!({"$betwen": [1, 2]}), json!(1)));
+    assert!(!ok(json!({"a": 1, "$any": true}), json!({"a": 1})));
+}
+
+#[test]
+fn substitution() {
+    let vars = HashMap::from([("a".to_owned(), "X".to_owned())]);
+    assert_eq!(substitute_text(&vars, "session:${a}:data").unwrap(), "session:X:data");
+    assert_eq!(substitute_text(&vars, "${a}${a} $a {a}").unwrap(), "XX $a {a}");
+    assert!(substitute_text(&vars, "${b}").unwrap_err().contains("never saved"));
+    assert!(substitute_text(&vars, "${a").unwrap_err().contains("unclosed"));
+}

@@ -3,15 +3,19 @@
 CARGO ?= cargo
 WASM_TARGET := wasm32-wasip2
 COMPONENT := target/component/$(WASM_TARGET)/release/agent_sessions_guest.wasm
+PYTHON ?= python3
+VENV := .venv
+VENV_PYTHON := $(VENV)/bin/python
 
-.PHONY: help setup build run test lint bench fuzz component release clean
+.PHONY: help setup build run test test-python lint bench bench-python fuzz component python-assets release clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: ## Install what this machine lacks (wasm32-wasip2 target, redis-server) and build
+setup: ## Install what this machine lacks (wasm32-wasip2 target, redis-server), build, and make .venv for Python
 	@scripts/setup.sh
 	$(CARGO) build --workspace --all-targets
+	@$(MAKE) --no-print-directory python-assets $(VENV_PYTHON)
 
 build: ## Build the host, the CLI and the embedded component (debug)
 	$(CARGO) build --workspace
@@ -19,8 +23,25 @@ build: ## Build the host, the CLI and the embedded component (debug)
 run: build ## Start a throwaway redis-server, run `sessions demo` against it, stop it
 	@scripts/run-demo.sh target/debug/sessions
 
-test: lint ## fmt check, clippy -D warnings, then every test (starts its own redis-servers)
+test: lint ## fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers)
 	$(CARGO) test --workspace
+	@$(MAKE) --no-print-directory test-python
+
+test-python: python-assets $(VENV_PYTHON) ## pytest of the Python host (conformance, interop with the Rust CLI)
+	cd python && ../$(VENV_PYTHON) -m pytest -q
+
+# The package ships copies of the component and the kv script; they are
+# refreshed from the build output before every Python run.
+python-assets: ## Copy the built component and kv_batch.lua into python/agent_sessions/
+	@test -f $(COMPONENT) || $(CARGO) build -p agent-sessions-host
+	@cp $(COMPONENT) python/agent_sessions/agent_sessions.wasm
+	@cp redis/kv_batch.lua python/agent_sessions/kv_batch.lua
+
+$(VENV_PYTHON): python/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
+	$(VENV_PYTHON) -m pip install --quiet -e 'python[test]'
+	@touch $(VENV_PYTHON)
 
 lint: ## cargo fmt --check and clippy with -D warnings, native and wasm
 	$(CARGO) fmt --all -- --check

@@ -9,6 +9,7 @@ is dropped, so the next call gets a fresh one.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
@@ -149,24 +150,23 @@ class ComponentRuntime:
         instance.calls += 1
         try:
             result = instance.funcs[name](instance.store, *args)
-        except wasmtime.Trap as trap:
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
             # Dropped, not returned to the pool: its state is undefined.
-            raise ComponentError(_describe_trap(trap, self.time_limit, self.memory_limit)) from None
-        except wasmtime.WasmtimeError as error:
-            raise ComponentError(f"the session component failed: {error}") from None
-        except BaseException:
-            # An argument wasmtime-py could not lower, or an interrupt:
-            # whether the instance is still sound is unknown, so drop it.
-            raise
+            raise ComponentError(_describe_failure(error, self.time_limit, self.memory_limit)) from None
         self._release(instance)
         return result
 
 
-def _describe_trap(trap: wasmtime.Trap, time_limit: float, memory_limit: int) -> str:
-    text = str(trap)
-    first = text.strip().splitlines()[0] if text.strip() else "trap"
-    if "interrupt" in text:
+def _describe_failure(error: Exception, time_limit: float, memory_limit: int) -> str:
+    """One line for a trap: what went wrong, not wasm's backtrace."""
+    text = str(error)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    cause = re.sub(r"^\d+:\s*", "", lines[-1]) if lines else "trap"
+    if "interrupt" in cause:
         return f"the session component ran longer than its time limit of {time_limit:g} s and was stopped"
-    if "memory" in text and ("grow" in text or "limit" in text or "out of bounds" not in text):
-        return f"the session component failed (memory limit {memory_limit // (1024 * 1024)} MiB): {first}"
-    return f"the session component failed: {first}"
+    if "unreachable" in cause or "out of memory" in text or "memory allocation" in text:
+        return (
+            f"the session component failed ({cause}); it may have exceeded its memory limit of "
+            f"{memory_limit // (1024 * 1024)} MiB"
+        )
+    return f"the session component failed: {cause}"

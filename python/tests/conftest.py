@@ -63,6 +63,8 @@ class RedisServer:
             try:
                 client.ping()
                 break
+            except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError):
+                break  # it answers (and wants a password)
             except redis.exceptions.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"redis-server did not start on port {self.port}")

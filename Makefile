@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 
-.PHONY: help setup build run test test-python lint bench bench-python fuzz component python-assets release clean
+.PHONY: help setup build run test test-python lint lint-python bench bench-python fuzz component python-assets release clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,13 +40,19 @@ python-assets: ## Copy the built component and kv_batch.lua into python/agent_se
 $(VENV_PYTHON): python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet -e 'python[test]'
+	$(VENV_PYTHON) -m pip install --quiet -e 'python[test,dev]'
 	@touch $(VENV_PYTHON)
 
-lint: ## cargo fmt --check and clippy with -D warnings, native and wasm
+lint: ## cargo fmt --check and clippy with -D warnings, native and wasm; ruff and mypy --strict for Python
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p agent-sessions-guest --target $(WASM_TARGET) -- -D warnings
+	@$(MAKE) --no-print-directory lint-python
+
+lint-python: $(VENV_PYTHON)
+	cd python && ../$(VENV)/bin/ruff check agent_sessions tests setup.py
+	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests setup.py
+	cd python && ../$(VENV)/bin/mypy
 
 bench: ## Benchmark component vs native vs redis-benchmark (~10 min; BENCH_QUICK=1 for ~1 min)
 	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench

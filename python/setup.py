@@ -25,9 +25,20 @@ def copy_assets() -> None:
     if not BUILT_COMPONENT.is_file() and (REPO / "guest" / "Cargo.toml").is_file():
         subprocess.run(
             [
-                "cargo", "build", "--package", "agent-sessions-guest", "--lib", "--release",
-                "--target", "wasm32-wasip2", "--target-dir", str(REPO / "target" / "component"),
-                "--config", "profile.release.lto=true", "--config", "profile.release.codegen-units=1",
+                "cargo",
+                "build",
+                "--package",
+                "agent-sessions-guest",
+                "--lib",
+                "--release",
+                "--target",
+                "wasm32-wasip2",
+                "--target-dir",
+                str(REPO / "target" / "component"),
+                "--config",
+                "profile.release.lto=true",
+                "--config",
+                "profile.release.codegen-units=1",
             ],
             cwd=REPO,
             check=True,

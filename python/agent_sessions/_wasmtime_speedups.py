@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import ctypes
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from wasmtime.component import _func, _types
 
@@ -113,7 +114,7 @@ try:
     from wasmtime.component import _linker
     from wasmtime.component._enter import catch_exceptions as _catch_exceptions
 
-    @_ffi_module.wasmtime_component_func_callback_t  # type: ignore[misc]
+    @_ffi_module.wasmtime_component_func_callback_t
     def _fast_func_impl(idx, context, ty_raw, args, nargs, results, nresults):  # type: ignore[no-untyped-def]
         def run(store: Any) -> None:
             key = idx or 0
@@ -124,7 +125,7 @@ try:
                     types = _HOST_FUNCTION_TYPES[key] = (function_type.params, function_type.result)
             param_types, result_type = types
             function = _linker.FUNCTIONS.get(key)
-            values = [ty.convert_from_c(args[i]) for (_, ty), i in zip(param_types, range(nargs))]
+            values = [ty.convert_from_c(args[i]) for (_, ty), i in zip(param_types, range(nargs), strict=True)]
             result = function(store, *values)
             if result_type is not None:
                 result_type.convert_to_c(store, result, results)
@@ -133,7 +134,7 @@ try:
 
     _original_func_finalize = _linker.func_finalize
 
-    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)  # type: ignore[misc]
+    @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
     def _fast_func_finalize(idx):  # type: ignore[no-untyped-def]
         _HOST_FUNCTION_TYPES.pop(idx or 0, None)
         return _original_func_finalize(idx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, Callable, Optional
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -90,7 +90,7 @@ def check_batch(batch: Any) -> None:
     types: dict[str, str] = {}
     for index, op in enumerate(ops):
         tag, payload = op.tag, op.payload
-        items: Optional[list[Any]] = None
+        items: list[Any] | None = None
         if tag in ("hash-set", "hash-get-fields"):
             items = field(payload, "fields")
         elif tag in ("set-add", "set-remove", "sorted-remove", "sorted-add"):
@@ -218,7 +218,7 @@ def encode(batch: Any, prefix: str) -> _Encoder:
     return e
 
 
-def _text(value: Any) -> Optional[str]:
+def _text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
@@ -277,7 +277,7 @@ def decode(batch: Any, prefix: str, value: Any) -> Variant:
     if status == 1:
         if len(value) - 1 < len(ops):
             raise _malformed("fewer replies than ops")
-        return Variant("ok", [_decode_reply(op, item) for op, item in zip(ops, value[1:])])
+        return Variant("ok", [_decode_reply(op, item) for op, item in zip(ops, value[1:], strict=False)])
     if status == 0:
         index = _integer(value[1])
         actual = _text(value[2]) if len(value) > 2 else None
@@ -328,7 +328,7 @@ class RedisKv:
         *,
         socket_timeout: float = 5.0,
         connect_timeout: float = 2.0,
-        client: Optional[redis.Redis] = None,
+        client: redis.Redis | None = None,
     ) -> None:
         self.prefix = prefix
         self.redacted_url = redact_url(url)
@@ -367,9 +367,9 @@ class RedisKv:
             return KvError("other", f"the Python kv host failed: {type(error).__name__}: {error}").to_wit()
 
     def _evalsha(self, encoded: _Encoder) -> Any:
-        run: Callable[[], Any] = lambda: self.client.execute_command(
-            "EVALSHA", self._sha, len(encoded.keys), *encoded.keys, *encoded.args
-        )
+        def run() -> Any:
+            return self.client.execute_command("EVALSHA", self._sha, len(encoded.keys), *encoded.keys, *encoded.args)
+
         try:
             return run()
         except redis.exceptions.NoScriptError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Optional
+from typing import Literal
 
 #: Fields `SessionUpdate.clear` can reset to absent.
 ClearableField = Literal[
@@ -27,15 +27,15 @@ class SessionCreate:
     mean absent. The rules are the component's (see README, "Rules")."""
 
     model_id: str
-    persona_id: Optional[str] = None
-    name: Optional[str] = None
-    temperature: Optional[float] = None
-    reasoning_effort: Optional[int] = None
-    max_tokens: Optional[int] = None
+    persona_id: str | None = None
+    name: str | None = None
+    temperature: float | None = None
+    reasoning_effort: int | None = None
+    max_tokens: int | None = None
     tools: list[str] = field(default_factory=list)
-    custom_prompt: Optional[str] = None
-    agent_internal_id: Optional[str] = None
-    status: Optional[str] = None
+    custom_prompt: str | None = None
+    agent_internal_id: str | None = None
+    status: str | None = None
 
 
 @dataclass
@@ -46,18 +46,18 @@ class SessionUpdate:
     compare-and-set that raises `ConflictError` unless the stored version
     matches (0 matches a session another service wrote)."""
 
-    model_id: Optional[str] = None
-    persona_id: Optional[str] = None
-    name: Optional[str] = None
-    temperature: Optional[float] = None
-    reasoning_effort: Optional[int] = None
-    max_tokens: Optional[int] = None
-    tools: Optional[list[str]] = None
-    custom_prompt: Optional[str] = None
-    agent_internal_id: Optional[str] = None
-    status: Optional[str] = None
+    model_id: str | None = None
+    persona_id: str | None = None
+    name: str | None = None
+    temperature: float | None = None
+    reasoning_effort: int | None = None
+    max_tokens: int | None = None
+    tools: list[str] | None = None
+    custom_prompt: str | None = None
+    agent_internal_id: str | None = None
+    status: str | None = None
     clear: list[ClearableField] = field(default_factory=list)
-    expected_version: Optional[int] = None
+    expected_version: int | None = None
 
 
 @dataclass
@@ -66,14 +66,14 @@ class SessionDetail:
 
     id: str
     model_id: str
-    persona_id: Optional[str]
-    name: Optional[str]
-    temperature: Optional[float]
-    reasoning_effort: Optional[int]
-    max_tokens: Optional[int]
+    persona_id: str | None
+    name: str | None
+    temperature: float | None
+    reasoning_effort: int | None
+    max_tokens: int | None
     tools: list[str]
-    custom_prompt: Optional[str]
-    agent_internal_id: Optional[str]
+    custom_prompt: str | None
+    agent_internal_id: str | None
     #: UTC, `YYYY-MM-DDTHH:MM:SSZ`.
     created_at: str
     updated_at: str
@@ -83,7 +83,7 @@ class SessionDetail:
     #: Bumped by every update; 0 for a session another service wrote.
     version: int
     #: Seconds until the session expires; None if its expiry key has no TTL.
-    expires_in_seconds: Optional[int]
+    expires_in_seconds: int | None
 
 
 @dataclass

@@ -13,8 +13,9 @@ import concurrent.futures
 import dataclasses
 import functools
 import math
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional, TypeVar, Union
+from typing import Any, TypeVar, cast
 
 from wasmtime.component import Variant
 
@@ -60,13 +61,13 @@ T = TypeVar("T")
 # Type checks only: which values are *allowed* is the component's business.
 
 
-def _string(name: str, value: Any) -> Optional[str]:
+def _string(name: str, value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise InvalidInputError(f"{name} must be a string, not {type(value).__name__}")
 
 
-def _float(name: str, value: Any) -> Optional[float]:
+def _float(name: str, value: Any) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -77,7 +78,7 @@ def _float(name: str, value: Any) -> Optional[float]:
         return math.inf if value > 0 else -math.inf
 
 
-def _integer(name: str, value: Any) -> Optional[int]:
+def _integer(name: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -89,7 +90,7 @@ def _integer(name: str, value: Any) -> Optional[int]:
     return value
 
 
-def _strings(name: str, value: Any) -> Optional[list[str]]:
+def _strings(name: str, value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
@@ -106,7 +107,7 @@ def _session_id(value: Any) -> str:
     return value
 
 
-def _as(cls: type[T], value: Union[T, Mapping[str, Any]], what: str) -> T:
+def _as(cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
     if isinstance(value, cls):
         return value
     if isinstance(value, Mapping):
@@ -120,7 +121,7 @@ def _as(cls: type[T], value: Union[T, Mapping[str, Any]], what: str) -> T:
             raise InvalidInputError(f"{what}: {error}") from None
     # Pydantic models and other objects with the document's attribute names.
     if hasattr(value, "model_dump"):
-        return _as(cls, value.model_dump(exclude_unset=True), what)
+        return _as(cls, cast(Mapping[str, Any], value.model_dump(exclude_unset=True)), what)
     raise InvalidInputError(f"{what} must be a {cls.__name__} or a mapping, not {type(value).__name__}")
 
 
@@ -221,11 +222,11 @@ def _lift_corruption(value: Any) -> Corruption:
 def _lift_error(error: Variant) -> SessionError:
     tag, payload = error.tag, error.payload
     if tag == "invalid-input":
-        return InvalidInputError(payload)
+        return InvalidInputError(str(payload))
     if tag == "not-found":
-        return SessionNotFoundError(payload)
+        return SessionNotFoundError(str(payload))
     if tag == "conflict":
-        return ConflictError(payload)
+        return ConflictError(str(payload))
     if tag == "data-corrupt":
         corruption = _lift_corruption(payload)
         where = f"{corruption.key} field {corruption.field}" if corruption.field else corruption.key
@@ -237,7 +238,7 @@ def _lift_error(error: Variant) -> SessionError:
             detail=corruption.message,
         )
     if tag == "backend":
-        return BackendError(payload)
+        return BackendError(str(payload))
     return SessionError(f"{tag}: {payload}")
 
 
@@ -271,7 +272,7 @@ class SessionRepository:
         redis_url: str = "redis://127.0.0.1:6379/0",
         prefix: str = "",
         ttl: int = DEFAULT_TTL_SECONDS,
-        component: Union[str, Path, None] = None,
+        component: str | Path | None = None,
         *,
         grace: int = DEFAULT_GRACE_SECONDS,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -309,12 +310,12 @@ class SessionRepository:
 
     # -- the document's methods
 
-    def create_session(self, session_data: Union[SessionCreate, Mapping[str, Any]]) -> SessionDetail:
+    def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
         """Creates a session with a fresh UUID v4 (one atomic Redis batch)."""
         data = _as(SessionCreate, session_data, "session_data")
         return _lift_session(_unwrap(self._runtime.call("create", _lower_create(data))))
 
-    def get_session(self, session_id: str) -> Optional[SessionDetail]:
+    def get_session(self, session_id: str) -> SessionDetail | None:
         """The live session, or None when there is none (never created,
         deleted or expired). An id that is not a UUID raises InvalidInputError."""
         try:
@@ -326,9 +327,7 @@ class SessionRepository:
         """Like `get_session`, but raises SessionNotFoundError."""
         return _lift_session(_unwrap(self._runtime.call("get", _session_id(session_id))))
 
-    def update_session(
-        self, session_id: str, update_data: Union[SessionUpdate, Mapping[str, Any]]
-    ) -> SessionDetail:
+    def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> SessionDetail:
         """Changes the given fields, bumps `updated_at`, `last_activity` and
         `version`, and resets every TTL. Raises SessionNotFoundError when the
         session is gone, ConflictError when `expected_version` does not match."""
@@ -396,7 +395,7 @@ class SessionRepository:
         """Closes the Redis connections."""
         self.kv.close()
 
-    def __enter__(self) -> "SessionRepository":
+    def __enter__(self) -> SessionRepository:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -419,22 +418,20 @@ class AsyncSessionRepository:
             max_workers=max_concurrency, thread_name_prefix="agent-sessions"
         )
 
-    async def _run(self, method: Any, *args: Any) -> Any:
+    async def _run(self, method: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, functools.partial(method, *args))
 
-    async def create_session(self, session_data: Union[SessionCreate, Mapping[str, Any]]) -> SessionDetail:
+    async def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
         return await self._run(self.sync.create_session, session_data)
 
-    async def get_session(self, session_id: str) -> Optional[SessionDetail]:
+    async def get_session(self, session_id: str) -> SessionDetail | None:
         return await self._run(self.sync.get_session, session_id)
 
     async def get_session_or_raise(self, session_id: str) -> SessionDetail:
         return await self._run(self.sync.get_session_or_raise, session_id)
 
-    async def update_session(
-        self, session_id: str, update_data: Union[SessionUpdate, Mapping[str, Any]]
-    ) -> SessionDetail:
+    async def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> SessionDetail:
         return await self._run(self.sync.update_session, session_id, update_data)
 
     async def delete_session(self, session_id: str) -> bool:
@@ -463,7 +460,7 @@ class AsyncSessionRepository:
         await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
         self.sync.close()
 
-    async def __aenter__(self) -> "AsyncSessionRepository":
+    async def __aenter__(self) -> AsyncSessionRepository:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

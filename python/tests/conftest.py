@@ -11,8 +11,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
@@ -52,8 +52,18 @@ class RedisServer:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             *self.extra_args],
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.extra_args,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -67,11 +77,11 @@ class RedisServer:
                 break  # it answers (and wants a password)
             except redis.exceptions.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}")
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
                 time.sleep(0.02)
         client.close()
 
-    def client(self) -> "redis.Redis[str]":
+    def client(self) -> redis.Redis[str]:
         return redis.Redis(port=self.port, decode_responses=True)
 
     def stop(self) -> None:
@@ -100,7 +110,7 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 @pytest.fixture
-def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator["redis.Redis[str]"]:
+def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator[redis.Redis[str]]:
     client = redis_server.client()
     yield client
     client.close()

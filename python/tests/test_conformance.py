@@ -3,14 +3,17 @@ README.md for the format) against the Python host and a real Redis."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import redis
+from conftest import REPO, RedisServer
 
 from agent_sessions import (
     SessionCreate,
@@ -20,9 +23,6 @@ from agent_sessions import (
 )
 from agent_sessions.errors import BackendError, DataCorruptError
 from agent_sessions.models import CleanupReport, SessionDetail, SessionListResponse
-import dataclasses
-
-from conftest import REPO, RedisServer
 
 SCENARIOS = sorted((REPO / "tests" / "conformance").glob("*.json"))
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -50,7 +50,7 @@ def substitute(value: Any, saved: dict[str, str]) -> Any:
 
 def match(expected: Any, actual: Any, path: str = "$") -> None:
     if isinstance(expected, dict) and len(expected) == 1 and next(iter(expected)).startswith("$"):
-        (matcher, argument), = expected.items()
+        ((matcher, argument),) = expected.items()
         if matcher == "$match":
             pattern = {"uuid": UUID, "timestamp": TIMESTAMP}[argument]
             if not (isinstance(actual, str) and pattern.match(actual)):
@@ -88,7 +88,7 @@ def match(expected: Any, actual: Any, path: str = "$") -> None:
     if isinstance(expected, list):
         if not isinstance(actual, list) or len(actual) != len(expected):
             raise Mismatch(f"{path}: expected {len(expected)} items, got {actual!r}")
-        for i, (e, a) in enumerate(zip(expected, actual)):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
             match(e, a, f"{path}[{i}]")
         return
     if isinstance(expected, bool) or expected is None or isinstance(actual, bool):
@@ -110,8 +110,10 @@ def to_json(value: Any) -> Any:
 
 
 def error_json(error: SessionError) -> dict[str, Any]:
-    result: dict[str, Any] = {"kind": "backend" if isinstance(error, BackendError) else error.kind,
-                              "message": error.message}
+    result: dict[str, Any] = {
+        "kind": "backend" if isinstance(error, BackendError) else error.kind,
+        "message": error.message,
+    }
     if isinstance(error, DataCorruptError):
         # message_contains is checked against the text the WIT case carries.
         result.update(key=error.key, field=error.field, session_id=error.session_id, message=error.detail)
@@ -139,11 +141,11 @@ def call(repo: SessionRepository, step: dict[str, Any]) -> Any:
     raise AssertionError(f"unknown call {name!r}")
 
 
-def redis_reply(client: "redis.Redis[str]", command: list[str]) -> Any:
+def redis_reply(client: redis.Redis[str], command: list[str]) -> Any:
     name = command[0].upper()
     reply = client.execute_command(*command)
     if name == "HGETALL" and isinstance(reply, list):
-        return dict(zip(reply[::2], reply[1::2]))
+        return dict(zip(reply[::2], reply[1::2], strict=True))
     if name in ("SMEMBERS", "KEYS"):
         return sorted(reply, key=lambda s: s.encode())
     if isinstance(reply, bytes):
@@ -164,7 +166,7 @@ def test_scenario(path: Path, server: RedisServer) -> None:
     unknown = set(scenario) - {"description", "settings", "prefix", "steps"}
     assert not unknown, f"unknown scenario keys {unknown}"
     settings = scenario.get("settings", {})
-    client: "redis.Redis[str]" = redis.Redis(port=server.port, decode_responses=True)
+    client: redis.Redis[str] = redis.Redis(port=server.port, decode_responses=True)
     client.flushall()
     repo = SessionRepository(
         server.url,

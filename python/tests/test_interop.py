@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from agent_sessions import SessionCreate, SessionRepository, SessionUpdate
-
 from test_repository import example
+
+from agent_sessions import SessionCreate, SessionRepository, SessionUpdate
 
 
 def cli(binary: Path, redis_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -44,8 +44,19 @@ def test_python_writes_rust_reads_updates_deletes(repo: SessionRepository, redis
 
 def test_rust_writes_python_reads_updates_deletes(repo: SessionRepository, redis_url: str, sessions_cli: Path) -> None:
     created = cli_json(
-        sessions_cli, redis_url, "create", "--model-id", "gpt-4", "--temperature", "0.7", "--tool", "search",
-        "--tool", "code_analysis", "--status", "idle",
+        sessions_cli,
+        redis_url,
+        "create",
+        "--model-id",
+        "gpt-4",
+        "--temperature",
+        "0.7",
+        "--tool",
+        "search",
+        "--tool",
+        "code_analysis",
+        "--status",
+        "idle",
     )
     seen = repo.get_session(created["id"])
     assert seen is not None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from conftest import REPO, RedisServer
 
 from agent_sessions import (
     AsyncSessionRepository,
@@ -28,8 +29,6 @@ from agent_sessions import (
     SessionRepository,
     SessionUpdate,
 )
-
-from conftest import REPO, RedisServer
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 HOSTILE_COMPONENT = REPO / "target" / "component" / "wasm32-wasip2" / "release" / "hostile_guest.wasm"
@@ -98,7 +97,7 @@ def test_wrong_types_are_invalid_input_not_crashes(repo: SessionRepository, bad:
     assert repo.list_sessions().total == 0
 
 
-def test_errors_are_typed_exceptions(repo: SessionRepository, redis_client: "redis.Redis[str]") -> None:
+def test_errors_are_typed_exceptions(repo: SessionRepository, redis_client: redis.Redis[str]) -> None:
     with pytest.raises(InvalidInputError) as invalid:
         repo.get_session("*")
     assert isinstance(invalid.value, ValueError) and isinstance(invalid.value, SessionError)
@@ -120,7 +119,7 @@ def test_errors_are_typed_exceptions(repo: SessionRepository, redis_client: "red
     assert page.sessions == [] and [c.field for c in page.corrupt] == ["max_tokens"]
 
 
-def test_the_layout_is_the_documents(repo: SessionRepository, redis_client: "redis.Redis[str]") -> None:
+def test_the_layout_is_the_documents(repo: SessionRepository, redis_client: redis.Redis[str]) -> None:
     session = repo.create_session(example())
     data = redis_client.hgetall(f"session:{session.id}:data")
     assert data["temperature"] == "0.7" and data["tools"] == '["search", "code_analysis"]'
@@ -129,7 +128,7 @@ def test_the_layout_is_the_documents(repo: SessionRepository, redis_client: "red
     assert 3590 <= redis_client.ttl(f"session_expiry:{session.id}") <= 3600
 
 
-def test_prefixes_do_not_see_each_other(redis_url: str, redis_client: "redis.Redis[str]") -> None:
+def test_prefixes_do_not_see_each_other(redis_url: str, redis_client: redis.Redis[str]) -> None:
     with SessionRepository(redis_url, prefix="a:") as a, SessionRepository(redis_url, prefix="b:") as b:
         session = a.create_session({"model_id": "m"})
         assert b.get_session(session.id) is None
@@ -251,7 +250,7 @@ def test_settings_are_checked() -> None:
         SessionRepository("redis://127.0.0.1:1/0", batch_size=0)
 
 
-def test_ttl_setting_reaches_redis(redis_url: str, redis_client: "redis.Redis[str]") -> None:
+def test_ttl_setting_reaches_redis(redis_url: str, redis_client: redis.Redis[str]) -> None:
     with SessionRepository(redis_url, ttl=120, grace=30) as repo:
         session = repo.create_session({"model_id": "m"})
         assert 110 <= redis_client.ttl(f"session_expiry:{session.id}") <= 120
@@ -262,7 +261,7 @@ def test_ttl_setting_reaches_redis(redis_url: str, redis_client: "redis.Redis[st
 @pytest.fixture
 def hostile(redis_url: str) -> SessionRepository:
     if not HOSTILE_COMPONENT.is_file():
-        pytest.fail(f"the hostile test component is missing at {HOSTILE_COMPONENT}: run `cargo test` first (make test does)")
+        pytest.fail(f"the hostile test component is missing at {HOSTILE_COMPONENT}: run `cargo test` (make test does)")
     return SessionRepository(redis_url, component=HOSTILE_COMPONENT, time_limit=1.0, memory_limit=32 * 1024 * 1024)
 
 
@@ -287,8 +286,16 @@ def test_the_shipped_files_are_the_repositorys() -> None:
 def test_dataclasses_use_the_documents_field_names() -> None:
     names = [f.name for f in dataclasses.fields(SessionDetail)]
     assert names[:10] == [
-        "id", "model_id", "persona_id", "name", "temperature", "reasoning_effort",
-        "max_tokens", "tools", "custom_prompt", "agent_internal_id",
+        "id",
+        "model_id",
+        "persona_id",
+        "name",
+        "temperature",
+        "reasoning_effort",
+        "max_tokens",
+        "tools",
+        "custom_prompt",
+        "agent_internal_id",
     ]
     assert {"created_at", "updated_at", "last_activity", "is_active", "status"} <= set(names)
     assert Path(__file__).resolve().parents[1].joinpath("agent_sessions", "py.typed").is_file()

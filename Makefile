@@ -50,13 +50,19 @@ lint: ## cargo fmt --check and clippy with -D warnings, native and wasm; ruff an
 	@$(MAKE) --no-print-directory lint-python
 
 lint-python: $(VENV_PYTHON)
-	cd python && ../$(VENV)/bin/ruff check agent_sessions tests setup.py
-	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests setup.py
+	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench setup.py
+	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests bench setup.py
 	cd python && ../$(VENV)/bin/mypy
+	cd python && ../$(VENV)/bin/mypy bench/compare_hosts.py
 
 bench: ## Benchmark component vs native vs redis-benchmark (~10 min; BENCH_QUICK=1 for ~1 min)
 	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench
 	target/release/sessions-bench $(if $(BENCH_QUICK),--quick,)
+
+bench-python: $(VENV_PYTHON) ## Python host vs Rust host, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~20 s)
+	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
+	@$(MAKE) --no-print-directory python-assets
+	$(VENV_PYTHON) python/bench/compare_hosts.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
 
 fuzz: ## Fuzz decoding and validation for FUZZ_SECONDS (default 60); non-zero exit on a crash
 	@scripts/fuzz.sh

@@ -50,8 +50,8 @@ lint: ## cargo fmt --check and clippy with -D warnings, native and wasm; ruff an
 	@$(MAKE) --no-print-directory lint-python
 
 lint-python: $(VENV_PYTHON)
-	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench setup.py
-	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests bench setup.py
+	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench examples setup.py
+	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests bench examples setup.py
 	cd python && ../$(VENV)/bin/mypy
 	cd python && ../$(VENV)/bin/mypy bench/compare_hosts.py
 

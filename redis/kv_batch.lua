@@ -34,6 +34,9 @@
 --     zscore (member)                   bulk or nil
 --     zrevrange (start, stop)           array of members
 --     zscan (cursor, count)             [cursor, [member, ...]]
+--     sismember (member)                integer: 1 if a member
+--     scan (cursor, pattern, count)     [cursor, [key, ...]]; key number 0:
+--                                       the pattern is not a key
 --
 -- Reply
 --   {1, reply, ...}                 applied: one reply per op
@@ -103,9 +106,9 @@ end
 
 local needs_type = {
   hgetall = 'hash', hget = 'hash', hmget = 'hash', hset = 'hash', hincrby = 'hash',
-  sadd = 'set', srem = 'set', scard = 'set', sscan = 'set',
+  sadd = 'set', srem = 'set', scard = 'set', sscan = 'set', sismember = 'set',
   zadd = 'zset', zrem = 'zset', zcard = 'zset', zscore = 'zset', zrevrange = 'zset', zscan = 'zset',
-  set = false, exists = false, pttl = false, pexpire = false, del = false,
+  set = false, exists = false, pttl = false, pexpire = false, del = false, scan = false,
 }
 
 -- Types are read once per key: a cleanup batch names the set and the index
@@ -173,6 +176,10 @@ local handlers = {
   zscore = function(key, i) return redis.call('ZSCORE', key, arg(i, 1)) end,
   zrevrange = function(key, i) return redis.call('ZREVRANGE', key, arg(i, 1), arg(i, 2)) end,
   zscan = function(key, i) return members_of_scan(redis.call('ZSCAN', key, arg(i, 1), 'COUNT', arg(i, 2)), true) end,
+  sismember = function(key, i) return redis.call('SISMEMBER', key, arg(i, 1)) end,
+  scan = function(key, i)
+    return redis.call('SCAN', arg(i, 1), 'MATCH', arg(i, 2), 'COUNT', arg(i, 3))
+  end,
 }
 
 local replies = { 1 }

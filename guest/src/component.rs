@@ -137,6 +137,68 @@ impl Guest for Component {
     fn reindex() -> Result<u64, wit::SessionError> {
         repository()?.reindex().map_err(error_to_wit)
     }
+
+    fn stats(cursor: String, so_far: wit::SessionStats) -> Result<wit::StatsPage, wit::SessionError> {
+        let so_far = stats_from_wit(so_far)?;
+        let page = repository()?.stats_page(&cursor, so_far).map_err(error_to_wit)?;
+        Ok(wit::StatsPage { cursor: page.cursor, done: page.done, stats: stats_to_wit(page.stats) })
+    }
+}
+
+fn stats_from_wit(stats: wit::SessionStats) -> Result<model::SessionStats, wit::SessionError> {
+    let time = |text: Option<String>| match text {
+        None => Ok(None),
+        Some(text) => Timestamp::parse(&text)
+            .map(Some)
+            .map_err(|e| wit::SessionError::InvalidInput(format!("so-far stats hold a bad timestamp: {e}"))),
+    };
+    Ok(model::SessionStats {
+        sessions: stats.sessions,
+        active: stats.active,
+        inactive: stats.inactive,
+        by_status: stats.by_status.into_iter().map(|s| (s.status, s.count)).collect(),
+        ttl_buckets: stats
+            .ttl_buckets
+            .into_iter()
+            .map(|b| model::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
+            .collect(),
+        oldest_created_at: time(stats.oldest_created_at)?,
+        newest_created_at: time(stats.newest_created_at)?,
+        expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
+        members_without_keys: stats.members_without_keys,
+        keys_without_members: stats.keys_without_members,
+        keys_without_ttl: stats.keys_without_ttl,
+        set_size: stats.set_size,
+        index_size: stats.index_size,
+        problems: stats
+            .problems
+            .into_iter()
+            .map(|c| model::Corruption { session_id: c.session_id, key: c.key, field: c.field, message: c.message })
+            .collect(),
+    })
+}
+
+fn stats_to_wit(stats: model::SessionStats) -> wit::SessionStats {
+    wit::SessionStats {
+        sessions: stats.sessions,
+        active: stats.active,
+        inactive: stats.inactive,
+        by_status: stats.by_status.into_iter().map(|(status, count)| wit::StatusCount { status, count }).collect(),
+        ttl_buckets: stats
+            .ttl_buckets
+            .into_iter()
+            .map(|b| wit::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
+            .collect(),
+        oldest_created_at: stats.oldest_created_at.map(|t| t.to_string()),
+        newest_created_at: stats.newest_created_at.map(|t| t.to_string()),
+        expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
+        members_without_keys: stats.members_without_keys,
+        keys_without_members: stats.keys_without_members,
+        keys_without_ttl: stats.keys_without_ttl,
+        set_size: stats.set_size,
+        index_size: stats.index_size,
+        problems: stats.problems.into_iter().map(corruption_to_wit).collect(),
+    }
 }
 
 fn data_field_from_wit(field: wit::DataField) -> DataField {
@@ -238,6 +300,12 @@ fn op_to_wit(op: kv::Op) -> wit_kv::Op {
         kv::Op::SortedScore { key, member } => W::SortedScore(wit_kv::MemberOf { key, member }),
         kv::Op::SortedRangeDesc { key, start, stop } => W::SortedRangeDesc(wit_kv::RankRange { key, start, stop }),
         kv::Op::SortedScan(request) => W::SortedScan(scan(request)),
+        kv::Op::SetContains { key, member } => W::SetContains(wit_kv::MemberOf { key, member }),
+        kv::Op::KeyScan(request) => W::KeyScan(wit_kv::KeyScanRequest {
+            pattern: request.pattern,
+            cursor: request.cursor,
+            count: request.count,
+        }),
     }
 }
 

@@ -272,7 +272,7 @@ fn decode_tools(text: &str) -> Result<Vec<String>, String> {
 }
 
 /// `true`/`false`, and the spellings Python (`True`) and others (`1`) use.
-fn decode_bool(text: &str) -> Result<bool, String> {
+pub(crate) fn decode_bool(text: &str) -> Result<bool, String> {
     match text.trim() {
         "true" | "True" | "TRUE" | "1" => Ok(true),
         "false" | "False" | "FALSE" | "0" => Ok(false),

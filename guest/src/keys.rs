@@ -30,6 +30,32 @@ pub fn expiry(id: &SessionId) -> String {
     format!("session_expiry:{id}")
 }
 
+/// Which of a session's keys a key name is, for scans of the keyspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKeyKind {
+    Data,
+    Meta,
+    Expiry,
+}
+
+/// A SCAN pattern matching every per-session key (and `session_index`,
+/// which [`parse_session_key`] rejects).
+pub const SESSION_KEYS_PATTERN: &str = "session*";
+
+/// The session id and kind of a per-session key name, if it is one.
+pub fn parse_session_key(key: &str) -> Option<(SessionId, SessionKeyKind)> {
+    if let Some(id) = key.strip_prefix("session_expiry:") {
+        return SessionId::parse(id).ok().map(|id| (id, SessionKeyKind::Expiry));
+    }
+    let rest = key.strip_prefix("session:")?;
+    let (id, kind) = if let Some(id) = rest.strip_suffix(":data") {
+        (id, SessionKeyKind::Data)
+    } else {
+        (rest.strip_suffix(":meta")?, SessionKeyKind::Meta)
+    };
+    SessionId::parse(id).ok().map(|id| (id, kind))
+}
+
 /// The keys of one session, built once per operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionKeys {

@@ -84,6 +84,22 @@ pub enum Op {
         stop: u64,
     },
     SortedScan(ScanRequest),
+    /// SISMEMBER: 1 if `member` is in the set.
+    SetContains {
+        key: String,
+        member: String,
+    },
+    /// SCAN with MATCH: keys matching a glob pattern, one bounded page; the
+    /// reply's members are keys. The pattern takes the key's place.
+    KeyScan(KeyScanRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyScanRequest {
+    /// A glob pattern (`*`, `?`; `\` escapes) relative to the prefix.
+    pub pattern: String,
+    pub cursor: String,
+    pub count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +110,7 @@ pub struct ScanRequest {
 }
 
 impl Op {
-    /// The key this op works on.
+    /// The key this op works on (for `KeyScan`, its pattern).
     pub fn key(&self) -> &str {
         match self {
             Op::HashGetAll(key)
@@ -114,8 +130,10 @@ impl Op {
             | Op::SortedAdd { key, .. }
             | Op::SortedRemove { key, .. }
             | Op::SortedScore { key, .. }
-            | Op::SortedRangeDesc { key, .. } => key,
+            | Op::SortedRangeDesc { key, .. }
+            | Op::SetContains { key, .. } => key,
             Op::SetScan(scan) | Op::SortedScan(scan) => &scan.key,
+            Op::KeyScan(scan) => &scan.pattern,
         }
     }
 
@@ -128,14 +146,21 @@ impl Op {
             | Op::HashGetFields { .. }
             | Op::HashSet { .. }
             | Op::HashIncrement { .. } => Some(KeyType::Hash),
-            Op::SetAdd { .. } | Op::SetRemove { .. } | Op::SetSize(_) | Op::SetScan(_) => Some(KeyType::Set),
+            Op::SetAdd { .. } | Op::SetRemove { .. } | Op::SetSize(_) | Op::SetScan(_) | Op::SetContains { .. } => {
+                Some(KeyType::Set)
+            }
             Op::SortedAdd { .. }
             | Op::SortedRemove { .. }
             | Op::SortedSize(_)
             | Op::SortedScore { .. }
             | Op::SortedRangeDesc { .. }
             | Op::SortedScan(_) => Some(KeyType::SortedSet),
-            Op::StringSet { .. } | Op::Exists(_) | Op::TtlMs(_) | Op::Expire { .. } | Op::Delete(_) => None,
+            Op::StringSet { .. }
+            | Op::Exists(_)
+            | Op::TtlMs(_)
+            | Op::Expire { .. }
+            | Op::Delete(_)
+            | Op::KeyScan(_) => None,
         }
     }
 

@@ -101,6 +101,67 @@ pub(crate) fn cleanup_report_from_wit(report: wit::CleanupReport) -> model::Clea
     }
 }
 
+pub(crate) fn stats_to_wit(stats: model::SessionStats) -> wit::SessionStats {
+    wit::SessionStats {
+        sessions: stats.sessions,
+        active: stats.active,
+        inactive: stats.inactive,
+        by_status: stats.by_status.into_iter().map(|(status, count)| wit::StatusCount { status, count }).collect(),
+        ttl_buckets: stats
+            .ttl_buckets
+            .into_iter()
+            .map(|b| wit::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
+            .collect(),
+        oldest_created_at: stats.oldest_created_at.map(|t| t.to_string()),
+        newest_created_at: stats.newest_created_at.map(|t| t.to_string()),
+        expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
+        members_without_keys: stats.members_without_keys,
+        keys_without_members: stats.keys_without_members,
+        keys_without_ttl: stats.keys_without_ttl,
+        set_size: stats.set_size,
+        index_size: stats.index_size,
+        problems: stats
+            .problems
+            .into_iter()
+            .map(|c| wit::Corruption { session_id: c.session_id, key: c.key, field: c.field, message: c.message })
+            .collect(),
+    }
+}
+
+pub(crate) fn stats_page_from_wit(page: wit::StatsPage) -> Result<model::StatsPage, Error> {
+    let time = |text: Option<String>| -> Result<Option<Timestamp>, Error> {
+        text.map(|text| {
+            Timestamp::parse(&text).map_err(|e| Error::Guest(format!("the component returned a bad timestamp: {e}")))
+        })
+        .transpose()
+    };
+    let stats = page.stats;
+    Ok(model::StatsPage {
+        cursor: page.cursor,
+        done: page.done,
+        stats: model::SessionStats {
+            sessions: stats.sessions,
+            active: stats.active,
+            inactive: stats.inactive,
+            by_status: stats.by_status.into_iter().map(|s| (s.status, s.count)).collect(),
+            ttl_buckets: stats
+                .ttl_buckets
+                .into_iter()
+                .map(|b| model::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
+                .collect(),
+            oldest_created_at: time(stats.oldest_created_at)?,
+            newest_created_at: time(stats.newest_created_at)?,
+            expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
+            members_without_keys: stats.members_without_keys,
+            keys_without_members: stats.keys_without_members,
+            keys_without_ttl: stats.keys_without_ttl,
+            set_size: stats.set_size,
+            index_size: stats.index_size,
+            problems: stats.problems.into_iter().map(corruption_from_wit).collect(),
+        },
+    })
+}
+
 fn corruption_from_wit(c: wit::Corruption) -> model::Corruption {
     model::Corruption { session_id: c.session_id, key: c.key, field: c.field, message: c.message }
 }

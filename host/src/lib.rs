@@ -37,7 +37,8 @@ mod store;
 
 pub use agent_sessions_guest::model;
 pub use agent_sessions_guest::model::{
-    CleanupReport, Corruption, DataField, Session, SessionCreate, SessionData, SessionMeta, SessionPage, SessionUpdate,
+    CleanupReport, Corruption, DataField, Session, SessionCreate, SessionData, SessionMeta, SessionPage, SessionStats,
+    SessionUpdate, StatsPage, TtlBucket,
 };
 pub use agent_sessions_guest::settings::{
     DEFAULT_BATCH_SIZE, DEFAULT_GRACE_SECONDS, DEFAULT_SESSION_TTL_SECONDS, Settings,

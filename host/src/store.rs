@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sessions_guest::Settings;
-use agent_sessions_guest::model::{CleanupReport, Session, SessionCreate, SessionPage, SessionUpdate};
+use agent_sessions_guest::model::{
+    CleanupReport, Session, SessionCreate, SessionPage, SessionStats, SessionUpdate, StatsPage,
+};
 
 use crate::convert;
 use crate::error::Error;
@@ -293,6 +295,34 @@ impl SessionStore {
             Box::pin(async move { bindings.agent_sessions_repository().call_reindex(store).await })
         })
         .await
+    }
+
+    /// One bounded step of the stats walk (see [`SessionStore::stats`]):
+    /// start with cursor "" and default stats, repeat until `done`.
+    pub async fn stats_page(&self, cursor: &str, so_far: SessionStats) -> Result<StatsPage, Error> {
+        let cursor = cursor.to_owned();
+        let so_far = convert::stats_to_wit(so_far);
+        let page = self
+            .call("stats", move |bindings, store| {
+                Box::pin(async move { bindings.agent_sessions_repository().call_stats(store, &cursor, &so_far).await })
+            })
+            .await?;
+        convert::stats_page_from_wit(page)
+    }
+
+    /// Counts sessions (by status, activity, remaining TTL) and
+    /// inconsistencies over the whole keyspace, in bounded steps of
+    /// `batch_size` (SCAN-based: Redis is never blocked). `progress` sees
+    /// each step's totals.
+    pub async fn stats(&self, mut progress: impl FnMut(&StatsPage)) -> Result<SessionStats, Error> {
+        let mut page = StatsPage::default();
+        loop {
+            page = self.stats_page(&page.cursor, page.stats).await?;
+            progress(&page);
+            if page.done {
+                return Ok(page.stats);
+            }
+        }
     }
 
     /// Checks storage and the component: one `PING`, one component call.

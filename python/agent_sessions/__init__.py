@@ -23,7 +23,9 @@ from .models import (
     SessionCreate,
     SessionDetail,
     SessionListResponse,
+    SessionStats,
     SessionUpdate,
+    TtlBucket,
 )
 from .repository import AsyncSessionRepository, SessionRepository
 
@@ -42,7 +44,9 @@ __all__ = [
     "SessionListResponse",
     "SessionNotFoundError",
     "SessionRepository",
+    "SessionStats",
     "SessionUpdate",
+    "TtlBucket",
 ]
 
 __version__ = "0.1.0"

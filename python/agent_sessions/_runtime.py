@@ -28,7 +28,7 @@ _wasmtime_speedups.install()
 PACKAGE = "agent:sessions"
 VERSION = "0.1.0"
 REPOSITORY = f"{PACKAGE}/repository@{VERSION}"
-EXPORTS = ("create", "get", "update", "delete", "list", "extend-ttl", "cleanup-expired", "reindex")
+EXPORTS = ("create", "get", "update", "delete", "list", "extend-ttl", "cleanup-expired", "reindex", "stats")
 
 #: How often the engine's epoch advances; the time limit is counted in these.
 EPOCH_TICK_SECONDS = 0.01

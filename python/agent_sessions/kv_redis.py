@@ -51,6 +51,7 @@ _KEY_TYPES = {
     "sorted-score": "zset",
     "sorted-range-desc": "zset",
     "sorted-scan": "zset",
+    "set-contains": "set",
 }
 
 _I64_MAX = 2**63 - 1
@@ -71,8 +72,18 @@ class KvError(Exception):
 
 
 def _op_key(op: Variant) -> str:
+    """The op's key (for key-scan, its pattern)."""
     payload = op.payload
-    return payload if isinstance(payload, str) else field(payload, "key")
+    if isinstance(payload, str):
+        return payload
+    if op.tag == "key-scan":
+        return str(field(payload, "pattern"))
+    return str(field(payload, "key"))
+
+
+def escape_glob(text: str) -> str:
+    """`text` with Redis' glob characters escaped, so a prefix matches only itself."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def _score(score: float) -> str:
@@ -105,8 +116,10 @@ def check_batch(batch: Any) -> None:
                     score = field(member, "score")
                     if score != score or score in (float("inf"), float("-inf")):
                         raise KvError("invalid-batch", f"op {index}: scores must be finite")
-        if tag in ("set-scan", "sorted-scan") and field(payload, "count") == 0:
+        if tag in ("set-scan", "sorted-scan", "key-scan") and field(payload, "count") == 0:
             raise KvError("invalid-batch", f"op {index} on {_op_key(op)} has nothing to do")
+        if tag == "key-scan" and not field(payload, "pattern"):
+            raise KvError("invalid-batch", f"op {index}: a key scan needs a pattern")
         ttl_ms = None
         if tag == "string-set":
             ttl_ms = field(payload, "ttl-ms")
@@ -213,6 +226,12 @@ def encode(batch: Any, prefix: str) -> _Encoder:
             e.entry("zrevrange", field(p, "key"), start, stop)
         elif tag == "sorted-scan":
             e.entry("zscan", field(p, "key"), field(p, "cursor"), field(p, "count"))
+        elif tag == "set-contains":
+            e.entry("sismember", field(p, "key"), field(p, "member"))
+        elif tag == "key-scan":
+            # A pattern is not a key: key number 0, the pattern an argument.
+            pattern = escape_glob(prefix) + field(p, "pattern")
+            e.args.extend(["scan", 0, 3, field(p, "cursor"), pattern, field(p, "count")])
         else:
             raise KvError("invalid-batch", f"unknown op {tag}")
     return e
@@ -248,7 +267,7 @@ def _malformed(detail: str) -> KvError:
     return KvError("other", f"unexpected reply from the kv batch script: {detail}")
 
 
-def _decode_reply(op: Variant, value: Any) -> Variant:
+def _decode_reply(op: Variant, value: Any, prefix: str) -> Variant:
     tag = op.tag
     if tag == "hash-get-all":
         flat = _texts(value)
@@ -261,10 +280,14 @@ def _decode_reply(op: Variant, value: Any) -> Variant:
         return Variant("values", [_text(item) for item in value])
     if tag == "sorted-range-desc":
         return Variant("texts", _texts(value))
-    if tag in ("set-scan", "sorted-scan"):
+    if tag in ("set-scan", "sorted-scan", "key-scan"):
         if not isinstance(value, list) or len(value) != 2:
             raise _malformed(f"scan reply {value!r}")
-        return Variant("scan", record(cursor=_text(value[0]) or "0", members=_texts(value[1])))
+        members = _texts(value[1])
+        if tag == "key-scan" and prefix:
+            # Keys come back whole; the guest sees them without the prefix.
+            members = [m[len(prefix) :] if m.startswith(prefix) else m for m in members]
+        return Variant("scan", record(cursor=_text(value[0]) or "0", members=members))
     return Variant("integer", _integer(value))
 
 
@@ -277,7 +300,7 @@ def decode(batch: Any, prefix: str, value: Any) -> Variant:
     if status == 1:
         if len(value) - 1 < len(ops):
             raise _malformed("fewer replies than ops")
-        return Variant("ok", [_decode_reply(op, item) for op, item in zip(ops, value[1:], strict=False)])
+        return Variant("ok", [_decode_reply(op, item, prefix) for op, item in zip(ops, value[1:], strict=False)])
     if status == 0:
         index = _integer(value[1])
         actual = _text(value[2]) if len(value) > 2 else None

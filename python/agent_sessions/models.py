@@ -121,3 +121,37 @@ class CleanupReport:
     skipped: int
     #: The first of those (at most 100), each naming key and member.
     problems: list[Corruption]
+
+
+@dataclass
+class TtlBucket:
+    """Live sessions whose remaining TTL is at most `up_to_seconds` (and
+    more than the previous bucket's); None: longer than every bound."""
+
+    up_to_seconds: int | None
+    count: int
+
+
+@dataclass
+class SessionStats:
+    """What `stats` found: counts for monitoring, and inconsistencies."""
+
+    #: Live sessions (in `active_sessions`, expiry key present).
+    sessions: int
+    active: int
+    inactive: int
+    #: Live sessions by status.
+    by_status: dict[str, int]
+    ttl_buckets: list[TtlBucket]
+    oldest_created_at: str | None
+    newest_created_at: str | None
+    #: Members whose expiry key is gone but whose hashes remain.
+    expired_awaiting_cleanup: int
+    members_without_keys: int
+    keys_without_members: int
+    keys_without_ttl: int
+    #: Sizes of `active_sessions` and the list index at the start.
+    set_size: int
+    index_size: int
+    #: The first 100 inconsistencies.
+    problems: list[Corruption]

@@ -37,7 +37,9 @@ from .models import (
     SessionCreate,
     SessionDetail,
     SessionListResponse,
+    SessionStats,
     SessionUpdate,
+    TtlBucket,
 )
 
 #: Defaults shared with the Rust host (`guest/src/settings.rs`).
@@ -219,6 +221,43 @@ def _lift_corruption(value: Any) -> Corruption:
     )
 
 
+_EMPTY_STATS = record(
+    sessions=0,
+    active=0,
+    inactive=0,
+    by_status=[],
+    ttl_buckets=[],
+    oldest_created_at=None,
+    newest_created_at=None,
+    expired_awaiting_cleanup=0,
+    members_without_keys=0,
+    keys_without_members=0,
+    keys_without_ttl=0,
+    set_size=0,
+    index_size=0,
+    problems=[],
+)
+
+
+def _lift_stats(value: Any) -> SessionStats:
+    return SessionStats(
+        sessions=field(value, "sessions"),
+        active=field(value, "active"),
+        inactive=field(value, "inactive"),
+        by_status={field(s, "status"): field(s, "count") for s in field(value, "by-status")},
+        ttl_buckets=[TtlBucket(field(b, "up-to-seconds"), field(b, "count")) for b in field(value, "ttl-buckets")],
+        oldest_created_at=field(value, "oldest-created-at"),
+        newest_created_at=field(value, "newest-created-at"),
+        expired_awaiting_cleanup=field(value, "expired-awaiting-cleanup"),
+        members_without_keys=field(value, "members-without-keys"),
+        keys_without_members=field(value, "keys-without-members"),
+        keys_without_ttl=field(value, "keys-without-ttl"),
+        set_size=field(value, "set-size"),
+        index_size=field(value, "index-size"),
+        problems=[_lift_corruption(c) for c in field(value, "problems")],
+    )
+
+
 def _lift_error(error: Variant) -> SessionError:
     tag, payload = error.tag, error.payload
     if tag == "invalid-input":
@@ -379,6 +418,21 @@ class SessionRepository:
         but not in the list index); returns how many."""
         return int(_unwrap(self._runtime.call("reindex")))
 
+    def stats(self, progress: Callable[[SessionStats], None] | None = None) -> SessionStats:
+        """Counts sessions (by status, activity, remaining TTL) and
+        inconsistencies over the whole keyspace, in bounded SCAN steps of
+        `batch_size`; `progress` sees the totals after each step."""
+        cursor, so_far = "", _EMPTY_STATS
+        while True:
+            page = _unwrap(self._runtime.call("stats", cursor, so_far))
+            cursor, so_far = field(page, "cursor"), field(page, "stats")
+            if progress is not None or field(page, "done"):
+                stats = _lift_stats(so_far)
+                if progress is not None:
+                    progress(stats)
+                if field(page, "done"):
+                    return stats
+
     def ping(self) -> float:
         """Seconds one Redis PING takes; raises BackendError when Redis is down."""
         try:
@@ -451,6 +505,9 @@ class AsyncSessionRepository:
 
     async def reindex_sessions(self) -> int:
         return await self._run(self.sync.reindex_sessions)
+
+    async def stats(self, progress: Callable[[SessionStats], None] | None = None) -> SessionStats:
+        return await self._run(self.sync.stats, progress)
 
     async def ping(self) -> float:
         return await self._run(self.sync.ping)

@@ -22,7 +22,7 @@ from agent_sessions import (
     SessionUpdate,
 )
 from agent_sessions.errors import BackendError, DataCorruptError
-from agent_sessions.models import CleanupReport, SessionDetail, SessionListResponse
+from agent_sessions.models import CleanupReport, SessionDetail, SessionListResponse, SessionStats
 
 SCENARIOS = sorted((REPO / "tests" / "conformance").glob("*.json"))
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -104,7 +104,7 @@ def match(expected: Any, actual: Any, path: str = "$") -> None:
 
 
 def to_json(value: Any) -> Any:
-    if isinstance(value, (SessionDetail, SessionListResponse, CleanupReport)):
+    if isinstance(value, (SessionDetail, SessionListResponse, CleanupReport, SessionStats)):
         return dataclasses.asdict(value)
     return value
 
@@ -138,6 +138,8 @@ def call(repo: SessionRepository, step: dict[str, Any]) -> Any:
         return repo.cleanup_expired_sessions_report()
     if name == "reindex":
         return repo.reindex_sessions()
+    if name == "stats":
+        return repo.stats()
     raise AssertionError(f"unknown call {name!r}")
 
 

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use agent_sessions_host::{
-    CleanupReport, Corruption, DataField, Error, Session, SessionCreate, SessionPage, SessionStore, SessionUpdate,
+    CleanupReport, Corruption, DataField, Error, Session, SessionCreate, SessionPage, SessionStats, SessionStore,
+    SessionUpdate,
 };
 use agent_sessions_tests::RedisServer;
 use serde_json::{Map, Value, json};
@@ -255,7 +256,7 @@ impl Runner<'_> {
             "get" | "delete" | "extend_ttl" => &["id"],
             "update" => &["id", "changes"],
             "list" => &["limit", "offset"],
-            "cleanup_expired" | "reindex" => &[],
+            "cleanup_expired" | "reindex" | "stats" => &[],
             other => return Err(format!("unknown call {other:?}").into()),
         };
         let mut allowed = vec!["call", "expect"];
@@ -345,6 +346,7 @@ impl Runner<'_> {
             }
             "cleanup_expired" => store.cleanup_expired().await.map(|report| report_json(&report)),
             "reindex" => store.reindex().await.map(|added| json!(added)),
+            "stats" => store.stats(|_| {}).await.map(|stats| stats_json(&stats)),
             other => return Err(format!("unknown call {other:?}").into()),
         };
         match result {
@@ -697,6 +699,29 @@ fn page_json(page: &SessionPage) -> Value {
         "limit": page.limit,
         "offset": page.offset,
         "corrupt": page.corrupt.iter().map(corruption_json).collect::<Vec<_>>(),
+    })
+}
+
+fn stats_json(stats: &SessionStats) -> Value {
+    json!({
+        "sessions": stats.sessions,
+        "active": stats.active,
+        "inactive": stats.inactive,
+        "by_status": stats.by_status.iter().map(|(status, count)| (status.clone(), json!(count))).collect::<Map<_, _>>(),
+        "ttl_buckets": stats
+            .ttl_buckets
+            .iter()
+            .map(|b| json!({ "up_to_seconds": b.up_to_seconds, "count": b.count }))
+            .collect::<Vec<_>>(),
+        "oldest_created_at": stats.oldest_created_at.map(|t| t.to_string()),
+        "newest_created_at": stats.newest_created_at.map(|t| t.to_string()),
+        "expired_awaiting_cleanup": stats.expired_awaiting_cleanup,
+        "members_without_keys": stats.members_without_keys,
+        "keys_without_members": stats.keys_without_members,
+        "keys_without_ttl": stats.keys_without_ttl,
+        "set_size": stats.set_size,
+        "index_size": stats.index_size,
+        "problems": stats.problems.iter().map(corruption_json).collect::<Vec<_>>(),
     })
 }
 

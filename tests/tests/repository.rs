@@ -24,6 +24,7 @@ on_both_backends!(
     bad_inputs_are_typed_errors,
     concurrent_compare_and_set_loses_no_update,
     settings_out_of_range_are_rejected,
+    stats_walks_every_session_in_small_steps,
 );
 
 async fn create_then_get_returns_every_field(backend: Backend) {
@@ -321,4 +322,23 @@ async fn settings_out_of_range_are_rejected(backend: Backend) {
     assert!(matches!(h.store.with_settings(zero_ttl), Err(Error::InvalidInput(_))));
     let result = agent_sessions_host::SessionStore::builder().memory().batch_size(0).build().await;
     assert!(matches!(result, Err(Error::InvalidInput(_))));
+}
+
+async fn stats_walks_every_session_in_small_steps(backend: Backend) {
+    // Batches of 3 over 20 sessions: several steps per phase, same totals.
+    let h = backend.harness(|b| b.batch_size(3)).await;
+    for i in 0..20 {
+        let status = if i % 4 == 0 { "completed" } else { "running" };
+        h.store.create(SessionCreate { status: Some(status.into()), ..minimal("m") }).await.unwrap();
+    }
+    let mut steps = 0;
+    let stats = h.store.stats(|_| steps += 1).await.unwrap();
+    assert!(steps > 10, "{steps} steps for 20 sessions in batches of 3");
+    assert_eq!((stats.sessions, stats.active, stats.inactive), (20, 15, 5));
+    assert_eq!(stats.by_status, vec![("completed".to_owned(), 5), ("running".to_owned(), 15)]);
+    assert_eq!(stats.ttl_buckets.iter().map(|b| b.count).sum::<u64>(), 20);
+    assert_eq!((stats.set_size, stats.index_size), (20, 20));
+    assert_eq!(stats.members_without_keys + stats.keys_without_members + stats.keys_without_ttl, 0);
+    assert!(stats.problems.is_empty(), "{:?}", stats.problems);
+    assert!(stats.oldest_created_at <= stats.newest_created_at);
 }

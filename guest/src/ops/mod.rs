@@ -7,4 +7,5 @@ mod extend;
 mod get;
 mod list;
 mod reindex;
+mod stats;
 mod update;

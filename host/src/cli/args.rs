@@ -132,6 +132,13 @@ pub enum Command {
     Cleanup,
     /// Add sessions written by another service to the list index.
     Reindex,
+    /// Count sessions (by status, remaining TTL) and find inconsistencies,
+    /// walking Redis with SCAN in bounded batches (never blocks it).
+    Stats {
+        /// Keys per SCAN step.
+        #[arg(long, value_name = "N", default_value_t = agent_sessions_host::DEFAULT_BATCH_SIZE)]
+        batch_size: u32,
+    },
     /// Check Redis (reachable, latency) and the component (loads, answers).
     Health,
     /// Run a whole session lifecycle and narrate each step.

@@ -10,7 +10,7 @@ mod output;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore};
+use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, Settings};
 use clap::Parser;
 use serde_json::{Value, json};
 
@@ -165,6 +165,27 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Reindex => {
             let indexed = store.reindex().await?;
             show(json!({ "indexed": indexed }), format!("added {indexed} session(s) to the list index\n"));
+        }
+        Command::Stats { batch_size } => {
+            let store = store.with_settings(Settings { batch_size: *batch_size, ..store.settings() })?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let stats = store
+                .stats(|page| {
+                    if progress {
+                        let s = &page.stats;
+                        eprint!(
+                            "\rsessions: stats: {} live, {} expired, {} inconsistent so far ",
+                            s.sessions,
+                            s.expired_awaiting_cleanup,
+                            s.members_without_keys + s.keys_without_members + s.keys_without_ttl
+                        );
+                    }
+                })
+                .await?;
+            if progress {
+                eprint!("\r\x1b[2K");
+            }
+            show(output::stats_json(&stats), output::stats_text(&stats));
         }
         Command::Health => {
             let component = match &cli.component {

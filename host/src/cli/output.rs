@@ -1,6 +1,6 @@
 //! What `sessions` prints: one JSON document with `--json`, text otherwise.
 
-use agent_sessions_host::{CleanupReport, Corruption, Error, Health, Session, SessionPage};
+use agent_sessions_host::{CleanupReport, Corruption, Error, Health, Session, SessionPage, SessionStats};
 use serde_json::{Value, json};
 
 /// A session as one flat JSON object: the data fields with natural types,
@@ -170,4 +170,70 @@ fn shorten_to(text: &str, max: usize) -> String {
         let head: String = first_line.chars().take(max.saturating_sub(3)).collect();
         format!("{head}...")
     }
+}
+
+/// A TTL bucket's bound, for people: "60s", "5m", "1h", "1d", "1w".
+fn bound_label(seconds: Option<u64>) -> String {
+    match seconds {
+        None => "longer".into(),
+        Some(s) if s % 604_800 == 0 => format!("<={}w", s / 604_800),
+        Some(s) if s % 86_400 == 0 => format!("<={}d", s / 86_400),
+        Some(s) if s % 3_600 == 0 => format!("<={}h", s / 3_600),
+        Some(s) if s % 60 == 0 => format!("<={}m", s / 60),
+        Some(s) => format!("<={s}s"),
+    }
+}
+
+pub fn stats_json(stats: &SessionStats) -> Value {
+    json!({
+        "sessions": stats.sessions,
+        "active": stats.active,
+        "inactive": stats.inactive,
+        "by_status": stats.by_status.iter().map(|(status, count)| (status.clone(), json!(count))).collect::<serde_json::Map<_, _>>(),
+        "ttl_buckets": stats.ttl_buckets.iter().map(|b| json!({ "up_to_seconds": b.up_to_seconds, "count": b.count })).collect::<Vec<_>>(),
+        "oldest_created_at": stats.oldest_created_at.map(|t| t.to_string()),
+        "newest_created_at": stats.newest_created_at.map(|t| t.to_string()),
+        "expired_awaiting_cleanup": stats.expired_awaiting_cleanup,
+        "inconsistencies": {
+            "members_without_keys": stats.members_without_keys,
+            "keys_without_members": stats.keys_without_members,
+            "keys_without_ttl": stats.keys_without_ttl,
+        },
+        "active_sessions_size": stats.set_size,
+        "index_size": stats.index_size,
+        "problems": stats.problems.iter().map(corruption_json).collect::<Vec<_>>(),
+    })
+}
+
+pub fn stats_text(stats: &SessionStats) -> String {
+    let join = |items: Vec<String>| if items.is_empty() { "-".to_owned() } else { items.join(" · ") };
+    let mut out = String::new();
+    out.push_str(&format!(
+        "sessions              {} live ({} active, {} inactive)\n",
+        stats.sessions, stats.active, stats.inactive
+    ));
+    let statuses = stats.by_status.iter().map(|(s, n)| format!("{} {n}", if s.is_empty() { "(none)" } else { s }));
+    out.push_str(&format!("by status             {}\n", join(statuses.collect())));
+    let buckets = stats.ttl_buckets.iter().map(|b| format!("{} {}", bound_label(b.up_to_seconds), b.count));
+    out.push_str(&format!("remaining TTL         {}\n", join(buckets.collect())));
+    let time = |t: Option<agent_sessions_host::Timestamp>| t.map_or("-".to_owned(), |t| t.to_string());
+    out.push_str(&format!("oldest created        {}\n", time(stats.oldest_created_at)));
+    out.push_str(&format!("newest created        {}\n", time(stats.newest_created_at)));
+    out.push_str(&format!("awaiting cleanup      {} expired\n", stats.expired_awaiting_cleanup));
+    out.push_str(&format!(
+        "inconsistencies       {} members without keys · {} keys without members · {} keys without TTL\n",
+        stats.members_without_keys, stats.keys_without_members, stats.keys_without_ttl
+    ));
+    out.push_str(&format!(
+        "active_sessions       {} members; list index {} entries\n",
+        stats.set_size, stats.index_size
+    ));
+    if !stats.problems.is_empty() {
+        out.push_str(&format!("problems (first {}):\n", stats.problems.len()));
+        for c in &stats.problems {
+            let field = if c.field.is_empty() { String::new() } else { format!(" {:?}", c.field) };
+            out.push_str(&format!("  {}{field}: {}\n", c.key, c.message));
+        }
+    }
+    out
 }

@@ -359,6 +359,23 @@ impl State {
                 Some(Value::Sorted(sorted)) => scan_page(sorted.scores.keys(), scan),
                 _ => ScanPage { cursor: "0".into(), members: vec![] },
             }),
+            Op::SetContains { key, member } => Reply::Integer(match self.value(key) {
+                Some(Value::Set(set)) => i64::from(set.contains(member)),
+                _ => 0,
+            }),
+            Op::KeyScan(scan) => {
+                let mut keys: Vec<&String> = self
+                    .entries
+                    .iter()
+                    .filter(|(key, entry)| {
+                        entry.expires_at.is_none_or(|at| at > now) && glob_matches(&scan.pattern, key)
+                    })
+                    .map(|(key, _)| key)
+                    .collect();
+                keys.sort();
+                let request = ScanRequest { key: String::new(), cursor: scan.cursor.clone(), count: scan.count };
+                Reply::Scan(scan_page(keys.into_iter(), &request))
+            }
         })
     }
 
@@ -413,4 +430,67 @@ fn scan_page<'a>(members: impl Iterator<Item = &'a String>, scan: &ScanRequest) 
         _ => "0".to_owned(),
     };
     ScanPage { cursor, members: page }
+}
+
+/// Redis' glob matching as SCAN MATCH uses it, for the patterns the guest
+/// and the host build: `*`, `?` and `\\` escapes (character classes match
+/// literally).
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    // Positions to resume from after the last `*`: classic greedy matching
+    // with backtracking to the most recent star, O(pattern × text).
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+                continue;
+            }
+            Some('?') => {
+                p += 1;
+                t += 1;
+                continue;
+            }
+            Some('\\') if pattern.get(p + 1) == Some(&text[t]) => {
+                p += 2;
+                t += 1;
+                continue;
+            }
+            Some(c) if *c != '\\' && *c == text[t] => {
+                p += 1;
+                t += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((star_p, star_t)) => {
+                p = star_p + 1;
+                t = star_t + 1;
+                star = Some((star_p, star_t + 1));
+            }
+            None => return false,
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::glob_matches;
+
+    #[test]
+    fn globs_match_as_redis_does() {
+        assert!(glob_matches("session:*:meta", "session:abc:meta"));
+        assert!(!glob_matches("session:*:meta", "session:abc:data"));
+        assert!(glob_matches("session_expiry:*", "session_expiry:x"));
+        assert!(glob_matches("a\\*b*", "a*bcd"));
+        assert!(!glob_matches("a\\*b*", "axbcd"));
+        assert!(glob_matches("s?x", "sax"));
+        assert!(glob_matches("*", ""));
+        assert!(!glob_matches("session:*", "tenant:session:x"));
+    }
 }

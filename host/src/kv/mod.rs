@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, ErrorKind, KeyType, KvError, Op, ScanRequest};
+use agent_sessions_guest::kv::{
+    Batch, BatchOutcome, Condition, ErrorKind, KeyScanRequest, KeyType, KvError, Op, Reply, ScanRequest,
+};
 
 /// Largest batch the host accepts from a guest, in conditions plus ops.
 pub const MAX_BATCH_ENTRIES: usize = 100_000;
@@ -89,13 +91,33 @@ impl KvStore {
     pub async fn execute(&self, batch: &Batch) -> Result<BatchOutcome, KvError> {
         check_batch(batch)?;
         self.round_trips.fetch_add(1, Ordering::Relaxed);
-        let batch = if self.prefix.is_empty() { Cow::Borrowed(batch) } else { Cow::Owned(self.prefixed(batch)) };
-        self.backend.execute(&batch).await.map_err(|mut error| {
+        let prefixed = if self.prefix.is_empty() { Cow::Borrowed(batch) } else { Cow::Owned(self.prefixed(batch)) };
+        let outcome = self.backend.execute(&prefixed).await.map_err(|mut error| {
             if let Some(unprefixed) = error.key.strip_prefix(&self.prefix) {
                 error.key = unprefixed.to_owned();
             }
             error
-        })
+        })?;
+        Ok(self.unprefixed_keys(batch, outcome))
+    }
+
+    /// Key scans reply with full key names; the guest sees them without the prefix.
+    fn unprefixed_keys(&self, batch: &Batch, outcome: BatchOutcome) -> BatchOutcome {
+        match outcome {
+            BatchOutcome::Applied(mut replies) if !self.prefix.is_empty() => {
+                for (op, reply) in batch.ops.iter().zip(replies.iter_mut()) {
+                    if let (Op::KeyScan(_), Reply::Scan(page)) = (op, reply) {
+                        for key in &mut page.members {
+                            if let Some(unprefixed) = key.strip_prefix(&self.prefix) {
+                                *key = unprefixed.to_owned();
+                            }
+                        }
+                    }
+                }
+                BatchOutcome::Applied(replies)
+            }
+            other => other,
+        }
     }
 
     fn prefixed(&self, batch: &Batch) -> Batch {
@@ -143,6 +165,12 @@ impl KvStore {
                     Op::SortedRangeDesc { key: p(key), start: *start, stop: *stop }
                 }
                 Op::SortedScan(s) => Op::SortedScan(scan(s)),
+                Op::SetContains { key, member } => Op::SetContains { key: p(key), member: member.clone() },
+                Op::KeyScan(s) => Op::KeyScan(KeyScanRequest {
+                    pattern: format!("{}{}", escape_glob(&self.prefix), s.pattern),
+                    cursor: s.cursor.clone(),
+                    count: s.count,
+                }),
             })
             .collect();
         Batch { conditions, ops }
@@ -219,6 +247,7 @@ fn check_batch(batch: &Batch) -> Result<(), KvError> {
                 members.is_empty()
             }
             Op::SetScan(scan) | Op::SortedScan(scan) => scan.count == 0,
+            Op::KeyScan(scan) => scan.count == 0 || scan.pattern.is_empty(),
             _ => false,
         };
         if empty {
@@ -241,4 +270,17 @@ fn check_batch(batch: &Batch) -> Result<(), KvError> {
         }
     }
     Ok(())
+}
+
+/// `text` with Redis' glob characters escaped, so that a prefix matches
+/// only itself in a SCAN pattern.
+pub fn escape_glob(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }

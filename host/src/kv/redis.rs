@@ -322,6 +322,16 @@ fn encode(batch: &Batch) -> Encoder<'_> {
             Op::SortedScan(scan) => {
                 e.entry("zscan", key, &[Arg::Text(&scan.cursor), Arg::Unsigned(u64::from(scan.count))])
             }
+            Op::SetContains { member, .. } => e.entry("sismember", key, &[Arg::Text(member)]),
+            // A pattern is not a key: key number 0, the pattern an argument.
+            Op::KeyScan(scan) => {
+                e.args.extend([Arg::Text("scan"), Arg::Count(0), Arg::Count(3)]);
+                e.args.extend([
+                    Arg::Text(&scan.cursor),
+                    Arg::Text(&scan.pattern),
+                    Arg::Unsigned(u64::from(scan.count)),
+                ]);
+            }
         }
     }
     e
@@ -407,7 +417,7 @@ fn decode_reply(op: &Op, value: Value) -> Result<Reply, KvError> {
             other => return Err(malformed(format!("expected an array, got {other:?}"))),
         }),
         Op::SortedRangeDesc { .. } => Reply::Texts(texts(value)?),
-        Op::SetScan(_) | Op::SortedScan(_) => {
+        Op::SetScan(_) | Op::SortedScan(_) | Op::KeyScan(_) => {
             let mut parts = match value {
                 Value::Array(parts) if parts.len() == 2 => parts.into_iter(),
                 other => return Err(malformed(format!("scan reply {other:?}"))),

@@ -97,6 +97,8 @@ fn op_from_wit(op: w::Op) -> Op {
         w::Op::SortedScore(m) => Op::SortedScore { key: m.key, member: m.member },
         w::Op::SortedRangeDesc(r) => Op::SortedRangeDesc { key: r.key, start: r.start, stop: r.stop },
         w::Op::SortedScan(s) => Op::SortedScan(scan(s)),
+        w::Op::SetContains(m) => Op::SetContains { key: m.key, member: m.member },
+        w::Op::KeyScan(s) => Op::KeyScan(core::KeyScanRequest { pattern: s.pattern, cursor: s.cursor, count: s.count }),
     }
 }
 

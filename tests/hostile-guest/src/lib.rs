@@ -14,7 +14,9 @@ wit_bindgen::generate!({
     world: "session-store",
 });
 
-use agent::sessions::types::{CleanupReport, Session, SessionCreate, SessionError, SessionPage, SessionUpdate};
+use agent::sessions::types::{
+    CleanupReport, Session, SessionCreate, SessionError, SessionPage, SessionStats, SessionUpdate, StatsPage,
+};
 use exports::agent::sessions::repository::Guest;
 
 struct Hostile;
@@ -76,6 +78,9 @@ impl Guest for Hostile {
         refuse()
     }
     fn reindex() -> Result<u64, SessionError> {
+        refuse()
+    }
+    fn stats(_: String, _: SessionStats) -> Result<StatsPage, SessionError> {
         refuse()
     }
 }

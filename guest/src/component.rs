@@ -138,6 +138,14 @@ impl Guest for Component {
         repository()?.reindex().map_err(error_to_wit)
     }
 
+    fn acquire_cleanup_lease(holder: String, ttl_ms: u64) -> Result<bool, wit::SessionError> {
+        repository()?.acquire_cleanup_lease(&holder, ttl_ms).map_err(error_to_wit)
+    }
+
+    fn release_cleanup_lease(holder: String) -> Result<bool, wit::SessionError> {
+        repository()?.release_cleanup_lease(&holder).map_err(error_to_wit)
+    }
+
     fn stats(cursor: String, so_far: wit::SessionStats) -> Result<wit::StatsPage, wit::SessionError> {
         let so_far = stats_from_wit(so_far)?;
         let page = repository()?.stats_page(&cursor, so_far).map_err(error_to_wit)?;

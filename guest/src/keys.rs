@@ -14,6 +14,10 @@ pub const ACTIVE_SESSIONS: &str = "active_sessions";
 /// to the document's layout, maintained in the same atomic batches.
 pub const SESSION_INDEX: &str = "session_index";
 
+/// Hash `{holder}` with a TTL: who runs scheduled cleanup now, so that of
+/// several `sessions serve` replicas one sweeps per interval. Ours.
+pub const CLEANUP_LEASE: &str = "cleanup_lease";
+
 /// Hash of the nine data fields.
 pub fn data(id: &SessionId) -> String {
     format!("session:{id}:data")

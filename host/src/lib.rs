@@ -32,6 +32,7 @@ mod bindings;
 mod convert;
 mod error;
 pub mod kv;
+pub mod metrics;
 mod runtime;
 mod store;
 

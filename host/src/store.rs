@@ -325,6 +325,30 @@ impl SessionStore {
         }
     }
 
+    /// Takes (or renews) the cleanup lease for `ttl` if nobody else holds
+    /// it; true when `holder` holds it afterwards.
+    pub async fn acquire_cleanup_lease(&self, holder: &str, ttl: Duration) -> Result<bool, Error> {
+        let holder = holder.to_owned();
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        self.call("acquire_cleanup_lease", move |bindings, store| {
+            Box::pin(async move {
+                bindings.agent_sessions_repository().call_acquire_cleanup_lease(store, &holder, ttl_ms).await
+            })
+        })
+        .await
+    }
+
+    /// Gives the cleanup lease back if `holder` holds it.
+    pub async fn release_cleanup_lease(&self, holder: &str) -> Result<bool, Error> {
+        let holder = holder.to_owned();
+        self.call("release_cleanup_lease", move |bindings, store| {
+            Box::pin(
+                async move { bindings.agent_sessions_repository().call_release_cleanup_lease(store, &holder).await },
+            )
+        })
+        .await
+    }
+
     /// Checks storage and the component: one `PING`, one component call.
     pub async fn health(&self) -> Result<Health, Error> {
         let storage_latency = self.inner.kv.backend().ping().await.map_err(|e| Error::Unavailable(e.message))?;
@@ -354,6 +378,9 @@ impl SessionStore {
             Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
         >,
     {
-        self.inner.runtime.call(operation, &self.inner.kv, self.inner.settings, call).await
+        let started = std::time::Instant::now();
+        let result = self.inner.runtime.call(operation, &self.inner.kv, self.inner.settings, call).await;
+        crate::metrics::record_operation(operation, started.elapsed(), &result);
+        result
     }
 }

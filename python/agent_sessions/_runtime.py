@@ -29,6 +29,8 @@ PACKAGE = "agent:sessions"
 VERSION = "0.1.0"
 REPOSITORY = f"{PACKAGE}/repository@{VERSION}"
 EXPORTS = ("create", "get", "update", "delete", "list", "extend-ttl", "cleanup-expired", "reindex", "stats")
+# Exports the Python host does not call (yet): acquire-cleanup-lease,
+# release-cleanup-lease (for a scheduled-cleanup service).
 
 #: How often the engine's epoch advances; the time limit is counted in these.
 EPOCH_TICK_SECONDS = 0.01

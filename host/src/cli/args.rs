@@ -141,6 +141,24 @@ pub enum Command {
     },
     /// Check Redis (reachable, latency) and the component (loads, answers).
     Health,
+    /// Run as a service: cleanup on a schedule (one replica sweeps per
+    /// interval, by a lease in Redis), Prometheus metrics on /metrics,
+    /// /healthz and /readyz. Stops on SIGINT or SIGTERM after the current sweep.
+    Serve {
+        /// Address for /metrics, /healthz and /readyz.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+        listen: std::net::SocketAddr,
+        /// Seconds between cleanup runs; each waits up to 10% longer at
+        /// random, so that replicas spread out.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+        cleanup_interval: f64,
+        /// Seconds between stats walks that refresh the session gauges.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+        stats_interval: f64,
+        /// Log lines on stderr as text or as JSON objects.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
     /// Run a whole session lifecycle and narrate each step.
     Demo,
 }
@@ -180,6 +198,13 @@ pub struct DataFlags {
     /// running, idle, paused (active) or completed, failed, cancelled.
     #[arg(long, value_name = "STATUS", help_heading = FIELDS)]
     pub status: Option<String>,
+}
+
+/// How `serve` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 /// Fields `update --clear` can reset.

@@ -6,6 +6,7 @@ mod demo;
 mod exit_code;
 mod input;
 mod output;
+mod serve;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -14,21 +15,32 @@ use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, Settin
 use clap::Parser;
 use serde_json::{Value, json};
 
-use args::{Cli, Command};
+use args::{Cli, Command, LogFormat};
 use exit_code::Exit;
 use input::InputError;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SESSIONS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .init();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    // A service logs what it does; a one-shot command only warnings.
+    let (level, json_logs) = match &cli.command {
+        Command::Serve { log_format, .. } => ("info", *log_format == LogFormat::Json),
+        _ => ("warn", false),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SESSIONS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    if json_logs {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init();
+    }
+    // The service answers HTTP while it sweeps: give it both cores.
+    let runtime = if matches!(cli.command, Command::Serve { .. }) {
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()
+    } else {
+        tokio::runtime::Builder::new_current_thread().enable_all().build()
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => return fail_line(&format!("cannot start the async runtime: {e}"), Exit::Failure),
     };
@@ -206,6 +218,24 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             );
         }
         Command::Demo => demo::run(&store).await?,
+        Command::Serve { listen, cleanup_interval, stats_interval, .. } => {
+            let seconds = |name: &str, value: f64| {
+                if value.is_finite() && value >= 0.1 {
+                    Ok(Duration::from_secs_f64(value))
+                } else {
+                    Err(InputError(format!("--{name} must be at least 0.1 seconds, got {value}")))
+                }
+            };
+            let options = serve::ServeOptions {
+                listen: *listen,
+                cleanup_interval: seconds("cleanup-interval", *cleanup_interval)?,
+                stats_interval: seconds("stats-interval", *stats_interval)?,
+            };
+            if let Err((message, exit)) = serve::run(store, options).await {
+                eprintln!("sessions: {message}");
+                return Ok(exit);
+            }
+        }
     }
     Ok(Exit::Success)
 }

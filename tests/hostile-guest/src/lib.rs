@@ -83,4 +83,10 @@ impl Guest for Hostile {
     fn stats(_: String, _: SessionStats) -> Result<StatsPage, SessionError> {
         refuse()
     }
+    fn acquire_cleanup_lease(_: String, _: u64) -> Result<bool, SessionError> {
+        refuse()
+    }
+    fn release_cleanup_lease(_: String) -> Result<bool, SessionError> {
+        refuse()
+    }
 }

@@ -146,11 +146,105 @@ impl Guest for Component {
         repository()?.release_cleanup_lease(&holder).map_err(error_to_wit)
     }
 
+    fn export_sessions(cursor: String) -> Result<wit::ExportPage, wit::SessionError> {
+        let page = repository()?.export_sessions(&cursor).map_err(error_to_wit)?;
+        Ok(wit::ExportPage {
+            cursor: page.cursor,
+            done: page.done,
+            sessions: page.sessions.into_iter().map(stored_to_wit).collect(),
+        })
+    }
+
+    fn import_sessions(
+        records: Vec<wit::ImportRecord>,
+        on_conflict: wit::ConflictPolicy,
+        dry_run: bool,
+    ) -> Result<wit::ImportReport, wit::SessionError> {
+        let records = records
+            .into_iter()
+            .map(|record| match record {
+                wit::ImportRecord::Stored(stored) => model::ImportRecord::Stored(model::StoredSession {
+                    id: stored.id,
+                    data: stored.data.into_iter().map(|f| (f.field, f.value)).collect(),
+                    meta: stored.meta.into_iter().map(|f| (f.field, f.value)).collect(),
+                    ttl_ms: stored.ttl_ms,
+                }),
+                wit::ImportRecord::Typed(session) => match session_from_wit(session) {
+                    Ok(session) => model::ImportRecord::Typed(Box::new(session)),
+                    Err(message) => model::ImportRecord::Unreadable(message),
+                },
+            })
+            .collect();
+        let policy = match on_conflict {
+            wit::ConflictPolicy::Skip => model::ConflictPolicy::Skip,
+            wit::ConflictPolicy::Overwrite => model::ConflictPolicy::Overwrite,
+            wit::ConflictPolicy::Fail => model::ConflictPolicy::Fail,
+        };
+        let report = repository()?.import_sessions(records, policy, dry_run).map_err(error_to_wit)?;
+        Ok(wit::ImportReport {
+            imported: report.imported,
+            overwritten: report.overwritten,
+            skipped: report.skipped,
+            rejected: report
+                .rejected
+                .into_iter()
+                .map(|r| wit::RejectedRecord { index: r.index, message: r.message })
+                .collect(),
+        })
+    }
+
+    fn migrate(cursor: String, dry_run: bool) -> Result<wit::MigratePage, wit::SessionError> {
+        let page = repository()?.migrate(&cursor, dry_run).map_err(error_to_wit)?;
+        Ok(wit::MigratePage {
+            cursor: page.cursor,
+            done: page.done,
+            examined: page.examined,
+            indexed: page.indexed,
+            hash_ttls_set: page.hash_ttls_set,
+            schema_versions_set: page.schema_versions_set,
+        })
+    }
+
     fn stats(cursor: String, so_far: wit::SessionStats) -> Result<wit::StatsPage, wit::SessionError> {
         let so_far = stats_from_wit(so_far)?;
         let page = repository()?.stats_page(&cursor, so_far).map_err(error_to_wit)?;
         Ok(wit::StatsPage { cursor: page.cursor, done: page.done, stats: stats_to_wit(page.stats) })
     }
+}
+
+fn stored_to_wit(stored: model::StoredSession) -> wit::StoredSession {
+    let fields = |fields: Vec<(String, String)>| {
+        fields.into_iter().map(|(field, value)| wit::StoredField { field, value }).collect()
+    };
+    wit::StoredSession { id: stored.id, data: fields(stored.data), meta: fields(stored.meta), ttl_ms: stored.ttl_ms }
+}
+
+/// A typed session from a host; timestamps that do not parse make it unreadable.
+fn session_from_wit(session: wit::Session) -> Result<model::Session, String> {
+    let time = |name: &str, text: &str| Timestamp::parse(text).map_err(|e| format!("{name}: {e}"));
+    Ok(model::Session {
+        data: model::SessionData {
+            model_id: session.model_id,
+            persona_id: session.persona_id,
+            name: session.name,
+            temperature: session.temperature,
+            reasoning_effort: session.reasoning_effort,
+            max_tokens: session.max_tokens,
+            tools: session.tools,
+            custom_prompt: session.custom_prompt,
+            agent_internal_id: session.agent_internal_id,
+        },
+        meta: model::SessionMeta {
+            created_at: time("created_at", &session.created_at)?,
+            updated_at: time("updated_at", &session.updated_at)?,
+            last_activity: time("last_activity", &session.last_activity)?,
+            is_active: session.is_active,
+            status: session.status,
+            version: session.version,
+        },
+        id: session.id,
+        expires_in_seconds: session.expires_in_seconds,
+    })
 }
 
 fn stats_from_wit(stats: wit::SessionStats) -> Result<model::SessionStats, wit::SessionError> {

@@ -181,3 +181,67 @@ pub struct StatsPage {
     pub done: bool,
     pub stats: SessionStats,
 }
+
+/// A session as stored: both hashes byte for byte and the remaining TTL of
+/// its expiry key (`None`: no TTL).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredSession {
+    pub id: String,
+    pub data: Vec<(String, String)>,
+    pub meta: Vec<(String, String)>,
+    pub ttl_ms: Option<u64>,
+}
+
+/// One page of `export_sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExportPage {
+    pub cursor: String,
+    pub done: bool,
+    pub sessions: Vec<StoredSession>,
+}
+
+/// One session to import.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImportRecord {
+    /// As exported: written back byte for byte.
+    Stored(StoredSession),
+    /// Typed, e.g. converted from another store: validated and encoded.
+    Typed(Box<Session>),
+    /// A record the host could not even convert (says why).
+    Unreadable(String),
+}
+
+/// What to do with a record whose id is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictPolicy {
+    Skip,
+    Overwrite,
+    Fail,
+}
+
+/// A record `import_sessions` refused, by position in the call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedRecord {
+    pub index: u32,
+    pub message: String,
+}
+
+/// What `import_sessions` did (or, in a dry run, would do).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImportReport {
+    pub imported: u64,
+    pub overwritten: u64,
+    pub skipped: u64,
+    pub rejected: Vec<RejectedRecord>,
+}
+
+/// One page of `migrate`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MigratePage {
+    pub cursor: String,
+    pub done: bool,
+    pub examined: u64,
+    pub indexed: u64,
+    pub hash_ttls_set: u64,
+    pub schema_versions_set: u64,
+}

@@ -162,6 +162,92 @@ pub(crate) fn stats_page_from_wit(page: wit::StatsPage) -> Result<model::StatsPa
     })
 }
 
+pub(crate) fn export_page_from_wit(page: wit::ExportPage) -> model::ExportPage {
+    let fields = |fields: Vec<wit::StoredField>| fields.into_iter().map(|f| (f.field, f.value)).collect();
+    model::ExportPage {
+        cursor: page.cursor,
+        done: page.done,
+        sessions: page
+            .sessions
+            .into_iter()
+            .map(|s| model::StoredSession { id: s.id, data: fields(s.data), meta: fields(s.meta), ttl_ms: s.ttl_ms })
+            .collect(),
+    }
+}
+
+pub(crate) fn import_record_to_wit(record: model::ImportRecord) -> Result<wit::ImportRecord, Error> {
+    let fields = |fields: Vec<(String, String)>| {
+        fields.into_iter().map(|(field, value)| wit::StoredField { field, value }).collect()
+    };
+    Ok(match record {
+        model::ImportRecord::Stored(s) => wit::ImportRecord::Stored(wit::StoredSession {
+            id: s.id,
+            data: fields(s.data),
+            meta: fields(s.meta),
+            ttl_ms: s.ttl_ms,
+        }),
+        model::ImportRecord::Typed(session) => wit::ImportRecord::Typed(session_to_wit(*session)),
+        model::ImportRecord::Unreadable(message) => {
+            return Err(Error::InvalidInput(format!("an unreadable record cannot be imported: {message}")));
+        }
+    })
+}
+
+fn session_to_wit(session: model::Session) -> wit::Session {
+    let model::Session { id, data, meta, expires_in_seconds } = session;
+    wit::Session {
+        id,
+        model_id: data.model_id,
+        persona_id: data.persona_id,
+        name: data.name,
+        temperature: data.temperature,
+        reasoning_effort: data.reasoning_effort,
+        max_tokens: data.max_tokens,
+        tools: data.tools,
+        custom_prompt: data.custom_prompt,
+        agent_internal_id: data.agent_internal_id,
+        created_at: meta.created_at.to_string(),
+        updated_at: meta.updated_at.to_string(),
+        last_activity: meta.last_activity.to_string(),
+        is_active: meta.is_active,
+        status: meta.status,
+        version: meta.version,
+        expires_in_seconds,
+    }
+}
+
+pub(crate) fn conflict_policy_to_wit(policy: model::ConflictPolicy) -> wit::ConflictPolicy {
+    match policy {
+        model::ConflictPolicy::Skip => wit::ConflictPolicy::Skip,
+        model::ConflictPolicy::Overwrite => wit::ConflictPolicy::Overwrite,
+        model::ConflictPolicy::Fail => wit::ConflictPolicy::Fail,
+    }
+}
+
+pub(crate) fn import_report_from_wit(report: wit::ImportReport) -> model::ImportReport {
+    model::ImportReport {
+        imported: report.imported,
+        overwritten: report.overwritten,
+        skipped: report.skipped,
+        rejected: report
+            .rejected
+            .into_iter()
+            .map(|r| model::RejectedRecord { index: r.index, message: r.message })
+            .collect(),
+    }
+}
+
+pub(crate) fn migrate_page_from_wit(page: wit::MigratePage) -> model::MigratePage {
+    model::MigratePage {
+        cursor: page.cursor,
+        done: page.done,
+        examined: page.examined,
+        indexed: page.indexed,
+        hash_ttls_set: page.hash_ttls_set,
+        schema_versions_set: page.schema_versions_set,
+    }
+}
+
 fn corruption_from_wit(c: wit::Corruption) -> model::Corruption {
     model::Corruption { session_id: c.session_id, key: c.key, field: c.field, message: c.message }
 }

@@ -38,8 +38,9 @@ mod store;
 
 pub use agent_sessions_guest::model;
 pub use agent_sessions_guest::model::{
-    CleanupReport, Corruption, DataField, Session, SessionCreate, SessionData, SessionMeta, SessionPage, SessionStats,
-    SessionUpdate, StatsPage, TtlBucket,
+    CleanupReport, ConflictPolicy, Corruption, DataField, ExportPage, ImportRecord, ImportReport, MigratePage,
+    RejectedRecord, Session, SessionCreate, SessionData, SessionMeta, SessionPage, SessionStats, SessionUpdate,
+    StatsPage, StoredSession, TtlBucket,
 };
 pub use agent_sessions_guest::settings::{
     DEFAULT_BATCH_SIZE, DEFAULT_GRACE_SECONDS, DEFAULT_SESSION_TTL_SECONDS, Settings,

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use agent_sessions_guest::Settings;
 use agent_sessions_guest::model::{
-    CleanupReport, Session, SessionCreate, SessionPage, SessionStats, SessionUpdate, StatsPage,
+    CleanupReport, ConflictPolicy, ExportPage, ImportRecord, ImportReport, MigratePage, Session, SessionCreate,
+    SessionPage, SessionStats, SessionUpdate, StatsPage,
 };
 
 use crate::convert;
@@ -347,6 +348,52 @@ impl SessionStore {
             )
         })
         .await
+    }
+
+    /// One page of live sessions as stored (both hashes byte for byte and
+    /// the remaining TTL). Start with cursor ""; repeat until `done`.
+    pub async fn export_sessions(&self, cursor: &str) -> Result<ExportPage, Error> {
+        let cursor = cursor.to_owned();
+        let page = self
+            .call("export_sessions", move |bindings, store| {
+                Box::pin(async move { bindings.agent_sessions_repository().call_export_sessions(store, &cursor).await })
+            })
+            .await?;
+        Ok(convert::export_page_from_wit(page))
+    }
+
+    /// Validates `records` (at most 1000), then, unless `dry_run`, writes
+    /// the valid ones, each atomically with every key, in one round trip.
+    pub async fn import_sessions(
+        &self,
+        records: Vec<ImportRecord>,
+        on_conflict: ConflictPolicy,
+        dry_run: bool,
+    ) -> Result<ImportReport, Error> {
+        let records = records.into_iter().map(convert::import_record_to_wit).collect::<Result<Vec<_>, _>>()?;
+        let policy = convert::conflict_policy_to_wit(on_conflict);
+        let report = self
+            .call("import_sessions", move |bindings, store| {
+                Box::pin(async move {
+                    bindings.agent_sessions_repository().call_import_sessions(store, &records, policy, dry_run).await
+                })
+            })
+            .await?;
+        Ok(convert::import_report_from_wit(report))
+    }
+
+    /// One page of bringing foreign sessions up to this layout (index, hash
+    /// TTLs, schema_version). Start with cursor ""; repeat until `done`.
+    pub async fn migrate(&self, cursor: &str, dry_run: bool) -> Result<MigratePage, Error> {
+        let cursor = cursor.to_owned();
+        let page = self
+            .call("migrate", move |bindings, store| {
+                Box::pin(
+                    async move { bindings.agent_sessions_repository().call_migrate(store, &cursor, dry_run).await },
+                )
+            })
+            .await?;
+        Ok(convert::migrate_page_from_wit(page))
     }
 
     /// Checks storage and the component: one `PING`, one component call.

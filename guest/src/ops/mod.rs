@@ -7,6 +7,8 @@ mod extend;
 mod get;
 mod lease;
 mod list;
+mod migrate;
 mod reindex;
 mod stats;
+mod transfer;
 mod update;

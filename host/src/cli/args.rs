@@ -139,6 +139,45 @@ pub enum Command {
         #[arg(long, value_name = "N", default_value_t = agent_sessions_host::DEFAULT_BATCH_SIZE)]
         batch_size: u32,
     },
+    /// Write every live session as JSON Lines (both hashes as stored and
+    /// the remaining TTL), streamed; progress on stderr when it is a terminal.
+    Export {
+        /// Write here instead of stdout.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<String>,
+    },
+    /// Load sessions from JSON Lines: `sessions export` lines, or the typed
+    /// form `sessions get --json` prints (sessions from another store). Every
+    /// line is validated first; nothing is written if one is bad.
+    Import {
+        /// The file, or "-" for stdin.
+        #[arg(value_name = "FILE")]
+        source: String,
+        /// What to do with a session whose id is already stored.
+        #[arg(long, value_enum, default_value_t = OnConflict::Skip)]
+        on_conflict: OnConflict,
+        /// Import the valid lines and report the bad ones, instead of
+        /// writing nothing.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// Sessions per Redis round trip.
+        #[arg(long, value_name = "N", default_value_t = 500)]
+        batch: usize,
+        /// Validate and count, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Bring sessions another service wrote in the design document's layout
+    /// up to ours: list index entries, TTLs on the hashes, schema_version.
+    /// Idempotent; prints a cursor to resume from if it is cut off.
+    Migrate {
+        /// Count what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Resume from this cursor (printed when a run stops).
+        #[arg(long, value_name = "CURSOR", default_value = "")]
+        from: String,
+    },
     /// Check Redis (reachable, latency) and the component (loads, answers).
     Health,
     /// Run as a service: cleanup on a schedule (one replica sweeps per
@@ -198,6 +237,17 @@ pub struct DataFlags {
     /// running, idle, paused (active) or completed, failed, cancelled.
     #[arg(long, value_name = "STATUS", help_heading = FIELDS)]
     pub status: Option<String>,
+}
+
+/// `import --on-conflict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnConflict {
+    /// Keep the stored session.
+    Skip,
+    /// Replace it with the line's.
+    Overwrite,
+    /// Write nothing if any line's id is stored (exit 4).
+    Fail,
 }
 
 /// How `serve` writes its log lines.

@@ -170,7 +170,7 @@ fn wrong_type(field: &str, wanted: &str, value: &Value) -> InputError {
     InputError(format!("field {field} must be {wanted}, got {value}"))
 }
 
-fn text(document: &Map<String, Value>, field: &str) -> Result<Option<String>, InputError> {
+pub(super) fn text(document: &Map<String, Value>, field: &str) -> Result<Option<String>, InputError> {
     match document.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
@@ -178,7 +178,7 @@ fn text(document: &Map<String, Value>, field: &str) -> Result<Option<String>, In
     }
 }
 
-fn float(document: &Map<String, Value>, field: &str) -> Result<Option<f64>, InputError> {
+pub(super) fn float(document: &Map<String, Value>, field: &str) -> Result<Option<f64>, InputError> {
     match document.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => {
@@ -192,7 +192,7 @@ fn float(document: &Map<String, Value>, field: &str) -> Result<Option<f64>, Inpu
     }
 }
 
-fn integer(document: &Map<String, Value>, field: &str) -> Result<Option<i64>, InputError> {
+pub(super) fn integer(document: &Map<String, Value>, field: &str) -> Result<Option<i64>, InputError> {
     match document.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(number)) => {
@@ -206,7 +206,7 @@ fn integer(document: &Map<String, Value>, field: &str) -> Result<Option<i64>, In
     }
 }
 
-fn tools(document: &Map<String, Value>) -> Result<Option<Vec<String>>, InputError> {
+pub(super) fn tools(document: &Map<String, Value>) -> Result<Option<Vec<String>>, InputError> {
     let list = match document.get("tools") {
         None | Some(Value::Null) => return Ok(None),
         // The design document stores tools as a JSON array in a string.

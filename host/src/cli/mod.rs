@@ -7,6 +7,7 @@ mod exit_code;
 mod input;
 mod output;
 mod serve;
+mod transfer;
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, Settin
 use clap::Parser;
 use serde_json::{Value, json};
 
-use args::{Cli, Command, LogFormat};
+use args::{Cli, Command, LogFormat, OnConflict};
 use exit_code::Exit;
 use input::InputError;
 
@@ -198,6 +199,87 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
                 eprint!("\r\x1b[2K");
             }
             show(output::stats_json(&stats), output::stats_text(&stats));
+        }
+        Command::Export { output } => {
+            let (written, seconds) = transfer::export(&store, output.as_deref()).await?;
+            let rate = written as f64 / seconds.max(1e-9);
+            let summary = json!({ "exported": written, "seconds": seconds, "sessions_per_second": rate });
+            match output {
+                // The sessions went to a file: the summary can use stdout.
+                Some(path) => show(summary, format!("exported {written} session(s) to {path} ({rate:.0}/s)\n")),
+                None if std::io::IsTerminal::is_terminal(&std::io::stderr()) => {
+                    eprintln!("exported {written} session(s) ({rate:.0}/s)")
+                }
+                None => {}
+            }
+        }
+        Command::Import { source, on_conflict, skip_invalid, batch, dry_run } => {
+            let options = transfer::ImportOptions {
+                on_conflict: match on_conflict {
+                    OnConflict::Skip => agent_sessions_host::ConflictPolicy::Skip,
+                    OnConflict::Overwrite => agent_sessions_host::ConflictPolicy::Overwrite,
+                    OnConflict::Fail => agent_sessions_host::ConflictPolicy::Fail,
+                },
+                skip_invalid: *skip_invalid,
+                batch: *batch,
+                dry_run: *dry_run,
+            };
+            let outcome = transfer::import(&store, source, options).await?;
+            for (number, message) in &outcome.bad_lines {
+                eprintln!("sessions: {source}:{number}: {message}");
+            }
+            let r = &outcome.report;
+            let rate = (r.imported + r.overwritten + r.skipped) as f64 / outcome.seconds.max(1e-9);
+            show(
+                json!({
+                    "lines": outcome.lines,
+                    "imported": r.imported,
+                    "overwritten": r.overwritten,
+                    "skipped": r.skipped,
+                    "invalid": outcome.bad_lines.len(),
+                    "written": !outcome.refused && !dry_run,
+                    "seconds": outcome.seconds,
+                    "sessions_per_second": rate,
+                    "bad_lines": outcome.bad_lines.iter().map(|(n, m)| json!({ "line": n, "message": m })).collect::<Vec<_>>(),
+                }),
+                if outcome.refused {
+                    format!("{} of {} line(s) are bad; nothing was written\n", outcome.bad_lines.len(), outcome.lines)
+                } else {
+                    format!(
+                        "{}{} imported, {} overwritten, {} skipped (already stored), {} invalid, of {} line(s) ({rate:.0}/s)\n",
+                        if *dry_run { "dry run: would have " } else { "" },
+                        r.imported,
+                        r.overwritten,
+                        r.skipped,
+                        outcome.bad_lines.len(),
+                        outcome.lines
+                    )
+                },
+            );
+            if outcome.refused {
+                let conflict = outcome.bad_lines.iter().any(|(_, m)| m.contains("already stored"));
+                return Ok(if conflict && *on_conflict == OnConflict::Fail { Exit::Conflict } else { Exit::Usage });
+            }
+        }
+        Command::Migrate { dry_run, from } => {
+            let totals = transfer::migrate(&store, from, *dry_run).await?;
+            show(
+                json!({
+                    "dry_run": dry_run,
+                    "examined": totals.examined,
+                    "indexed": totals.indexed,
+                    "hash_ttls_set": totals.hash_ttls_set,
+                    "schema_versions_set": totals.schema_versions_set,
+                }),
+                format!(
+                    "{}examined {} session(s): {} added to the list index, {} hash TTL(s) set, {} schema_version(s) set\n",
+                    if *dry_run { "dry run: " } else { "" },
+                    totals.examined,
+                    totals.indexed,
+                    totals.hash_ttls_set,
+                    totals.schema_versions_set
+                ),
+            );
         }
         Command::Health => {
             let component = match &cli.component {

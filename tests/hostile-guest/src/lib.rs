@@ -15,7 +15,8 @@ wit_bindgen::generate!({
 });
 
 use agent::sessions::types::{
-    CleanupReport, Session, SessionCreate, SessionError, SessionPage, SessionStats, SessionUpdate, StatsPage,
+    CleanupReport, ConflictPolicy, ExportPage, ImportRecord, ImportReport, MigratePage, Session, SessionCreate,
+    SessionError, SessionPage, SessionStats, SessionUpdate, StatsPage,
 };
 use exports::agent::sessions::repository::Guest;
 
@@ -87,6 +88,15 @@ impl Guest for Hostile {
         refuse()
     }
     fn release_cleanup_lease(_: String) -> Result<bool, SessionError> {
+        refuse()
+    }
+    fn export_sessions(_: String) -> Result<ExportPage, SessionError> {
+        refuse()
+    }
+    fn import_sessions(_: Vec<ImportRecord>, _: ConflictPolicy, _: bool) -> Result<ImportReport, SessionError> {
+        refuse()
+    }
+    fn migrate(_: String, _: bool) -> Result<MigratePage, SessionError> {
         refuse()
     }
 }

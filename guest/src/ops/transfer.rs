@@ -1,0 +1,233 @@
+//! `export_sessions` and `import_sessions`: moving sessions between stores.
+//!
+//! Export reads live sessions as stored (both hashes byte for byte and the
+//! remaining TTL), a page of `active_sessions` per call. Import validates
+//! every record first, then writes each session with all its keys, TTLs,
+//! set member and index entry in one batch for the whole call; records
+//! already stored are skipped, overwritten or refuse the call, as asked.
+//! Importing the same records again changes nothing (with skip) or writes
+//! the same contents (with overwrite).
+
+use crate::encoding::{HashContents, encode_data, encode_meta};
+use crate::environment::Environment;
+use crate::error::SessionError;
+use crate::id::SessionId;
+use crate::keys::{self, SessionKeys};
+use crate::kv::{Batch, Op, ScanRequest, Storage};
+use crate::model::{
+    ConflictPolicy, ExportPage, ImportRecord, ImportReport, RejectedRecord, Session, SessionCreate, SessionMeta,
+    StoredSession,
+};
+use crate::repository::Repository;
+use crate::validation::validate_create;
+
+/// Most records one `import_sessions` call takes.
+pub const MAX_IMPORT_RECORDS: usize = 1000;
+/// Longest TTL an imported session may carry: 100 years.
+const MAX_IMPORT_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
+
+/// A record ready to write.
+struct Prepared {
+    index: u32,
+    id: SessionId,
+    data: Vec<(String, String)>,
+    meta: Vec<(String, String)>,
+    ttl_ms: u64,
+    created_at_ms: i64,
+}
+
+impl<S: Storage, E: Environment> Repository<S, E> {
+    pub fn export_sessions(&mut self, cursor: &str) -> Result<ExportPage, SessionError> {
+        let cursor = if cursor.is_empty() { "0" } else { cursor };
+        let request = ScanRequest {
+            key: keys::ACTIVE_SESSIONS.into(),
+            cursor: cursor.to_owned(),
+            count: self.settings.batch_size,
+        };
+        let page = self.execute_unconditional(Batch::new().op(Op::SetScan(request)), "")?.next_reply()?.into_scan()?;
+        let ids: Vec<SessionId> = page.members.iter().filter_map(|m| SessionId::parse(m).ok()).collect();
+        let mut sessions = Vec::with_capacity(ids.len());
+        if !ids.is_empty() {
+            let mut batch = Batch::new();
+            for id in &ids {
+                let keys = SessionKeys::new(id);
+                batch.ops.extend([Op::TtlMs(keys.expiry), Op::HashGetAll(keys.data), Op::HashGetAll(keys.meta)]);
+            }
+            let mut replies = self.execute_unconditional(batch, "")?;
+            for id in ids {
+                let ttl_ms = replies.next_reply()?.into_integer()?;
+                let data = replies.next_reply()?.into_fields()?;
+                let meta = replies.next_reply()?.into_fields()?;
+                // Only live sessions; an expired one is cleanup's business.
+                if ttl_ms != -2 && !(data.is_empty() && meta.is_empty()) {
+                    let ttl_ms = u64::try_from(ttl_ms).ok();
+                    sessions.push(StoredSession { id: id.to_string(), data, meta, ttl_ms });
+                }
+            }
+        }
+        let done = page.cursor == "0";
+        Ok(ExportPage { cursor: page.cursor, done, sessions })
+    }
+
+    pub fn import_sessions(
+        &mut self,
+        records: Vec<ImportRecord>,
+        on_conflict: ConflictPolicy,
+        dry_run: bool,
+    ) -> Result<ImportReport, SessionError> {
+        if records.len() > MAX_IMPORT_RECORDS {
+            return Err(SessionError::InvalidInput(format!(
+                "{} records in one call; at most {MAX_IMPORT_RECORDS}",
+                records.len()
+            )));
+        }
+        let mut report = ImportReport::default();
+        let mut prepared = Vec::with_capacity(records.len());
+        for (index, record) in records.into_iter().enumerate() {
+            let index = index as u32;
+            match self.prepare(index, record) {
+                Ok(ready) => prepared.push(ready),
+                Err(message) => report.rejected.push(RejectedRecord { index, message }),
+            }
+        }
+        // The same id twice in one call: the last one wins, as it would
+        // over two calls.
+        let mut seen = std::collections::HashSet::new();
+        prepared.reverse();
+        prepared.retain(|p| seen.insert(p.id));
+        prepared.reverse();
+        if prepared.is_empty() {
+            return Ok(report);
+        }
+
+        let probe = Batch {
+            conditions: vec![],
+            ops: prepared
+                .iter()
+                .flat_map(|p| {
+                    let keys = SessionKeys::new(&p.id);
+                    [Op::Exists(keys.expiry), Op::Exists(keys.data), Op::Exists(keys.meta)]
+                })
+                .collect(),
+        };
+        let mut replies = self.execute_unconditional(probe, "")?;
+        let mut writes = Vec::with_capacity(prepared.len());
+        let mut overwrites = 0;
+        let mut refused = false;
+        for p in prepared {
+            let mut taken = false;
+            for _ in 0..3 {
+                taken |= replies.next_reply()?.is_positive_integer();
+            }
+            match (taken, on_conflict) {
+                (false, _) => writes.push(p),
+                (true, ConflictPolicy::Skip) => report.skipped += 1,
+                (true, ConflictPolicy::Overwrite) => {
+                    overwrites += 1;
+                    writes.push(p);
+                }
+                (true, ConflictPolicy::Fail) => {
+                    refused = true;
+                    report.rejected.push(RejectedRecord {
+                        index: p.index,
+                        message: format!("session {} is already stored (on-conflict fail)", p.id),
+                    });
+                }
+            }
+        }
+        report.rejected.sort_by_key(|r| r.index);
+        report.overwritten = overwrites;
+        report.imported = writes.len() as u64 - overwrites;
+        if dry_run || refused || writes.is_empty() {
+            if refused {
+                report.imported = 0;
+            }
+            return Ok(report);
+        }
+        let mut batch = Batch::new();
+        for p in &writes {
+            let keys = SessionKeys::new(&p.id);
+            let hash_ttl_ms = p.ttl_ms.saturating_add(self.settings.grace_seconds.saturating_mul(1000));
+            let id = p.id.to_string();
+            batch.ops.extend([
+                Op::Delete(keys.data.clone()),
+                Op::Delete(keys.meta.clone()),
+                Op::HashSet { key: keys.data.clone(), fields: p.data.clone() },
+                Op::HashSet { key: keys.meta.clone(), fields: p.meta.clone() },
+                Op::Expire { key: keys.data, ttl_ms: hash_ttl_ms },
+                Op::Expire { key: keys.meta, ttl_ms: hash_ttl_ms },
+                Op::StringSet { key: keys.expiry, value: String::new(), ttl_ms: Some(p.ttl_ms) },
+                Op::SetAdd { key: keys::ACTIVE_SESSIONS.into(), members: vec![id.clone()] },
+                Op::SortedAdd { key: keys::SESSION_INDEX.into(), members: vec![(p.created_at_ms as f64, id)] },
+            ]);
+        }
+        self.execute_unconditional(batch, "")?;
+        Ok(report)
+    }
+
+    /// Checks one record and turns it into the fields to store; the error
+    /// says what is wrong with it.
+    fn prepare(&self, index: u32, record: ImportRecord) -> Result<Prepared, String> {
+        let default_ttl_ms = self.settings.session_ttl_ms();
+        let ttl = |ttl_ms: Option<u64>| match ttl_ms {
+            None => Ok(default_ttl_ms),
+            Some(ms) if (1..=MAX_IMPORT_TTL_MS).contains(&ms) => Ok(ms),
+            Some(ms) => Err(format!("a TTL of {ms} ms is outside 1 ms to 100 years")),
+        };
+        match record {
+            ImportRecord::Unreadable(message) => Err(message),
+            ImportRecord::Stored(stored) => {
+                let id = SessionId::parse(&stored.id)?;
+                let keys = SessionKeys::new(&id);
+                let for_check = |fields: &Vec<(String, String)>| HashContents::Fields(fields.clone());
+                // Stored contents are kept byte for byte, but only if they
+                // decode as a session: nothing unreadable gets in.
+                let session = crate::encoding::decode_session(
+                    &stored.id,
+                    &keys.data,
+                    for_check(&stored.data),
+                    &keys.meta,
+                    for_check(&stored.meta),
+                    -1,
+                )
+                .map_err(|c| format!("{} {:?}: {}", c.key, c.field, c.message))?;
+                if let Some((field, _)) = stored.data.iter().chain(&stored.meta).find(|(field, _)| field.is_empty()) {
+                    return Err(format!("a field without a name ({field:?})"));
+                }
+                Ok(Prepared {
+                    index,
+                    id,
+                    data: stored.data,
+                    meta: stored.meta,
+                    ttl_ms: ttl(stored.ttl_ms)?,
+                    created_at_ms: session.meta.created_at.unix_millis(),
+                })
+            }
+            ImportRecord::Typed(session) => {
+                let Session { id, data, meta, expires_in_seconds } = *session;
+                let id = SessionId::parse(&id)?;
+                let valid = validate_create(SessionCreate {
+                    model_id: data.model_id,
+                    persona_id: data.persona_id,
+                    name: data.name,
+                    temperature: data.temperature,
+                    reasoning_effort: data.reasoning_effort,
+                    max_tokens: data.max_tokens,
+                    tools: data.tools,
+                    custom_prompt: data.custom_prompt,
+                    agent_internal_id: data.agent_internal_id,
+                    status: Some(meta.status),
+                })?;
+                let meta = SessionMeta { is_active: valid.is_active, status: valid.status, ..meta };
+                Ok(Prepared {
+                    index,
+                    id,
+                    data: encode_data(&valid.data),
+                    meta: encode_meta(&meta),
+                    ttl_ms: ttl(expires_in_seconds.map(|s| s.saturating_mul(1000)))?,
+                    created_at_ms: meta.created_at.unix_millis(),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `sessions export`, `import` and `migrate`: moving sessions in and out.
+//!
+//! Export writes one JSON object per line: `{"id", "data", "meta",
+//! "ttl_ms"}` with both hashes as stored. Import reads those lines, or lines
+//! in the typed form `sessions get --json` prints (how sessions from another
+//! store come in), validates every line first through the component, and
+//! writes in batches. Progress goes to stderr when it is a terminal.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::time::Instant;
+
+use agent_sessions_host::{
+    ConflictPolicy, ImportRecord, ImportReport, Session, SessionData, SessionMeta, SessionStore, StoredSession,
+    Timestamp,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value, json};
+
+use super::input::{InputError, float, integer, text, tools};
+
+/// Records per validation call (the component takes at most 1000).
+const VALIDATE_CHUNK: usize = 1000;
+
+fn progress(total: Option<u64>, what: &str) -> ProgressBar {
+    let bar = match total {
+        Some(total) => ProgressBar::new(total).with_style(
+            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        ),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos} ({per_sec})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ),
+    };
+    // indicatif draws only when stderr is a terminal.
+    bar.with_message(what.to_owned())
+}
+
+/// Streams every live session to `output` (stdout when `None`); returns
+/// how many were written.
+pub async fn export(store: &SessionStore, output: Option<&str>) -> Result<(u64, f64), super::Failure> {
+    let started = Instant::now();
+    let sink: Box<dyn Write> = match output {
+        Some(path) => {
+            Box::new(std::fs::File::create(path).map_err(|e| InputError(format!("cannot create {path}: {e}")))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = BufWriter::new(sink);
+    let bar = progress(None, "exporting");
+    let (mut cursor, mut written) = (String::new(), 0u64);
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = store.export_sessions(&cursor).await?;
+        for session in page.sessions {
+            // SSCAN may return a member twice; write each session once.
+            if !seen.insert(session.id.clone()) {
+                continue;
+            }
+            let line = stored_json(&session);
+            writeln!(sink, "{line}").map_err(|e| InputError(format!("cannot write the export: {e}")))?;
+            written += 1;
+            bar.inc(1);
+        }
+        if page.done {
+            break;
+        }
+        cursor = page.cursor;
+    }
+    sink.flush().map_err(|e| InputError(format!("cannot write the export: {e}")))?;
+    bar.finish_and_clear();
+    Ok((written, started.elapsed().as_secs_f64()))
+}
+
+fn stored_json(session: &StoredSession) -> Value {
+    let fields = |fields: &[(String, String)]| {
+        Value::Object(fields.iter().map(|(f, v)| (f.clone(), Value::String(v.clone()))).collect())
+    };
+    json!({ "id": session.id, "data": fields(&session.data), "meta": fields(&session.meta), "ttl_ms": session.ttl_ms })
+}
+
+/// One line of an import file as a record, or why it is not one.
+pub fn parse_line(line: &str) -> Result<ImportRecord, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(object) = value else { return Err("not a JSON object".into()) };
+    let id = match object.get("id") {
+        Some(Value::String(id)) => id.clone(),
+        _ => return Err("no \"id\" string".into()),
+    };
+    if object.contains_key("data") || object.contains_key("meta") {
+        let fields = |name: &str| -> Result<Vec<(String, String)>, String> {
+            match object.get(name) {
+                Some(Value::Object(map)) => map
+                    .iter()
+                    .map(|(field, value)| match value {
+                        Value::String(text) => Ok((field.clone(), text.clone())),
+                        other => Err(format!("{name}.{field} must be a string as stored, got {other}")),
+                    })
+                    .collect(),
+                _ => Err(format!("\"{name}\" must be an object of the hash's fields")),
+            }
+        };
+        let ttl_ms = match object.get("ttl_ms") {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                Some(value.as_u64().ok_or_else(|| format!("\"ttl_ms\" must be a whole number, got {value}"))?)
+            }
+        };
+        return Ok(ImportRecord::Stored(StoredSession { id, data: fields("data")?, meta: fields("meta")?, ttl_ms }));
+    }
+    typed(id, &object).map_err(|InputError(message)| message).map(|session| ImportRecord::Typed(Box::new(session)))
+}
+
+/// The typed form (`sessions get --json`): data fields with natural types,
+/// timestamps, status; `version` (default 0) and `expires_in_seconds`
+/// (default: the session TTL) are optional, `is_active` follows `status`.
+fn typed(id: String, object: &Map<String, Value>) -> Result<Session, InputError> {
+    const KNOWN: [&str; 17] = [
+        "id",
+        "model_id",
+        "persona_id",
+        "name",
+        "temperature",
+        "reasoning_effort",
+        "max_tokens",
+        "tools",
+        "custom_prompt",
+        "agent_internal_id",
+        "created_at",
+        "updated_at",
+        "last_activity",
+        "is_active",
+        "status",
+        "version",
+        "expires_in_seconds",
+    ];
+    if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(InputError(format!("unknown field {unknown:?}")));
+    }
+    let time = |field: &str| -> Result<Timestamp, InputError> {
+        let value = text(object, field)?.ok_or_else(|| InputError(format!("{field} is required")))?;
+        Timestamp::parse(&value).map_err(|e| InputError(format!("{field}: {e}")))
+    };
+    let whole = |field: &str| -> Result<Option<u64>, InputError> {
+        match object.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => value
+                .as_u64()
+                .map(Some)
+                .ok_or_else(|| InputError(format!("{field} must be a whole number from 0, got {value}"))),
+        }
+    };
+    let created_at = time("created_at")?;
+    Ok(Session {
+        id,
+        data: SessionData {
+            model_id: text(object, "model_id")?.unwrap_or_default(),
+            persona_id: text(object, "persona_id")?,
+            name: text(object, "name")?,
+            temperature: float(object, "temperature")?,
+            reasoning_effort: integer(object, "reasoning_effort")?,
+            max_tokens: integer(object, "max_tokens")?,
+            tools: tools(object)?.unwrap_or_default(),
+            custom_prompt: text(object, "custom_prompt")?,
+            agent_internal_id: text(object, "agent_internal_id")?,
+        },
+        meta: SessionMeta {
+            created_at,
+            updated_at: if object.contains_key("updated_at") { time("updated_at")? } else { created_at },
+            last_activity: if object.contains_key("last_activity") { time("last_activity")? } else { created_at },
+            is_active: true,
+            status: text(object, "status")?.unwrap_or_else(|| "running".into()),
+            version: whole("version")?.unwrap_or(0),
+        },
+        expires_in_seconds: whole("expires_in_seconds")?,
+    })
+}
+
+pub struct ImportOptions {
+    pub on_conflict: ConflictPolicy,
+    pub skip_invalid: bool,
+    pub batch: usize,
+    pub dry_run: bool,
+}
+
+/// What an import did, for the summary.
+pub struct ImportOutcome {
+    pub lines: u64,
+    pub report: ImportReport,
+    /// `(line number, why)` of every bad line.
+    pub bad_lines: Vec<(usize, String)>,
+    pub seconds: f64,
+    /// Lines were bad and nothing was written.
+    pub refused: bool,
+}
+
+/// Reads `source` ("-": stdin), validates every line, then writes.
+pub async fn import(
+    store: &SessionStore,
+    source: &str,
+    options: ImportOptions,
+) -> Result<ImportOutcome, super::Failure> {
+    let started = Instant::now();
+    let reader: Box<dyn BufRead> = if source == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(source).map_err(|e| InputError(format!("cannot read {source}: {e}")))?,
+        ))
+    };
+    // (line number, record); bad lines by number.
+    let mut records = Vec::new();
+    let mut bad_lines = Vec::new();
+    for (number, line) in reader.lines().enumerate() {
+        let number = number + 1;
+        let line = line.map_err(|e| InputError(format!("cannot read {source} at line {number}: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match parse_line(&line) {
+            Ok(record) => records.push((number, record)),
+            Err(message) => bad_lines.push((number, message)),
+        }
+    }
+    let lines = (records.len() + bad_lines.len()) as u64;
+
+    // Validation pass: the component checks every record, writing nothing.
+    let bar = progress(Some(records.len() as u64), "validating");
+    let mut conflicts = false;
+    let mut rejected_lines = std::collections::HashSet::new();
+    for chunk in records.chunks(VALIDATE_CHUNK) {
+        let report =
+            store.import_sessions(chunk.iter().map(|(_, r)| r.clone()).collect(), options.on_conflict, true).await?;
+        for rejected in report.rejected {
+            let number = chunk[rejected.index as usize].0;
+            conflicts |= rejected.message.contains("already stored");
+            rejected_lines.insert(number);
+            bad_lines.push((number, rejected.message));
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    bad_lines.sort_by_key(|(number, _)| *number);
+    let mut outcome = ImportOutcome { lines, report: ImportReport::default(), bad_lines, seconds: 0.0, refused: false };
+    if (!outcome.bad_lines.is_empty() && !options.skip_invalid)
+        || (conflicts && options.on_conflict == ConflictPolicy::Fail)
+    {
+        outcome.refused = true;
+        outcome.seconds = started.elapsed().as_secs_f64();
+        return Ok(outcome);
+    }
+
+    let good: Vec<ImportRecord> =
+        records.into_iter().filter(|(number, _)| !rejected_lines.contains(number)).map(|(_, r)| r).collect();
+    let bar = progress(Some(good.len() as u64), if options.dry_run { "checking" } else { "importing" });
+    for chunk in good.chunks(options.batch.clamp(1, VALIDATE_CHUNK)) {
+        let report = store.import_sessions(chunk.to_vec(), options.on_conflict, options.dry_run).await?;
+        outcome.report.imported += report.imported;
+        outcome.report.overwritten += report.overwritten;
+        outcome.report.skipped += report.skipped;
+        outcome.report.rejected.extend(report.rejected);
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    outcome.seconds = started.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// Totals of a migrate run.
+#[derive(Default)]
+pub struct MigrateTotals {
+    pub examined: u64,
+    pub indexed: u64,
+    pub hash_ttls_set: u64,
+    pub schema_versions_set: u64,
+    pub cursor: String,
+}
+
+pub async fn migrate(store: &SessionStore, from: &str, dry_run: bool) -> Result<MigrateTotals, super::Failure> {
+    let bar = progress(None, if dry_run { "checking (dry run)" } else { "migrating" });
+    let mut totals = MigrateTotals { cursor: from.to_owned(), ..MigrateTotals::default() };
+    loop {
+        let page = match store.migrate(&totals.cursor, dry_run).await {
+            Ok(page) => page,
+            Err(error) => {
+                bar.finish_and_clear();
+                if !totals.cursor.is_empty() && totals.cursor != "0" {
+                    eprintln!("sessions: migrate stopped; resume with --from {}", totals.cursor);
+                }
+                return Err(error.into());
+            }
+        };
+        totals.examined += page.examined;
+        totals.indexed += page.indexed;
+        totals.hash_ttls_set += page.hash_ttls_set;
+        totals.schema_versions_set += page.schema_versions_set;
+        totals.cursor = page.cursor;
+        bar.inc(page.examined);
+        bar.set_message(format!("migrating (resume with --from {})", totals.cursor));
+        // Where to resume if this run is cut off.
+        tracing::debug!(cursor = %totals.cursor, "migrate page done");
+        if page.done {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+    Ok(totals)
+}

@@ -11,9 +11,9 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
     let mut step = 0;
     let mut say = |text: &str| {
         step += 1;
-        println!("\n{step}. {text}");
+        outln!("\n{step}. {text}");
     };
-    println!("agent-sessions demo against {} (key prefix {:?})", store.storage_description(), store.prefix());
+    outln!("agent-sessions demo against {} (key prefix {:?})", store.storage_description(), store.prefix());
 
     say("Create a session, as the design document's example");
     let session = store
@@ -31,8 +31,8 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
         })
         .await?;
     let id = session.id.clone();
-    print!("{}", indent(&output::session_text(&session)));
-    println!(
+    out!("{}", indent(&output::session_text(&session)));
+    outln!(
         "   Redis now holds session:{id}:data and session:{id}:meta (hashes), session_expiry:{id} \
          (TTL {} s), and the id in active_sessions and session_index.",
         store.settings().session_ttl_seconds
@@ -40,7 +40,7 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
 
     say("Read it back (one round trip)");
     let read = store.get(&id).await?;
-    println!(
+    outln!(
         "   model {} / persona {} / version {}",
         read.data.model_id,
         read.data.persona_id.as_deref().unwrap_or("-"),
@@ -59,7 +59,7 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
             },
         )
         .await?;
-    println!(
+    outln!(
         "   temperature {} / status {} / is_active {} / version {}",
         updated.data.temperature.unwrap_or_default(),
         updated.meta.status,
@@ -75,8 +75,8 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
         )
         .await
     {
-        Err(Error::Conflict(message)) => println!("   conflict, as expected: {message}"),
-        other => println!("   unexpected: {other:?}"),
+        Err(Error::Conflict(message)) => outln!("   conflict, as expected: {message}"),
+        other => outln!("   unexpected: {other:?}"),
     }
 
     say("Bad input gets a typed error");
@@ -84,38 +84,38 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
         .create(SessionCreate { model_id: "gpt-4".into(), temperature: Some(7.0), ..SessionCreate::default() })
         .await
     {
-        Err(Error::InvalidInput(message)) => println!("   invalid input: {message}"),
-        other => println!("   unexpected: {other:?}"),
+        Err(Error::InvalidInput(message)) => outln!("   invalid input: {message}"),
+        other => outln!("   unexpected: {other:?}"),
     }
 
     say("List sessions, newest first");
     let page = store.list(5, 0).await?;
-    println!("   {} session(s) indexed; first page holds {}", page.total, page.sessions.len());
+    outln!("   {} session(s) indexed; first page holds {}", page.total, page.sessions.len());
 
     say("Extend the TTL on activity");
     let extended = store.extend_ttl(&id).await?;
-    println!("   extended: {extended}; expires in {} s again", store.settings().session_ttl_seconds);
+    outln!("   extended: {extended}; expires in {} s again", store.settings().session_ttl_seconds);
 
     say("Delete it: every key and index entry goes in one atomic batch");
-    println!("   deleted: {}", store.delete(&id).await?);
+    outln!("   deleted: {}", store.delete(&id).await?);
     match store.get(&id).await {
-        Err(Error::NotFound(_)) => println!("   get now says: not found"),
-        other => println!("   unexpected: {other:?}"),
+        Err(Error::NotFound(_)) => outln!("   get now says: not found"),
+        other => outln!("   unexpected: {other:?}"),
     }
 
     say("Expiry: a session with a 1 s TTL");
     let short_lived = store.with_settings(Settings { session_ttl_seconds: 1, ..store.settings() })?;
     let session = short_lived.create(SessionCreate { model_id: "gpt-4".into(), ..SessionCreate::default() }).await?;
-    println!("   created {}; waiting 1.2 s", session.id);
+    outln!("   created {}; waiting 1.2 s", session.id);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     match short_lived.get(&session.id).await {
-        Err(Error::NotFound(_)) => println!("   get says not found as soon as the expiry key is gone"),
-        other => println!("   unexpected: {other:?}"),
+        Err(Error::NotFound(_)) => outln!("   get says not found as soon as the expiry key is gone"),
+        other => outln!("   unexpected: {other:?}"),
     }
     let removed = short_lived.cleanup_expired().await?.removed;
-    println!("   cleanup removed {removed} expired session(s) and their hashes, set members and index entries");
+    outln!("   cleanup removed {removed} expired session(s) and their hashes, set members and index entries");
 
-    println!("\ndone.");
+    outln!("\ndone.");
     Ok(())
 }
 

@@ -1,6 +1,17 @@
 //! The `sessions` command: parse, build a [`SessionStore`], run one command,
 //! print, exit with a code that says what happened.
 
+/// `println!` that ends the process quietly when stdout is a closed pipe
+/// (`sessions export | head`) instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(&format!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` with the same care.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::write_stdout(&format!($($arg)*)) };
+}
+
 mod args;
 mod demo;
 mod exit_code;
@@ -89,7 +100,21 @@ fn fail_line(message: &str, exit: Exit) -> ExitCode {
 }
 
 fn print_json(value: &Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+    outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+}
+
+/// Writes to stdout; a reader that went away ends the process (exit 0, as
+/// Unix tools do on a closed pipe), any other failure exits 1 with a line.
+pub(crate) fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("sessions: cannot write to stdout: {error}");
+        std::process::exit(1);
+    }
 }
 
 async fn build_store(cli: &Cli) -> Result<SessionStore, Failure> {
@@ -120,7 +145,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         if json {
             print_json(&value);
         } else {
-            print!("{text}");
+            out!("{text}");
         }
     };
     match &cli.command {

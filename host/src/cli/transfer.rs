@@ -59,7 +59,13 @@ pub async fn export(store: &SessionStore, output: Option<&str>) -> Result<(u64, 
                 continue;
             }
             let line = stored_json(&session);
-            writeln!(sink, "{line}").map_err(|e| InputError(format!("cannot write the export: {e}")))?;
+            if let Err(error) = writeln!(sink, "{line}") {
+                // `sessions export | head`: the reader has what it wanted.
+                if error.kind() == std::io::ErrorKind::BrokenPipe {
+                    std::process::exit(0);
+                }
+                return Err(InputError(format!("cannot write the export: {error}")).into());
+            }
             written += 1;
             bar.inc(1);
         }
@@ -68,7 +74,12 @@ pub async fn export(store: &SessionStore, output: Option<&str>) -> Result<(u64, 
         }
         cursor = page.cursor;
     }
-    sink.flush().map_err(|e| InputError(format!("cannot write the export: {e}")))?;
+    if let Err(error) = sink.flush() {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        return Err(InputError(format!("cannot write the export: {error}")).into());
+    }
     bar.finish_and_clear();
     Ok((written, started.elapsed().as_secs_f64()))
 }

@@ -339,3 +339,27 @@ fn help_never_shows_the_password_from_redis_url() {
     assert!(text.contains("Global options") && text.contains("Exit codes"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
 }
+
+#[test]
+fn stats_prints_counts_and_inconsistencies() {
+    let redis = RedisServer::start();
+    for status in ["running", "idle", "completed"] {
+        assert_eq!(code(&sessions(&redis, &["create", "--model-id", "m", "--status", status])), 0);
+    }
+    let mut connection = redis.connection();
+    let _: () = redis::cmd("SADD").arg("active_sessions").arg("junk").query(&mut connection).unwrap();
+    let output = sessions(&redis, &["--json", "stats", "--batch-size", "2"]);
+    assert_eq!(code(&output), 0, "{}", stderr(&output));
+    let stats = json(&output);
+    assert_eq!(
+        (stats["sessions"].as_u64(), stats["active"].as_u64(), stats["inactive"].as_u64()),
+        (Some(3), Some(2), Some(1))
+    );
+    assert_eq!(stats["by_status"]["idle"], 1);
+    assert_eq!(stats["inconsistencies"]["members_without_keys"], 1);
+    assert_eq!(stats["problems"][0]["field"], "junk");
+    let text = sessions(&redis, &["stats"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("3 live (2 active, 1 inactive)"), "{text}");
+    assert!(text.contains("1 members without keys"), "{text}");
+}

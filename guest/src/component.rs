@@ -264,7 +264,9 @@ fn stats_from_wit(stats: wit::SessionStats) -> Result<model::SessionStats, wit::
             .into_iter()
             .map(|b| model::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
             .collect(),
+        oldest_session_id: stats.oldest_session_id,
         oldest_created_at: time(stats.oldest_created_at)?,
+        newest_session_id: stats.newest_session_id,
         newest_created_at: time(stats.newest_created_at)?,
         expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
         members_without_keys: stats.members_without_keys,
@@ -291,7 +293,9 @@ fn stats_to_wit(stats: model::SessionStats) -> wit::SessionStats {
             .into_iter()
             .map(|b| wit::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
             .collect(),
+        oldest_session_id: stats.oldest_session_id,
         oldest_created_at: stats.oldest_created_at.map(|t| t.to_string()),
+        newest_session_id: stats.newest_session_id,
         newest_created_at: stats.newest_created_at.map(|t| t.to_string()),
         expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
         members_without_keys: stats.members_without_keys,

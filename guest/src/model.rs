@@ -155,7 +155,10 @@ pub struct SessionStats {
     pub by_status: Vec<(String, u64)>,
     /// Live sessions by remaining TTL (see [`TTL_BUCKET_BOUNDS`]).
     pub ttl_buckets: Vec<TtlBucket>,
+    /// The oldest and newest live session by created_at, and when.
+    pub oldest_session_id: Option<String>,
     pub oldest_created_at: Option<Timestamp>,
+    pub newest_session_id: Option<String>,
     pub newest_created_at: Option<Timestamp>,
     /// Members whose expiry key is gone but whose hashes remain: cleanup
     /// will remove them.

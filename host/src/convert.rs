@@ -112,7 +112,9 @@ pub(crate) fn stats_to_wit(stats: model::SessionStats) -> wit::SessionStats {
             .into_iter()
             .map(|b| wit::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
             .collect(),
+        oldest_session_id: stats.oldest_session_id,
         oldest_created_at: stats.oldest_created_at.map(|t| t.to_string()),
+        newest_session_id: stats.newest_session_id,
         newest_created_at: stats.newest_created_at.map(|t| t.to_string()),
         expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
         members_without_keys: stats.members_without_keys,
@@ -149,7 +151,9 @@ pub(crate) fn stats_page_from_wit(page: wit::StatsPage) -> Result<model::StatsPa
                 .into_iter()
                 .map(|b| model::TtlBucket { up_to_seconds: b.up_to_seconds, count: b.count })
                 .collect(),
+            oldest_session_id: stats.oldest_session_id,
             oldest_created_at: time(stats.oldest_created_at)?,
+            newest_session_id: stats.newest_session_id,
             newest_created_at: time(stats.newest_created_at)?,
             expired_awaiting_cleanup: stats.expired_awaiting_cleanup,
             members_without_keys: stats.members_without_keys,

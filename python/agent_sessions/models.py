@@ -143,7 +143,10 @@ class SessionStats:
     #: Live sessions by status.
     by_status: dict[str, int]
     ttl_buckets: list[TtlBucket]
+    #: The oldest and newest live session by created_at, and when.
+    oldest_session_id: str | None
     oldest_created_at: str | None
+    newest_session_id: str | None
     newest_created_at: str | None
     #: Members whose expiry key is gone but whose hashes remain.
     expired_awaiting_cleanup: int

@@ -713,7 +713,9 @@ fn stats_json(stats: &SessionStats) -> Value {
             .iter()
             .map(|b| json!({ "up_to_seconds": b.up_to_seconds, "count": b.count }))
             .collect::<Vec<_>>(),
+        "oldest_session_id": stats.oldest_session_id,
         "oldest_created_at": stats.oldest_created_at.map(|t| t.to_string()),
+        "newest_session_id": stats.newest_session_id,
         "newest_created_at": stats.newest_created_at.map(|t| t.to_string()),
         "expired_awaiting_cleanup": stats.expired_awaiting_cleanup,
         "members_without_keys": stats.members_without_keys,

@@ -66,9 +66,15 @@ impl SessionStats {
         }
     }
 
-    fn count_created(&mut self, created_at: Timestamp) {
-        self.oldest_created_at = Some(self.oldest_created_at.map_or(created_at, |t| t.min(created_at)));
-        self.newest_created_at = Some(self.newest_created_at.map_or(created_at, |t| t.max(created_at)));
+    fn count_created(&mut self, id: &str, created_at: Timestamp) {
+        if self.oldest_created_at.is_none_or(|oldest| created_at < oldest) {
+            self.oldest_created_at = Some(created_at);
+            self.oldest_session_id = Some(id.to_owned());
+        }
+        if self.newest_created_at.is_none_or(|newest| created_at > newest) {
+            self.newest_created_at = Some(created_at);
+            self.newest_session_id = Some(id.to_owned());
+        }
     }
 }
 
@@ -177,7 +183,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 }
             }
             match created_at.as_deref().map(Timestamp::parse) {
-                Some(Ok(created_at)) => stats.count_created(created_at),
+                Some(Ok(created_at)) => stats.count_created(&id, created_at),
                 _ => stats.problem(&id, &keys.meta, m::CREATED_AT, format!("created_at is {created_at:?}")),
             }
         }

@@ -191,7 +191,9 @@ pub fn stats_json(stats: &SessionStats) -> Value {
         "inactive": stats.inactive,
         "by_status": stats.by_status.iter().map(|(status, count)| (status.clone(), json!(count))).collect::<serde_json::Map<_, _>>(),
         "ttl_buckets": stats.ttl_buckets.iter().map(|b| json!({ "up_to_seconds": b.up_to_seconds, "count": b.count })).collect::<Vec<_>>(),
+        "oldest_session_id": stats.oldest_session_id,
         "oldest_created_at": stats.oldest_created_at.map(|t| t.to_string()),
+        "newest_session_id": stats.newest_session_id,
         "newest_created_at": stats.newest_created_at.map(|t| t.to_string()),
         "expired_awaiting_cleanup": stats.expired_awaiting_cleanup,
         "inconsistencies": {
@@ -217,8 +219,17 @@ pub fn stats_text(stats: &SessionStats) -> String {
     let buckets = stats.ttl_buckets.iter().map(|b| format!("{} {}", bound_label(b.up_to_seconds), b.count));
     out.push_str(&format!("remaining TTL         {}\n", join(buckets.collect())));
     let time = |t: Option<agent_sessions_host::Timestamp>| t.map_or("-".to_owned(), |t| t.to_string());
-    out.push_str(&format!("oldest created        {}\n", time(stats.oldest_created_at)));
-    out.push_str(&format!("newest created        {}\n", time(stats.newest_created_at)));
+    let id = |id: &Option<String>| id.as_deref().unwrap_or("-").to_owned();
+    out.push_str(&format!(
+        "oldest session        {} (created {})\n",
+        id(&stats.oldest_session_id),
+        time(stats.oldest_created_at)
+    ));
+    out.push_str(&format!(
+        "newest session        {} (created {})\n",
+        id(&stats.newest_session_id),
+        time(stats.newest_created_at)
+    ));
     out.push_str(&format!("awaiting cleanup      {} expired\n", stats.expired_awaiting_cleanup));
     out.push_str(&format!(
         "inconsistencies       {} members without keys · {} keys without members · {} keys without TTL\n",

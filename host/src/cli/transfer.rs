@@ -206,6 +206,43 @@ pub struct ImportOutcome {
     pub refused: bool,
 }
 
+/// Numbered lines, or why one could not be read.
+type NumberedLines<'a> = Box<dyn Iterator<Item = Result<(usize, String), InputError>> + 'a>;
+
+/// Where the lines come from. A file is read once per pass, so an import
+/// holds only one batch in memory; stdin can be read once, so its lines are
+/// kept.
+enum Lines {
+    File(String),
+    Stdin(Vec<String>),
+}
+
+impl Lines {
+    fn open(source: &str) -> Result<Self, InputError> {
+        if source != "-" {
+            std::fs::metadata(source).map_err(|e| InputError(format!("cannot read {source}: {e}")))?;
+            return Ok(Lines::File(source.to_owned()));
+        }
+        let lines = std::io::stdin().lock().lines().collect::<Result<Vec<_>, _>>();
+        Ok(Lines::Stdin(lines.map_err(|e| InputError(format!("cannot read stdin: {e}")))?))
+    }
+
+    /// Every non-blank line with its number (from 1).
+    fn each(&self) -> Result<NumberedLines<'_>, InputError> {
+        let numbered = |(index, line): (usize, Result<String, std::io::Error>)| {
+            line.map(|line| (index + 1, line)).map_err(|e| InputError(format!("cannot read line {}: {e}", index + 1)))
+        };
+        let lines: NumberedLines<'_> = match self {
+            Lines::File(path) => {
+                let file = std::fs::File::open(path).map_err(|e| InputError(format!("cannot read {path}: {e}")))?;
+                Box::new(std::io::BufReader::new(file).lines().enumerate().map(numbered))
+            }
+            Lines::Stdin(lines) => Box::new(lines.iter().cloned().enumerate().map(|(i, l)| Ok((i + 1, l)))),
+        };
+        Ok(Box::new(lines.filter(|line| !matches!(line, Ok((_, text)) if text.trim().is_empty()))))
+    }
+}
+
 /// Reads `source` ("-": stdin), validates every line, then writes.
 pub async fn import(
     store: &SessionStore,
@@ -213,47 +250,45 @@ pub async fn import(
     options: ImportOptions,
 ) -> Result<ImportOutcome, super::Failure> {
     let started = Instant::now();
-    let reader: Box<dyn BufRead> = if source == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(std::io::BufReader::new(
-            std::fs::File::open(source).map_err(|e| InputError(format!("cannot read {source}: {e}")))?,
-        ))
-    };
-    // (line number, record); bad lines by number.
-    let mut records = Vec::new();
-    let mut bad_lines = Vec::new();
-    for (number, line) in reader.lines().enumerate() {
-        let number = number + 1;
-        let line = line.map_err(|e| InputError(format!("cannot read {source} at line {number}: {e}")))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match parse_line(&line) {
-            Ok(record) => records.push((number, record)),
-            Err(message) => bad_lines.push((number, message)),
-        }
+    let lines = Lines::open(source)?;
+    let mut total = 0u64;
+    for line in lines.each()? {
+        line?;
+        total += 1;
     }
-    let lines = (records.len() + bad_lines.len()) as u64;
 
     // Validation pass: the component checks every record, writing nothing.
-    let bar = progress(Some(records.len() as u64), "validating");
+    let bar = progress(Some(total), "validating");
+    let mut bad_lines = Vec::new();
     let mut conflicts = false;
-    let mut rejected_lines = std::collections::HashSet::new();
-    for chunk in records.chunks(VALIDATE_CHUNK) {
-        let report =
-            store.import_sessions(chunk.iter().map(|(_, r)| r.clone()).collect(), options.on_conflict, true).await?;
-        for rejected in report.rejected {
-            let number = chunk[rejected.index as usize].0;
-            conflicts |= rejected.message.contains("already stored");
-            rejected_lines.insert(number);
-            bad_lines.push((number, rejected.message));
+    let mut chunk: Vec<(usize, ImportRecord)> = Vec::with_capacity(VALIDATE_CHUNK);
+    let mut lines_iter = lines.each()?;
+    loop {
+        let next = lines_iter.next().transpose()?;
+        if let Some((number, line)) = &next {
+            match parse_line(line) {
+                Ok(record) => chunk.push((*number, record)),
+                Err(message) => bad_lines.push((*number, message)),
+            }
+            bar.inc(1);
         }
-        bar.inc(chunk.len() as u64);
+        if chunk.len() == VALIDATE_CHUNK || (next.is_none() && !chunk.is_empty()) {
+            let records = chunk.iter().map(|(_, r)| r.clone()).collect();
+            let report = store.import_sessions(records, options.on_conflict, true).await?;
+            for rejected in report.rejected {
+                conflicts |= rejected.message.contains("already stored");
+                bad_lines.push((chunk[rejected.index as usize].0, rejected.message));
+            }
+            chunk.clear();
+        }
+        if next.is_none() {
+            break;
+        }
     }
     bar.finish_and_clear();
     bad_lines.sort_by_key(|(number, _)| *number);
-    let mut outcome = ImportOutcome { lines, report: ImportReport::default(), bad_lines, seconds: 0.0, refused: false };
+    let mut outcome =
+        ImportOutcome { lines: total, report: ImportReport::default(), bad_lines, seconds: 0.0, refused: false };
     if (!outcome.bad_lines.is_empty() && !options.skip_invalid)
         || (conflicts && options.on_conflict == ConflictPolicy::Fail)
     {
@@ -262,16 +297,33 @@ pub async fn import(
         return Ok(outcome);
     }
 
-    let good: Vec<ImportRecord> =
-        records.into_iter().filter(|(number, _)| !rejected_lines.contains(number)).map(|(_, r)| r).collect();
-    let bar = progress(Some(good.len() as u64), if options.dry_run { "checking" } else { "importing" });
-    for chunk in good.chunks(options.batch.clamp(1, VALIDATE_CHUNK)) {
-        let report = store.import_sessions(chunk.to_vec(), options.on_conflict, options.dry_run).await?;
-        outcome.report.imported += report.imported;
-        outcome.report.overwritten += report.overwritten;
-        outcome.report.skipped += report.skipped;
-        outcome.report.rejected.extend(report.rejected);
-        bar.inc(chunk.len() as u64);
+    // Write pass: the good lines again, a batch per round trip.
+    let bad: std::collections::HashSet<usize> = outcome.bad_lines.iter().map(|(number, _)| *number).collect();
+    let batch = options.batch.clamp(1, VALIDATE_CHUNK);
+    let bar = progress(Some(total - bad.len() as u64), if options.dry_run { "checking" } else { "importing" });
+    let mut records = Vec::with_capacity(batch);
+    let mut lines_iter = lines.each()?;
+    loop {
+        let next = lines_iter.next().transpose()?;
+        if let Some((number, line)) = &next
+            && !bad.contains(number)
+            && let Ok(record) = parse_line(line)
+        {
+            records.push(record);
+        }
+        if records.len() == batch || (next.is_none() && !records.is_empty()) {
+            let count = records.len() as u64;
+            let report =
+                store.import_sessions(std::mem::take(&mut records), options.on_conflict, options.dry_run).await?;
+            outcome.report.imported += report.imported;
+            outcome.report.overwritten += report.overwritten;
+            outcome.report.skipped += report.skipped;
+            outcome.report.rejected.extend(report.rejected);
+            bar.inc(count);
+        }
+        if next.is_none() {
+            break;
+        }
     }
     bar.finish_and_clear();
     outcome.seconds = started.elapsed().as_secs_f64();

@@ -55,11 +55,11 @@ lint-python: $(VENV_PYTHON)
 	cd python && ../$(VENV)/bin/mypy
 	cd python && ../$(VENV)/bin/mypy bench/compare_hosts.py
 
-bench: ## Benchmark component vs native vs redis-benchmark (~10 min; BENCH_QUICK=1 for ~1 min)
+bench: ## Benchmark component vs native vs redis-benchmark (~2 min after the release build; BENCH_QUICK=1 for ~10 s)
 	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench
 	target/release/sessions-bench $(if $(BENCH_QUICK),--quick,)
 
-bench-python: $(VENV_PYTHON) ## Python host vs Rust host, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~20 s)
+bench-python: $(VENV_PYTHON) ## Python host vs Rust host, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~10 s)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
 	@$(MAKE) --no-print-directory python-assets
 	$(VENV_PYTHON) python/bench/compare_hosts.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)

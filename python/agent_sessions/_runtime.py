@@ -18,19 +18,21 @@ from typing import Any
 
 import wasmtime
 from wasmtime import Config, Engine, Store, WasiConfig
-from wasmtime.component import Component, Linker
+from wasmtime.component import Component, Linker, Record
 
 from . import _wasmtime_speedups
 from .errors import ComponentError
+from .kv_redis import StorageFailure
 
 _wasmtime_speedups.install()
 
 PACKAGE = "agent:sessions"
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 REPOSITORY = f"{PACKAGE}/repository@{VERSION}"
 EXPORTS = ("create", "get", "update", "delete", "list", "extend-ttl", "cleanup-expired", "reindex", "stats")
 # Exports the Python host does not call (yet): acquire-cleanup-lease,
-# release-cleanup-lease (for a scheduled-cleanup service).
+# release-cleanup-lease (for a scheduled-cleanup service), export-sessions,
+# import-sessions and migrate (the Rust CLI's `sessions export/import/migrate`).
 
 #: How often the engine's epoch advances; the time limit is counted in these.
 EPOCH_TICK_SECONDS = 0.01
@@ -104,8 +106,8 @@ class ComponentRuntime:
     def __init__(
         self,
         component_path: Path,
-        kv_execute: Callable[[Any], Any],
-        get_settings: Callable[[], Any],
+        kv_execute: Callable[[str, str], str],
+        settings: tuple[int, int, int],
         *,
         memory_limit: int,
         time_limit: float,
@@ -118,11 +120,13 @@ class ComponentRuntime:
             raise ComponentError(f"cannot load the component {component_path}: {error}") from error
         self.linker = Linker(self.engine)
         self.linker.add_wasip2()
+        ttl, grace, batch_size = settings
+        wit_settings = _record(**{"session-ttl-seconds": ttl, "grace-seconds": grace, "batch-size": batch_size})
         with _wasmtime_speedups.registering_host_functions(), self.linker.root() as root:
             with root.add_instance(f"{PACKAGE}/config@{VERSION}") as config:
-                config.add_func("get-settings", lambda _store: get_settings())
+                config.add_func("get-settings", lambda _store: wit_settings)
             with root.add_instance(f"{PACKAGE}/kv@{VERSION}") as kv:
-                kv.add_func("execute", lambda _store, batch: kv_execute(batch))
+                kv.add_func("execute", _kv_binding(kv_execute))
         self.memory_limit = memory_limit
         self.time_limit = time_limit
         self._deadline_ticks = max(1, round(time_limit / EPOCH_TICK_SECONDS))
@@ -158,6 +162,29 @@ class ComponentRuntime:
             raise ComponentError(_describe_failure(error, self.time_limit, self.memory_limit)) from None
         self._release(instance)
         return result
+
+
+def _record(**fields: Any) -> Record:
+    value = Record()
+    for name, item in fields.items():
+        setattr(value, name, item)
+    return value
+
+
+def _kv_binding(execute: Callable[[str, str], str]) -> Callable[[Any, str, str], str | Record]:
+    """`kv.execute` for wasmtime-py: the reply text, or a `storage-failure`
+    record. Never raises: an exception inside an import would leave the
+    instance unusable."""
+
+    def bound(_store: Any, keys: str, batch: str) -> str | Record:
+        try:
+            return execute(keys, batch)
+        except StorageFailure as failure:
+            return _record(kind=failure.kind, message=failure.message)
+        except Exception as error:  # a bug here must not poison the instance
+            return _record(kind="other", message=f"the Python kv host failed: {type(error).__name__}: {error}")
+
+    return bound
 
 
 def _describe_failure(error: Exception, time_limit: float, memory_limit: int) -> str:

@@ -6,8 +6,10 @@ from __future__ import annotations
 class SessionError(Exception):
     """Base of every error this package raises for a repository call."""
 
-    #: The WIT `session-error` case this exception stands for.
-    kind: str = "session-error"
+    #: The WIT `session-error` case this exception stands for, in snake_case
+    #: as the CLI's `--json` errors spell it (`invalid_input`, `not_found`,
+    #: `conflict`, `data_corrupt`, `backend`), or `component`.
+    kind: str = "session_error"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -17,13 +19,13 @@ class SessionError(Exception):
 class InvalidInputError(SessionError, ValueError):
     """The input breaks a session rule; the message says which and why."""
 
-    kind = "invalid-input"
+    kind = "invalid_input"
 
 
 class SessionNotFoundError(SessionError, LookupError):
     """No live session has this id (never existed, deleted or expired)."""
 
-    kind = "not-found"
+    kind = "not_found"
 
 
 class ConflictError(SessionError):
@@ -36,7 +38,7 @@ class DataCorruptError(SessionError):
     """A stored value does not decode. `key` is the Redis key without the
     prefix, `field` the hash field ("" when the key itself is wrong)."""
 
-    kind = "data-corrupt"
+    kind = "data_corrupt"
 
     def __init__(self, message: str, *, session_id: str, key: str, field: str, detail: str = "") -> None:
         super().__init__(message)
@@ -48,9 +50,15 @@ class DataCorruptError(SessionError):
 
 
 class BackendError(SessionError):
-    """Redis failed: unreachable, timed out, or refused the batch."""
+    """Storage failed: Redis unreachable, timed out, or refused the batch.
+    `storage_kind` says how (the WIT storage-error-kind in snake_case):
+    `unavailable`, `timeout`, `wrong_type`, `invalid_batch` or `other`."""
 
     kind = "backend"
+
+    def __init__(self, message: str, *, storage_kind: str = "other") -> None:
+        super().__init__(message)
+        self.storage_kind = storage_kind
 
 
 class ComponentError(SessionError):

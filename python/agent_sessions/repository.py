@@ -1,27 +1,26 @@
 """`SessionRepository`: the design document's API over the component.
 
 Every session rule (ids, validation, key layout, encodings, TTLs) runs in
-the WebAssembly component; this module only converts between the
-document's dataclasses and the WIT values, and maps the WIT error variant
-to exceptions.
+the WebAssembly component; this module only turns the document's inputs
+into JSON, the component's JSON documents into dataclasses, and the WIT
+error variant into exceptions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import dataclasses
 import functools
+import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from wasmtime.component import Variant
 
 from . import _assets
 from ._runtime import ComponentRuntime
-from ._wit import field, record
 from .errors import (
     BackendError,
     ConflictError,
@@ -49,220 +48,78 @@ DEFAULT_BATCH_SIZE = 250
 DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
 DEFAULT_TIME_LIMIT_SECONDS = 30.0
 
-_I64 = (-(2**63), 2**63 - 1)
 _U64_MAX = 2**64 - 1
 _U32_MAX = 2**32 - 1
-
-_CREATE_FIELDS = [f.name for f in dataclasses.fields(SessionCreate)]
-_UPDATE_FIELDS = [f.name for f in dataclasses.fields(SessionUpdate)]
+#: Fields the component reads as whole numbers: 10.0 is sent as 10.
+_WHOLE_NUMBER_FIELDS = ("reasoning_effort", "max_tokens", "expected_version")
 
 T = TypeVar("T")
 
 
 # ----------------------------------------------------------------- lowering
-# Type checks only: which values are *allowed* is the component's business.
+# Which values are allowed, and of which type, is the component's business:
+# it reads the JSON (numbers may also come as strings) and says what is wrong.
 
 
-def _string(name: str, value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise InvalidInputError(f"{name} must be a string, not {type(value).__name__}")
+def _fields(value: Any, cls: type, what: str) -> dict[str, Any]:
+    """The fields of a dataclass, mapping or Pydantic model, without Nones."""
+    fields: Mapping[str, Any]
+    if type(value) is cls:
+        fields = value.__dict__
+    elif isinstance(value, Mapping):
+        fields = value
+    elif hasattr(value, "model_dump"):  # Pydantic models
+        fields = value.model_dump(exclude_unset=True)
+    elif isinstance(value, cls):
+        fields = value.__dict__
+    else:
+        raise InvalidInputError(f"{what} must be a {cls.__name__} or a mapping, not {type(value).__name__}")
+    document = {name: item for name, item in fields.items() if item is not None}
+    for name in _WHOLE_NUMBER_FIELDS:
+        item = document.get(name)
+        if type(item) is float and item.is_integer():
+            document[name] = int(item)
+    return document
 
 
-def _float(name: str, value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidInputError(f"{name} must be a number, not {type(value).__name__}")
+def _json(value: Any, cls: type, what: str) -> str:
+    document = _fields(value, cls, what)
     try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
-def _integer(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInputError(f"{name} must be a whole number, not {value!r}")
-    if not _I64[0] <= value <= _I64[1]:
-        raise InvalidInputError(f"{name} is out of range: {value}")
-    return value
-
-
-def _strings(name: str, value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise InvalidInputError(f"{name} must be a list of strings")
-    for item in value:
-        if not isinstance(item, str):
-            raise InvalidInputError(f"{name} must be a list of strings, not contain {type(item).__name__}")
-    return list(value)
+        return json.dumps(document, allow_nan=False)
+    except ValueError:
+        bad = sorted(name for name, item in document.items() if isinstance(item, float) and not math.isfinite(item))
+        raise InvalidInputError(f"{what}: {', '.join(bad) or 'a number'} must be a finite number") from None
+    except TypeError as error:
+        raise InvalidInputError(f"{what}: {error}") from None
 
 
 def _session_id(value: Any) -> str:
-    if not isinstance(value, str):
+    if type(value) is not str:
+        if isinstance(value, str):
+            return str(value)
         raise InvalidInputError(f"a session id must be a string, not {type(value).__name__}")
     return value
-
-
-def _as(cls: type[T], value: T | Mapping[str, Any], what: str) -> T:
-    if isinstance(value, cls):
-        return value
-    if isinstance(value, Mapping):
-        allowed = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(value) - allowed)
-        if unknown:
-            raise InvalidInputError(f"{what} has unknown fields: {', '.join(unknown)}")
-        try:
-            return cls(**value)
-        except TypeError as error:
-            raise InvalidInputError(f"{what}: {error}") from None
-    # Pydantic models and other objects with the document's attribute names.
-    if hasattr(value, "model_dump"):
-        return _as(cls, cast(Mapping[str, Any], value.model_dump(exclude_unset=True)), what)
-    raise InvalidInputError(f"{what} must be a {cls.__name__} or a mapping, not {type(value).__name__}")
-
-
-def _lower_create(data: SessionCreate) -> Any:
-    return record(
-        model_id=_string("model_id", data.model_id) if data.model_id is not None else _missing("model_id"),
-        persona_id=_string("persona_id", data.persona_id),
-        name=_string("name", data.name),
-        temperature=_float("temperature", data.temperature),
-        reasoning_effort=_integer("reasoning_effort", data.reasoning_effort),
-        max_tokens=_integer("max_tokens", data.max_tokens),
-        tools=_strings("tools", data.tools) or [],
-        custom_prompt=_string("custom_prompt", data.custom_prompt),
-        agent_internal_id=_string("agent_internal_id", data.agent_internal_id),
-        status=_string("status", data.status),
-    )
-
-
-def _missing(name: str) -> str:
-    raise InvalidInputError(f"{name} is required")
-
-
-_CLEARABLE = {
-    "persona_id": "persona-id",
-    "name": "name",
-    "temperature": "temperature",
-    "reasoning_effort": "reasoning-effort",
-    "max_tokens": "max-tokens",
-    "tools": "tools",
-    "custom_prompt": "custom-prompt",
-    "agent_internal_id": "agent-internal-id",
-}
-
-
-def _lower_update(changes: SessionUpdate) -> Any:
-    clear = []
-    for name in changes.clear or []:
-        wit_name = _CLEARABLE.get(name) if isinstance(name, str) else None
-        if wit_name is None:
-            raise InvalidInputError(
-                f"clear: {name!r} is not a field that can be cleared (one of {', '.join(_CLEARABLE)})"
-            )
-        clear.append(wit_name)
-    expected = changes.expected_version
-    if expected is not None:
-        if isinstance(expected, bool) or not isinstance(expected, int) or not 0 <= expected <= _U64_MAX:
-            raise InvalidInputError(f"expected_version must be a whole number from 0, not {expected!r}")
-    return record(
-        model_id=_string("model_id", changes.model_id),
-        persona_id=_string("persona_id", changes.persona_id),
-        name=_string("name", changes.name),
-        temperature=_float("temperature", changes.temperature),
-        reasoning_effort=_integer("reasoning_effort", changes.reasoning_effort),
-        max_tokens=_integer("max_tokens", changes.max_tokens),
-        tools=_strings("tools", changes.tools),
-        custom_prompt=_string("custom_prompt", changes.custom_prompt),
-        agent_internal_id=_string("agent_internal_id", changes.agent_internal_id),
-        status=_string("status", changes.status),
-        clear=clear,
-        expected_version=expected,
-    )
 
 
 # ------------------------------------------------------------------ lifting
 
 
-def _lift_session(value: Any) -> SessionDetail:
-    return SessionDetail(
-        id=field(value, "id"),
-        model_id=field(value, "model-id"),
-        persona_id=field(value, "persona-id"),
-        name=field(value, "name"),
-        temperature=field(value, "temperature"),
-        reasoning_effort=field(value, "reasoning-effort"),
-        max_tokens=field(value, "max-tokens"),
-        tools=list(field(value, "tools")),
-        custom_prompt=field(value, "custom-prompt"),
-        agent_internal_id=field(value, "agent-internal-id"),
-        created_at=field(value, "created-at"),
-        updated_at=field(value, "updated-at"),
-        last_activity=field(value, "last-activity"),
-        is_active=field(value, "is-active"),
-        status=field(value, "status"),
-        version=field(value, "version"),
-        expires_in_seconds=field(value, "expires-in-seconds"),
-    )
+def _session(text: str) -> SessionDetail:
+    return SessionDetail(**json.loads(text))
 
 
-def _lift_corruption(value: Any) -> Corruption:
-    return Corruption(
-        session_id=field(value, "session-id"),
-        key=field(value, "key"),
-        field=field(value, "field"),
-        message=field(value, "message"),
-    )
+def _corruptions(documents: list[dict[str, Any]]) -> list[Corruption]:
+    return [Corruption(**c) for c in documents]
 
 
-_EMPTY_STATS = record(
-    sessions=0,
-    active=0,
-    inactive=0,
-    by_status=[],
-    ttl_buckets=[],
-    oldest_session_id=None,
-    oldest_created_at=None,
-    newest_session_id=None,
-    newest_created_at=None,
-    expired_awaiting_cleanup=0,
-    members_without_keys=0,
-    keys_without_members=0,
-    keys_without_ttl=0,
-    set_size=0,
-    index_size=0,
-    problems=[],
-)
+def _stats(document: dict[str, Any]) -> SessionStats:
+    document = dict(document)
+    document["ttl_buckets"] = [TtlBucket(**b) for b in document["ttl_buckets"]]
+    document["problems"] = _corruptions(document["problems"])
+    return SessionStats(**document)
 
 
-def _lift_stats(value: Any) -> SessionStats:
-    return SessionStats(
-        sessions=field(value, "sessions"),
-        active=field(value, "active"),
-        inactive=field(value, "inactive"),
-        by_status={field(s, "status"): field(s, "count") for s in field(value, "by-status")},
-        ttl_buckets=[TtlBucket(field(b, "up-to-seconds"), field(b, "count")) for b in field(value, "ttl-buckets")],
-        oldest_session_id=field(value, "oldest-session-id"),
-        oldest_created_at=field(value, "oldest-created-at"),
-        newest_session_id=field(value, "newest-session-id"),
-        newest_created_at=field(value, "newest-created-at"),
-        expired_awaiting_cleanup=field(value, "expired-awaiting-cleanup"),
-        members_without_keys=field(value, "members-without-keys"),
-        keys_without_members=field(value, "keys-without-members"),
-        keys_without_ttl=field(value, "keys-without-ttl"),
-        set_size=field(value, "set-size"),
-        index_size=field(value, "index-size"),
-        problems=[_lift_corruption(c) for c in field(value, "problems")],
-    )
-
-
-def _lift_error(error: Variant) -> SessionError:
+def _error(error: Variant) -> SessionError:
     tag, payload = error.tag, error.payload
     if tag == "invalid-input":
         return InvalidInputError(str(payload))
@@ -271,7 +128,10 @@ def _lift_error(error: Variant) -> SessionError:
     if tag == "conflict":
         return ConflictError(str(payload))
     if tag == "data-corrupt":
-        corruption = _lift_corruption(payload)
+        try:
+            corruption = Corruption(**json.loads(str(payload)))
+        except (ValueError, TypeError):
+            return DataCorruptError(f"corrupt data: {payload}", session_id="", key="", field="", detail=str(payload))
         where = f"{corruption.key} field {corruption.field}" if corruption.field else corruption.key
         return DataCorruptError(
             f"session {corruption.session_id}: corrupt data in {where}: {corruption.message}",
@@ -281,14 +141,15 @@ def _lift_error(error: Variant) -> SessionError:
             detail=corruption.message,
         )
     if tag == "backend":
-        return BackendError(str(payload))
+        kind = str(getattr(payload, "kind", "other")).replace("-", "_")
+        return BackendError(str(getattr(payload, "message", payload)), storage_kind=kind)
     return SessionError(f"{tag}: {payload}")
 
 
 def _unwrap(result: Any) -> Any:
     # result<T, session-error> is lifted untagged: a Variant is the error.
-    if isinstance(result, Variant):
-        raise _lift_error(result)
+    if type(result) is Variant:
+        raise _error(result)
     return result
 
 
@@ -341,12 +202,11 @@ class SessionRepository:
             connect_timeout=connect_timeout,
             client=redis_client,
         )
-        settings = record(session_ttl_seconds=ttl, grace_seconds=grace, batch_size=batch_size)
         path = Path(component) if component is not None else _assets.component_path()
         self._runtime = ComponentRuntime(
             path,
             self.kv.execute,
-            lambda: settings,
+            (ttl, grace, batch_size),
             memory_limit=memory_limit,
             time_limit=time_limit,
         )
@@ -355,8 +215,8 @@ class SessionRepository:
 
     def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
         """Creates a session with a fresh UUID v4 (one atomic Redis batch)."""
-        data = _as(SessionCreate, session_data, "session_data")
-        return _lift_session(_unwrap(self._runtime.call("create", _lower_create(data))))
+        document = _json(session_data, SessionCreate, "session_data")
+        return _session(_unwrap(self._runtime.call("create", document)))
 
     def get_session(self, session_id: str) -> SessionDetail | None:
         """The live session, or None when there is none (never created,
@@ -368,15 +228,14 @@ class SessionRepository:
 
     def get_session_or_raise(self, session_id: str) -> SessionDetail:
         """Like `get_session`, but raises SessionNotFoundError."""
-        return _lift_session(_unwrap(self._runtime.call("get", _session_id(session_id))))
+        return _session(_unwrap(self._runtime.call("get", _session_id(session_id))))
 
     def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> SessionDetail:
         """Changes the given fields, bumps `updated_at`, `last_activity` and
         `version`, and resets every TTL. Raises SessionNotFoundError when the
         session is gone, ConflictError when `expected_version` does not match."""
-        changes = _as(SessionUpdate, update_data, "update_data")
-        result = self._runtime.call("update", _session_id(session_id), _lower_update(changes))
-        return _lift_session(_unwrap(result))
+        changes = _json(update_data, SessionUpdate, "update_data")
+        return _session(_unwrap(self._runtime.call("update", _session_id(session_id), changes)))
 
     def delete_session(self, session_id: str) -> bool:
         """Removes every key of the session; True when a live session was deleted."""
@@ -388,13 +247,13 @@ class SessionRepository:
             raise InvalidInputError(f"limit must be a whole number from 0 to 1000, not {limit!r}")
         if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _U64_MAX:
             raise InvalidInputError(f"offset must be a whole number from 0, not {offset!r}")
-        page = _unwrap(self._runtime.call("list", limit, offset))
+        page = json.loads(_unwrap(self._runtime.call("list", limit, offset)))
         return SessionListResponse(
-            sessions=[_lift_session(s) for s in field(page, "sessions")],
-            total=field(page, "total"),
-            limit=field(page, "limit"),
-            offset=field(page, "offset"),
-            corrupt=[_lift_corruption(c) for c in field(page, "corrupt")],
+            sessions=[SessionDetail(**s) for s in page["sessions"]],
+            total=page["total"],
+            limit=page["limit"],
+            offset=page["offset"],
+            corrupt=_corruptions(page["corrupt"]),
         )
 
     def extend_session_ttl(self, session_id: str) -> bool:
@@ -410,11 +269,9 @@ class SessionRepository:
 
     def cleanup_expired_sessions_report(self) -> CleanupReport:
         """Like `cleanup_expired_sessions`, with what it skipped and why."""
-        report = _unwrap(self._runtime.call("cleanup-expired"))
+        report = json.loads(_unwrap(self._runtime.call("cleanup-expired")))
         return CleanupReport(
-            removed=field(report, "removed"),
-            skipped=field(report, "skipped"),
-            problems=[_lift_corruption(c) for c in field(report, "problems")],
+            removed=report["removed"], skipped=report["skipped"], problems=_corruptions(report["problems"])
         )
 
     def reindex_sessions(self) -> int:
@@ -426,23 +283,26 @@ class SessionRepository:
         """Counts sessions (by status, activity, remaining TTL) and
         inconsistencies over the whole keyspace, in bounded SCAN steps of
         `batch_size`; `progress` sees the totals after each step."""
-        cursor, so_far = "", _EMPTY_STATS
+        cursor, so_far = "", ""
         while True:
-            page = _unwrap(self._runtime.call("stats", cursor, so_far))
-            cursor, so_far = field(page, "cursor"), field(page, "stats")
-            if progress is not None or field(page, "done"):
-                stats = _lift_stats(so_far)
+            page = json.loads(_unwrap(self._runtime.call("stats", cursor, so_far)))
+            cursor, done = page["cursor"], page["done"]
+            if progress is not None or done:
+                stats = _stats(page["stats"])
                 if progress is not None:
                     progress(stats)
-                if field(page, "done"):
+                if done:
                     return stats
+            so_far = json.dumps(page["stats"])
 
     def ping(self) -> float:
         """Seconds one Redis PING takes; raises BackendError when Redis is down."""
         try:
             return self.kv.ping()
         except Exception as error:
-            raise BackendError(f"Redis is unavailable at {self.kv.redacted_url}: {error}") from None
+            raise BackendError(
+                f"Redis is unavailable at {self.kv.redacted_url}: {error}", storage_kind="unavailable"
+            ) from None
 
     @property
     def round_trips(self) -> int:

@@ -110,8 +110,9 @@ def to_json(value: Any) -> Any:
 
 
 def error_json(error: SessionError) -> dict[str, Any]:
+    # The scenarios name the WIT session-error case (`invalid-input`).
     result: dict[str, Any] = {
-        "kind": "backend" if isinstance(error, BackendError) else error.kind,
+        "kind": "backend" if isinstance(error, BackendError) else error.kind.replace("_", "-"),
         "message": error.message,
     }
     if isinstance(error, DataCorruptError):

@@ -80,13 +80,13 @@ def test_inputs_may_be_mappings_or_model_like_objects(repo: SessionRepository) -
 @pytest.mark.parametrize(
     "bad, words",
     [
-        ({"model_id": "m", "temperature": "hot"}, "temperature must be a number"),
-        ({"model_id": "m", "max_tokens": 1.5}, "max_tokens must be a whole number"),
-        ({"model_id": "m", "max_tokens": 2**70}, "max_tokens is out of range"),
-        ({"model_id": "m", "tools": "search"}, "tools must be a list of strings"),
-        ({"model_id": "m", "tools": [1]}, "tools must be a list of strings"),
-        ({"model_id": 7}, "model_id must be a string"),
-        ({"model_id": "m", "colour": "red"}, "unknown fields: colour"),
+        ({"model_id": "m", "temperature": "hot"}, 'expected a number, got "hot"'),
+        ({"model_id": "m", "max_tokens": 1.5}, "expected a whole number, got 1.5"),
+        ({"model_id": "m", "max_tokens": 2**70}, "expected a whole number"),
+        ({"model_id": "m", "tools": "search"}, "expected a list of strings"),
+        ({"model_id": "m", "tools": [1]}, "expected a list of strings"),
+        ({"model_id": 7}, "expected a string"),
+        ({"model_id": "m", "colour": "red"}, "unknown field `colour`"),
         ({"name": "no model"}, "model_id"),
         ({"model_id": "m", "temperature": float("nan")}, "temperature"),
     ],
@@ -105,7 +105,7 @@ def test_errors_are_typed_exceptions(repo: SessionRepository, redis_client: redi
         repo.update_session(MISSING, SessionUpdate(name="x"))
     with pytest.raises(SessionNotFoundError):
         repo.get_session_or_raise(MISSING)
-    with pytest.raises(InvalidInputError, match="clear"):
+    with pytest.raises(InvalidInputError, match="unknown variant `model_id`"):
         repo.update_session(MISSING, {"clear": ["model_id"]})
     session = repo.create_session(example())
     with pytest.raises(ConflictError, match="version"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from typing import Any
 
 import redis
 from redis.backoff import NoBackoff
@@ -46,10 +47,12 @@ def redact_url(url: str) -> str:
 class RedisKv:
     """The Redis side of `kv.execute` for one key prefix.
 
-    Thread-safe: redis-py's connection pool gives each call its own
-    connection. Commands are never retried after they were sent (a write
-    that timed out may have happened); a broken connection is replaced on
-    the next call, so the store recovers by itself once Redis is back.
+    Thread-safe: each call has a connection to itself, taken from the
+    client's pool once and then kept here between calls (a pool checkout
+    costs more than the rest of the client's work). Commands are never
+    retried after they were sent (a write that timed out may have happened);
+    redis-py closes a connection that failed and the next call on it
+    connects afresh, so the store recovers by itself once Redis is back.
     """
 
     def __init__(
@@ -70,7 +73,11 @@ class RedisKv:
             retry=Retry(NoBackoff(), 0),
         )
         self._script = kv_batch_script()
-        self._sha = hashlib.sha1(self._script.encode()).hexdigest()
+        sha = hashlib.sha1(self._script.encode()).hexdigest()
+        #: The packed command up to the keys, and after them the prefix.
+        self._evalsha = b"$7\r\nEVALSHA\r\n$40\r\n" + sha.encode() + b"\r\n"
+        self._prefix = _bulk(prefix)
+        self._idle: list[Any] = []
         self._lock = threading.Lock()
         #: Batches sent to Redis, one round trip each.
         self.round_trips = 0
@@ -79,25 +86,38 @@ class RedisKv:
         """`kv.execute`: the script's reply; raises StorageFailure (and
         nothing else) when Redis did not run the script."""
         names = keys.split("\n") if keys else []
-        if self.prefix:
-            names = [self.prefix + name for name in names]
+        prefix = self.prefix
+        parts = [b"*%d\r\n" % (len(names) + 5), self._evalsha, _bulk(str(len(names)))]
+        parts += [_bulk(prefix + name) for name in names]
+        parts.append(self._prefix)
+        parts.append(_bulk(batch))
+        command = b"".join(parts)
         with self._lock:
             self.round_trips += 1
-        command = ("EVALSHA", self._sha, len(names), *names, self.prefix, batch)
         try:
+            connection = self._idle.pop()
+        except IndexError:
+            connection = None
+        try:
+            if connection is None:
+                connection = self.client.connection_pool.get_connection()
             try:
-                reply = self.client.execute_command(*command)
+                reply = _run(connection, command)
             except redis.exceptions.NoScriptError:
                 # A new or restarted server has not seen the script: load it
                 # and send the batch again (it was not run).
-                self.client.execute_command("SCRIPT", "LOAD", self._script)
-                reply = self.client.execute_command(*command)
+                connection.send_command("SCRIPT", "LOAD", self._script)
+                connection.read_response()
+                reply = _run(connection, command)
         except redis.exceptions.TimeoutError as error:
             raise StorageFailure("timeout", f"Redis did not answer in time at {self.redacted_url}: {error}") from None
         except redis.exceptions.ConnectionError as error:
             raise StorageFailure("unavailable", f"Redis is unavailable at {self.redacted_url}: {error}") from None
         except redis.exceptions.RedisError as error:
             raise StorageFailure("other", f"Redis refused the batch at {self.redacted_url}: {error}") from None
+        finally:
+            if connection is not None:
+                self._idle.append(connection)
         if isinstance(reply, bytes):
             return reply.decode("utf-8", "replace")
         if isinstance(reply, str):
@@ -111,4 +131,17 @@ class RedisKv:
         return time.perf_counter() - started
 
     def close(self) -> None:
+        pool = self.client.connection_pool
+        while self._idle:
+            pool.release(self._idle.pop())
         self.client.close()
+
+
+def _bulk(text: str) -> bytes:
+    data = text.encode()
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def _run(connection: Any, command: bytes) -> Any:
+    connection.send_packed_command((command,), check_health=False)
+    return connection.read_response()

@@ -69,7 +69,10 @@ impl NativeStore {
         let stack = STACKS
             .with(|stacks| stacks.borrow_mut().pop())
             .map_or_else(|| DefaultStack::new(STACK_BYTES), Ok)
-            .map_err(|e| SessionError::Backend(format!("cannot allocate a coroutine stack: {e}")))?;
+            .map_err(|e| SessionError::Backend {
+                kind: ErrorKind::Other,
+                message: format!("cannot allocate a coroutine stack: {e}"),
+            })?;
         let settings = self.settings;
         let mut coroutine = Coroutine::with_stack(stack, move |yielder: &Yielder<Resume, Batch>, _start: Resume| {
             let mut repository = Repository::new(YieldingStorage { yielder }, SystemEnvironment, settings)?;

@@ -15,8 +15,8 @@ pub enum SessionError {
     Conflict(String),
     /// Stored data does not decode.
     DataCorrupt(Corruption),
-    /// Storage failed.
-    Backend(String),
+    /// Storage failed; `kind` says how (unavailable, timeout, ...).
+    Backend { kind: ErrorKind, message: String },
 }
 
 impl SessionError {
@@ -30,8 +30,14 @@ impl SessionError {
                 field: String::new(),
                 message: error.message,
             }),
-            _ => SessionError::Backend(error.message),
+            kind => SessionError::Backend { kind, message: error.message },
         }
+    }
+
+    /// A storage failure of kind `other`: storage said something the rules
+    /// cannot make sense of.
+    pub(crate) fn backend(message: impl Into<String>) -> Self {
+        SessionError::Backend { kind: ErrorKind::Other, message: message.into() }
     }
 }
 
@@ -57,7 +63,7 @@ impl fmt::Display for SessionError {
                 write!(f, "corrupt data in {}: {}", c.key, c.message)
             }
             SessionError::DataCorrupt(c) => write!(f, "corrupt data in {} field {}: {}", c.key, c.field, c.message),
-            SessionError::Backend(message) => write!(f, "storage error: {message}"),
+            SessionError::Backend { message, .. } => write!(f, "storage error: {message}"),
         }
     }
 }

@@ -1,16 +1,36 @@
-//! Session values, mirroring the `types` WIT interface.
+//! Session values: the one definition of every document that crosses the
+//! component boundary, the CLI's `--json` output and the Python and
+//! JavaScript hosts' objects. serde gives their JSON form (field names as in
+//! the design document, natural JSON types); `schema/sessions.schema.json`
+//! publishes it, and a test keeps the two in step.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
 
 use crate::timestamp::Timestamp;
 
-/// Input of `create`. See `validation` for every rule.
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Input of `create`. See `validation` for every rule. In JSON, numbers and
+/// tools may also come in the string form the design document stores
+/// (`"0.7"`, `"[\"search\"]"`), so a dump of a data hash reads back.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct SessionCreate {
     pub model_id: String,
     pub persona_id: Option<String>,
     pub name: Option<String>,
+    #[serde(deserialize_with = "lenient::number", serialize_with = "lenient::finite")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
     pub temperature: Option<f64>,
+    #[serde(deserialize_with = "lenient::whole_number")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub reasoning_effort: Option<i64>,
+    #[serde(deserialize_with = "lenient::whole_number")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub max_tokens: Option<i64>,
+    #[serde(deserialize_with = "lenient::tools")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<String>"))]
     pub tools: Vec<String>,
     pub custom_prompt: Option<String>,
     pub agent_internal_id: Option<String>,
@@ -18,7 +38,9 @@ pub struct SessionCreate {
 }
 
 /// A data field that `update` can reset to absent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum DataField {
     PersonaId,
     Name,
@@ -31,14 +53,24 @@ pub enum DataField {
 }
 
 /// Input of `update`: `None` leaves a field as it is.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
 pub struct SessionUpdate {
     pub model_id: Option<String>,
     pub persona_id: Option<String>,
     pub name: Option<String>,
+    #[serde(deserialize_with = "lenient::number", serialize_with = "lenient::finite")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<f64>"))]
     pub temperature: Option<f64>,
+    #[serde(deserialize_with = "lenient::whole_number")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub reasoning_effort: Option<i64>,
+    #[serde(deserialize_with = "lenient::whole_number")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<i64>"))]
     pub max_tokens: Option<i64>,
+    #[serde(deserialize_with = "lenient::optional_tools")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Vec<String>>"))]
     pub tools: Option<Vec<String>>,
     pub custom_prompt: Option<String>,
     pub agent_internal_id: Option<String>,
@@ -48,7 +80,9 @@ pub struct SessionUpdate {
 }
 
 /// The nine data fields of the design document, decoded.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(default)]
 pub struct SessionData {
     pub model_id: String,
     pub persona_id: Option<String>,
@@ -62,7 +96,8 @@ pub struct SessionData {
 }
 
 /// The meta hash, decoded.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionMeta {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -70,21 +105,28 @@ pub struct SessionMeta {
     pub is_active: bool,
     pub status: String,
     /// 0 when the session was written without a version (another service).
+    #[serde(default)]
     pub version: u64,
 }
 
-/// A live session as `get`, `update` and `list` return it.
-#[derive(Debug, Clone, PartialEq)]
+/// A live session as `get`, `update` and `list` return it: in JSON one flat
+/// object (id, the data fields, the meta fields, expires_in_seconds).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Session {
     pub id: String,
+    #[serde(flatten)]
     pub data: SessionData,
+    #[serde(flatten)]
     pub meta: SessionMeta,
     /// Seconds until expiry; `None` when the expiry key has no TTL.
+    #[serde(default)]
     pub expires_in_seconds: Option<u64>,
 }
 
 /// A stored value that does not decode, named precisely enough to find it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Corruption {
     pub session_id: String,
     /// Redis key without the host's prefix.
@@ -95,7 +137,8 @@ pub struct Corruption {
 }
 
 /// One page of `list`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionPage {
     pub sessions: Vec<Session>,
     pub total: u64,
@@ -105,7 +148,8 @@ pub struct SessionPage {
 }
 
 /// What `cleanup_expired` did.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CleanupReport {
     /// Expired sessions whose leftovers this call removed.
     pub removed: u64,
@@ -136,7 +180,8 @@ pub const MAX_STATS_PROBLEMS: usize = 100;
 
 /// Live sessions whose remaining TTL is at most `up_to_seconds` (and more
 /// than the previous bucket's bound); `None`: longer than every bound.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TtlBucket {
     pub up_to_seconds: Option<u64>,
     pub count: u64,
@@ -144,15 +189,16 @@ pub struct TtlBucket {
 
 /// What `stats` found in the keyspace: counts for monitoring and the
 /// inconsistencies an operator should know about.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SessionStats {
     /// Live sessions (in `active_sessions`, expiry key present).
     pub sessions: u64,
     /// Live sessions whose `is_active` is true, and the others.
     pub active: u64,
     pub inactive: u64,
-    /// Live sessions by `status`, sorted by status.
-    pub by_status: Vec<(String, u64)>,
+    /// Live sessions by `status`.
+    pub by_status: BTreeMap<String, u64>,
     /// Live sessions by remaining TTL (see [`TTL_BUCKET_BOUNDS`]).
     pub ttl_buckets: Vec<TtlBucket>,
     /// The oldest and newest live session by created_at, and when.
@@ -177,7 +223,8 @@ pub struct SessionStats {
 }
 
 /// One step of `stats`: the totals so far, and where to go on.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StatsPage {
     /// Pass to the next call; meaningless once `done`.
     pub cursor: String,
@@ -187,16 +234,22 @@ pub struct StatsPage {
 
 /// A session as stored: both hashes byte for byte and the remaining TTL of
 /// its expiry key (`None`: no TTL).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct StoredSession {
     pub id: String,
+    #[serde(with = "hash_fields")]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub data: Vec<(String, String)>,
+    #[serde(with = "hash_fields")]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub meta: Vec<(String, String)>,
     pub ttl_ms: Option<u64>,
 }
 
 /// One page of `export_sessions`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExportPage {
     pub cursor: String,
     pub done: bool,
@@ -214,8 +267,100 @@ pub enum ImportRecord {
     Unreadable(String),
 }
 
+/// In JSON, a record is the object `sessions export` writes (`id`, `data`,
+/// `meta`, `ttl_ms`: stored) or the one `get --json` prints (typed;
+/// `updated_at` and `last_activity` default to `created_at`, `status` to
+/// running, `version` to 0, `expires_in_seconds` to the session TTL). A
+/// string is a record the host could not read, saying why.
+impl Serialize for ImportRecord {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ImportRecord::Stored(stored) => stored.serialize(serializer),
+            ImportRecord::Typed(session) => session.serialize(serializer),
+            ImportRecord::Unreadable(message) => serializer.serialize_str(message),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ImportRecord {
+    /// Never fails: what does not read is [`ImportRecord::Unreadable`].
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(ImportRecord::from_json(serde_json::Value::deserialize(deserializer)?))
+    }
+}
+
+impl ImportRecord {
+    pub fn from_json(value: serde_json::Value) -> Self {
+        use serde_json::Value;
+        let mut object = match value {
+            Value::Object(object) => object,
+            Value::String(message) => return ImportRecord::Unreadable(message),
+            other => return ImportRecord::Unreadable(format!("not a JSON object: {other}")),
+        };
+        let unreadable = |e: serde_json::Error| ImportRecord::Unreadable(e.to_string());
+        if object.contains_key("data") || object.contains_key("meta") {
+            return match serde_json::from_value::<StoredSession>(Value::Object(object)) {
+                Ok(stored) => ImportRecord::Stored(stored),
+                Err(e) => unreadable(e),
+            };
+        }
+        if let Some(created_at) = object.get("created_at").cloned() {
+            for field in ["updated_at", "last_activity"] {
+                object.entry(field).or_insert_with(|| created_at.clone());
+            }
+        }
+        object.entry("status").or_insert_with(|| Value::String("running".into()));
+        object.entry("is_active").or_insert(Value::Bool(true));
+        let given: Vec<String> = object.keys().cloned().collect();
+        let session = match serde_json::from_value::<Session>(Value::Object(object)) {
+            Ok(session) => session,
+            Err(e) => return unreadable(e),
+        };
+        // `Session` flattens its parts, which serde cannot combine with
+        // deny_unknown_fields; a field it does not write back is unknown.
+        if let Ok(Value::Object(known)) = serde_json::to_value(&session)
+            && let Some(unknown) = given.iter().find(|field| !known.contains_key(*field))
+        {
+            return ImportRecord::Unreadable(format!("unknown field {unknown:?}"));
+        }
+        ImportRecord::Typed(Box::new(session))
+    }
+}
+
+/// A hash's fields as a JSON object, in stored order.
+mod hash_fields {
+    use std::fmt;
+
+    use serde::de::{MapAccess, Visitor};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(fields: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(fields.iter().map(|(field, value)| (field, value)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, String)>, D::Error> {
+        struct Fields;
+        impl<'de> Visitor<'de> for Fields {
+            type Value = Vec<(String, String)>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object of the hash's fields, each a string as stored")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry::<String, String>()? {
+                    fields.push(entry);
+                }
+                Ok(fields)
+            }
+        }
+        deserializer.deserialize_map(Fields)
+    }
+}
+
 /// What to do with a record whose id is already stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
 pub enum ConflictPolicy {
     Skip,
     Overwrite,
@@ -223,14 +368,28 @@ pub enum ConflictPolicy {
 }
 
 /// A record `import_sessions` refused, by position in the call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct RejectedRecord {
     pub index: u32,
+    pub reason: RejectReason,
     pub message: String,
 }
 
+/// Why `import_sessions` refused a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The record does not read or breaks a session rule.
+    Invalid,
+    /// Its id is already stored (conflict policy fail).
+    IdTaken,
+}
+
 /// What `import_sessions` did (or, in a dry run, would do).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ImportReport {
     pub imported: u64,
     pub overwritten: u64,
@@ -239,7 +398,8 @@ pub struct ImportReport {
 }
 
 /// One page of `migrate`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MigratePage {
     pub cursor: String,
     pub done: bool,
@@ -247,4 +407,86 @@ pub struct MigratePage {
     pub indexed: u64,
     pub hash_ttls_set: u64,
     pub schema_versions_set: u64,
+}
+
+/// Numbers and tools as JSON values or as the strings Redis holds; an empty
+/// string is absent.
+mod lenient {
+    use serde::de::Error;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    fn stored<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+        Ok(match Value::deserialize(deserializer)? {
+            Value::Null => None,
+            Value::String(text) if text.trim().is_empty() => None,
+            Value::String(text) => Some(serde_json::from_str(text.trim()).unwrap_or(Value::String(text))),
+            other => Some(other),
+        })
+    }
+
+    pub fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
+        match stored(deserializer)? {
+            None => Ok(None),
+            Some(value) => {
+                value.as_f64().map(Some).ok_or_else(|| D::Error::custom(format!("expected a number, got {value}")))
+            }
+        }
+    }
+
+    /// JSON has no NaN or infinity (serde_json would write `null`, losing
+    /// the value); refuse them instead.
+    pub fn finite<S: serde::Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(number) if !number.is_finite() => {
+                Err(serde::ser::Error::custom(format!("temperature must be a finite number, got {number}")))
+            }
+            other => serde::Serialize::serialize(other, serializer),
+        }
+    }
+
+    pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+        match stored(deserializer)? {
+            None => Ok(None),
+            Some(value) => value
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {value}"))),
+        }
+    }
+
+    pub fn optional_tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
+        let value = match Value::deserialize(deserializer)? {
+            Value::Null => return Ok(None),
+            Value::String(text) if text.trim().is_empty() => return Ok(Some(Vec::new())),
+            Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            other => other,
+        };
+        serde_json::from_value(value.clone())
+            .map(Some)
+            .map_err(|_| D::Error::custom(format!("expected a list of strings, got {value}")))
+    }
+
+    pub fn tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+        optional_tools(deserializer).map(Option::unwrap_or_default)
+    }
+}
+
+/// A record is a stored session, a typed one, or (from a host) the reason
+/// it could not read one.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ImportRecord {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ImportRecord".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "anyOf": [
+                generator.subschema_for::<StoredSession>(),
+                generator.subschema_for::<Session>(),
+                { "type": "string", "description": "a record the host could not read, and why" }
+            ]
+        })
+    }
 }

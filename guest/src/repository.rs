@@ -39,7 +39,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     pub(crate) fn execute_unconditional(&mut self, batch: Batch, session_id: &str) -> Result<Replies, SessionError> {
         match self.execute(batch, session_id)? {
             BatchOutcome::Applied(replies) => Ok(Replies::new(replies)),
-            BatchOutcome::ConditionFailed { index, .. } => Err(SessionError::Backend(format!(
+            BatchOutcome::ConditionFailed { index, .. } => Err(SessionError::backend(format!(
                 "storage reported condition {index} failed in a batch without conditions"
             ))),
         }
@@ -119,7 +119,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 BatchOutcome::ConditionFailed { index, .. } => {
                     let index = index as usize;
                     if index >= items.len() {
-                        return Err(SessionError::Backend(format!(
+                        return Err(SessionError::backend(format!(
                             "storage reported unknown condition {index} failed"
                         )));
                     }

@@ -156,6 +156,46 @@ impl fmt::Display for Timestamp {
     }
 }
 
+
+/// In JSON a timestamp is its text, `YYYY-MM-DDTHH:MM:SSZ`; reading accepts
+/// what [`Timestamp::parse`] accepts.
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a timestamp like 2025-04-01T14:30:00Z")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Timestamp, E> {
+                Timestamp::parse(text).map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
+    }
+}
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Timestamp {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Timestamp".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "UTC, written as YYYY-MM-DDTHH:MM:SSZ; read as any RFC 3339 time",
+            "examples": ["2025-04-01T14:30:00Z"]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

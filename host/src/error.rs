@@ -3,6 +3,10 @@
 
 use std::time::Duration;
 
+use agent_sessions_guest::kv::ErrorKind;
+
+use crate::bindings::wit_types as wit;
+
 pub use agent_sessions_guest::Corruption;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -53,7 +57,36 @@ impl From<agent_sessions_guest::SessionError> for Error {
             E::NotFound(id) => Error::NotFound(id),
             E::Conflict(message) => Error::Conflict(message),
             E::DataCorrupt(corruption) => Error::DataCorrupt(corruption),
-            E::Backend(message) => Error::Backend(message),
+            E::Backend { kind, message } => Error::storage(kind, message),
+        }
+    }
+}
+
+impl Error {
+    /// A storage failure: unreachable or silent storage is `Unavailable`,
+    /// the rest `Backend`.
+    pub fn storage(kind: ErrorKind, message: String) -> Self {
+        match kind {
+            ErrorKind::Unavailable | ErrorKind::Timeout => Error::Unavailable(message),
+            _ => Error::Backend(message),
+        }
+    }
+
+    /// The error a component call returned.
+    pub(crate) fn from_wit(error: wit::SessionError) -> Self {
+        match error {
+            wit::SessionError::InvalidInput(message) => Error::InvalidInput(message),
+            wit::SessionError::NotFound(id) => Error::NotFound(id),
+            wit::SessionError::Conflict(message) => Error::Conflict(message),
+            wit::SessionError::DataCorrupt(json) => match serde_json::from_str(&json) {
+                Ok(corruption) => Error::DataCorrupt(corruption),
+                Err(e) => {
+                    Error::Guest(format!("the component reported corrupt data it did not describe ({e}): {json}"))
+                }
+            },
+            wit::SessionError::Backend(failure) => {
+                Error::storage(crate::kv::wit::kind_from_wit(failure.kind), failure.message)
+            }
         }
     }
 }

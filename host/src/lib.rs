@@ -11,8 +11,8 @@
 //! - [`kv`]: the storage the guest reaches: [`kv::KvStore`] (prefix and
 //!   batch checks), [`kv::redis`] (one Lua script per batch) and
 //!   [`kv::memory`]; `kv::wit` adapts them to the WIT import.
-//! - `bindings`: the one `bindgen!` of the WIT world; `convert`: WIT types
-//!   to the plain session types in [`model`].
+//! - `bindings`: the one `bindgen!` of the WIT world. Documents cross it as
+//!   JSON of the session types in [`model`], shared with the guest crate.
 //!
 //! ```no_run
 //! use agent_sessions_host::{SessionCreate, SessionStore};
@@ -29,7 +29,6 @@
 //! ```
 
 mod bindings;
-mod convert;
 mod error;
 pub mod kv;
 pub mod metrics;
@@ -39,8 +38,8 @@ mod store;
 pub use agent_sessions_guest::model;
 pub use agent_sessions_guest::model::{
     CleanupReport, ConflictPolicy, Corruption, DataField, ExportPage, ImportRecord, ImportReport, MigratePage,
-    RejectedRecord, Session, SessionCreate, SessionData, SessionMeta, SessionPage, SessionStats, SessionUpdate,
-    StatsPage, StoredSession, TtlBucket,
+    RejectReason, RejectedRecord, Session, SessionCreate, SessionData, SessionMeta, SessionPage, SessionStats,
+    SessionUpdate, StatsPage, StoredSession, TtlBucket,
 };
 pub use agent_sessions_guest::settings::{
     DEFAULT_BATCH_SIZE, DEFAULT_GRACE_SECONDS, DEFAULT_SESSION_TTL_SECONDS, Settings,

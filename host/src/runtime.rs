@@ -12,7 +12,6 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use agent_sessions_guest::Settings;
-use agent_sessions_guest::kv::ErrorKind;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
@@ -76,9 +75,6 @@ pub(crate) struct HostState {
     limits: StoreLimits,
     pub(crate) kv: KvStore,
     pub(crate) settings: Settings,
-    /// The kind of the last storage failure in this call, so a guest
-    /// `backend` error can be told apart as "unavailable" on the host side.
-    pub(crate) last_storage_failure: Option<ErrorKind>,
     /// Batches sent to storage during this call (one round trip each).
     pub(crate) round_trips: u64,
     /// When the guest last got control back from the host: the start of
@@ -238,7 +234,6 @@ impl Runtime {
         if let Some(mut warm) = reused {
             let state = warm.store.data_mut();
             state.settings = settings;
-            state.last_storage_failure = None;
             state.round_trips = 0;
             state.computing_since = Instant::now();
             warm.store.set_epoch_deadline(1);
@@ -297,7 +292,6 @@ impl Runtime {
                 .build(),
             kv: kv.clone(),
             settings,
-            last_storage_failure: None,
             round_trips: 0,
             computing_since: Instant::now(),
             cpu_time: self.limits.cpu_time,
@@ -347,17 +341,8 @@ impl Runtime {
             Err(_) => Err(Error::Timeout(self.limits.timeout)),
             Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, self.limits))),
             Ok(Ok(result)) => {
-                let last_storage_failure = store.data().last_storage_failure;
                 self.recycle(warm);
-                match result {
-                    Ok(value) => Ok(value),
-                    Err(error) => Err(match (crate::convert::error_from_wit(error), last_storage_failure) {
-                        (Error::Backend(message), Some(ErrorKind::Unavailable | ErrorKind::Timeout)) => {
-                            Error::Unavailable(message)
-                        }
-                        (other, _) => other,
-                    }),
-                }
+                result.map_err(Error::from_wit)
             }
         }
     }

@@ -11,8 +11,10 @@ use agent_sessions_guest::model::{
     CleanupReport, ConflictPolicy, ExportPage, ImportRecord, ImportReport, MigratePage, Session, SessionCreate,
     SessionPage, SessionStats, SessionUpdate, StatsPage,
 };
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::convert;
+use crate::bindings::wit_types::ConflictPolicy as WitConflictPolicy;
 use crate::error::Error;
 use crate::kv::memory::MemoryBackend;
 use crate::kv::redis::{ConnectError, RedisBackend, RedisOptions};
@@ -219,13 +221,13 @@ impl SessionStore {
 
     /// Creates a session with a fresh id.
     pub async fn create(&self, input: SessionCreate) -> Result<Session, Error> {
-        let input = convert::create_to_wit(input);
+        let input = to_json(&input)?;
         let session = self
             .call("create", move |bindings, store| {
                 Box::pin(async move { bindings.agent_sessions_repository().call_create(store, &input).await })
             })
             .await?;
-        convert::session_from_wit(session)
+        from_json(&session)
     }
 
     /// The live session `id`, or [`Error::NotFound`].
@@ -236,19 +238,19 @@ impl SessionStore {
                 Box::pin(async move { bindings.agent_sessions_repository().call_get(store, &id).await })
             })
             .await?;
-        convert::session_from_wit(session)
+        from_json(&session)
     }
 
     /// Applies `changes` to the live session `id` and returns it updated.
     pub async fn update(&self, id: &str, changes: SessionUpdate) -> Result<Session, Error> {
         let id = id.to_owned();
-        let changes = convert::update_to_wit(changes);
+        let changes = to_json(&changes)?;
         let session = self
             .call("update", move |bindings, store| {
                 Box::pin(async move { bindings.agent_sessions_repository().call_update(store, &id, &changes).await })
             })
             .await?;
-        convert::session_from_wit(session)
+        from_json(&session)
     }
 
     /// Deletes session `id`; true when a live session was deleted.
@@ -267,7 +269,7 @@ impl SessionStore {
                 Box::pin(async move { bindings.agent_sessions_repository().call_list(store, limit, offset).await })
             })
             .await?;
-        convert::page_from_wit(page)
+        from_json(&page)
     }
 
     /// Resets the TTLs of session `id`; false when it is gone.
@@ -287,7 +289,7 @@ impl SessionStore {
                 Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
             })
             .await?;
-        Ok(convert::cleanup_report_from_wit(report))
+        from_json(&report)
     }
 
     /// Indexes live sessions written by another service; returns how many.
@@ -302,13 +304,13 @@ impl SessionStore {
     /// start with cursor "" and default stats, repeat until `done`.
     pub async fn stats_page(&self, cursor: &str, so_far: SessionStats) -> Result<StatsPage, Error> {
         let cursor = cursor.to_owned();
-        let so_far = convert::stats_to_wit(so_far);
+        let so_far = to_json(&so_far)?;
         let page = self
             .call("stats", move |bindings, store| {
                 Box::pin(async move { bindings.agent_sessions_repository().call_stats(store, &cursor, &so_far).await })
             })
             .await?;
-        convert::stats_page_from_wit(page)
+        from_json(&page)
     }
 
     /// Counts sessions (by status, activity, remaining TTL) and
@@ -359,7 +361,7 @@ impl SessionStore {
                 Box::pin(async move { bindings.agent_sessions_repository().call_export_sessions(store, &cursor).await })
             })
             .await?;
-        Ok(convert::export_page_from_wit(page))
+        from_json(&page)
     }
 
     /// Validates `records` (at most 1000), then, unless `dry_run`, writes
@@ -370,8 +372,12 @@ impl SessionStore {
         on_conflict: ConflictPolicy,
         dry_run: bool,
     ) -> Result<ImportReport, Error> {
-        let records = records.into_iter().map(convert::import_record_to_wit).collect::<Result<Vec<_>, _>>()?;
-        let policy = convert::conflict_policy_to_wit(on_conflict);
+        let records = to_json(&records)?;
+        let policy = match on_conflict {
+            ConflictPolicy::Skip => WitConflictPolicy::Skip,
+            ConflictPolicy::Overwrite => WitConflictPolicy::Overwrite,
+            ConflictPolicy::Fail => WitConflictPolicy::Fail,
+        };
         let report = self
             .call("import_sessions", move |bindings, store| {
                 Box::pin(async move {
@@ -379,7 +385,7 @@ impl SessionStore {
                 })
             })
             .await?;
-        Ok(convert::import_report_from_wit(report))
+        from_json(&report)
     }
 
     /// One page of bringing foreign sessions up to this layout (index, hash
@@ -393,7 +399,7 @@ impl SessionStore {
                 )
             })
             .await?;
-        Ok(convert::migrate_page_from_wit(page))
+        from_json(&page)
     }
 
     /// Checks storage and the component: one `PING`, one component call.
@@ -430,4 +436,15 @@ impl SessionStore {
         crate::metrics::record_operation(operation, started.elapsed(), &result);
         result
     }
+}
+
+/// A document for the component, in the shared JSON schema.
+fn to_json<T: Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::InvalidInput(format!("cannot write the input as JSON: {e}")))
+}
+
+/// A document from the component; one that does not read is a guest bug.
+fn from_json<T: DeserializeOwned>(json: &str) -> Result<T, Error> {
+    serde_json::from_str(json)
+        .map_err(|e| Error::Guest(format!("the component returned a document that does not read: {e}")))
 }

@@ -335,7 +335,7 @@ async fn stats_walks_every_session_in_small_steps(backend: Backend) {
     let stats = h.store.stats(|_| steps += 1).await.unwrap();
     assert!(steps > 10, "{steps} steps for 20 sessions in batches of 3");
     assert_eq!((stats.sessions, stats.active, stats.inactive), (20, 15, 5));
-    assert_eq!(stats.by_status, vec![("completed".to_owned(), 5), ("running".to_owned(), 15)]);
+    assert_eq!(stats.by_status, [("completed".to_owned(), 5), ("running".to_owned(), 15)].into());
     assert_eq!(stats.ttl_buckets.iter().map(|b| b.count).sum::<u64>(), 20);
     assert_eq!((stats.set_size, stats.index_size), (20, 20));
     assert_eq!(stats.members_without_keys + stats.keys_without_members + stats.keys_without_ttl, 0);

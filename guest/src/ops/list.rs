@@ -54,7 +54,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 let mut replies = match outcome {
                     crate::kv::BatchOutcome::Applied(replies) => Replies::new(replies),
                     crate::kv::BatchOutcome::ConditionFailed { .. } => {
-                        return Err(SessionError::Backend("storage failed a condition that was not asked".into()));
+                        return Err(SessionError::backend("storage failed a condition that was not asked"));
                     }
                 };
                 for id in &ids {

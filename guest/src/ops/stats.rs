@@ -44,10 +44,7 @@ impl SessionStats {
     }
 
     fn count_status(&mut self, status: &str) {
-        match self.by_status.binary_search_by(|(s, _)| s.as_str().cmp(status)) {
-            Ok(index) => self.by_status[index].1 += 1,
-            Err(index) => self.by_status.insert(index, (status.to_owned(), 1)),
-        }
+        *self.by_status.entry(status.to_owned()).or_default() += 1;
     }
 
     fn count_ttl(&mut self, ttl_ms: i64) {

@@ -15,8 +15,8 @@ use crate::id::SessionId;
 use crate::keys::{self, SessionKeys};
 use crate::kv::{Batch, Op, ScanRequest, Storage};
 use crate::model::{
-    ConflictPolicy, ExportPage, ImportRecord, ImportReport, RejectedRecord, Session, SessionCreate, SessionMeta,
-    StoredSession,
+    ConflictPolicy, ExportPage, ImportRecord, ImportReport, RejectReason, RejectedRecord, Session, SessionCreate,
+    SessionMeta, StoredSession,
 };
 use crate::repository::Repository;
 use crate::validation::validate_create;
@@ -87,7 +87,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             let index = index as u32;
             match self.prepare(index, record) {
                 Ok(ready) => prepared.push(ready),
-                Err(message) => report.rejected.push(RejectedRecord { index, message }),
+                Err(message) => report.rejected.push(RejectedRecord { index, reason: RejectReason::Invalid, message }),
             }
         }
         // The same id twice in one call: the last one wins, as it would
@@ -130,6 +130,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     refused = true;
                     report.rejected.push(RejectedRecord {
                         index: p.index,
+                        reason: RejectReason::IdTaken,
                         message: format!("session {} is already stored (on-conflict fail)", p.id),
                     });
                 }

@@ -78,7 +78,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     Some(session) => Ok(session),
                     // The batch checked the expiry key first; reaching this
                     // means storage broke atomicity.
-                    None => Err(SessionError::Backend(format!("session {id_text} vanished inside an atomic update"))),
+                    None => Err(SessionError::backend(format!("session {id_text} vanished inside an atomic update"))),
                 }
             }
             BatchOutcome::ConditionFailed { index, actual } => Err(match index {
@@ -97,7 +97,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     actual.as_deref().unwrap_or("0"),
                     valid.expected_version.unwrap_or(0),
                 )),
-                other => SessionError::Backend(format!("storage reported unknown condition {other} failed")),
+                other => SessionError::backend(format!("storage reported unknown condition {other} failed")),
             }),
         }
     }

@@ -7,48 +7,23 @@
 
 use std::io::Read;
 
-use agent_sessions_host::{DataField, SessionCreate, SessionUpdate};
+use agent_sessions_host::{DataField, Session, SessionCreate, SessionData, SessionMeta, SessionUpdate, Timestamp};
 use serde_json::{Map, Value};
 
 use super::args::{ClearableField, DataFlags};
-
-const DATA_FIELDS: [&str; 10] = [
-    "model_id",
-    "persona_id",
-    "name",
-    "temperature",
-    "reasoning_effort",
-    "max_tokens",
-    "tools",
-    "custom_prompt",
-    "agent_internal_id",
-    "status",
-];
-
-/// Fields of `sessions get --json` output that cannot be written; accepted
-/// and ignored so that output can be edited and fed back.
-const READ_ONLY_FIELDS: [&str; 7] =
-    ["id", "created_at", "updated_at", "last_activity", "is_active", "version", "expires_in_seconds"];
 
 /// A problem with the command line input; exit code 2.
 #[derive(Debug)]
 pub struct InputError(pub String);
 
 pub fn create_input(flags: DataFlags, from_json: Option<&str>) -> Result<SessionCreate, InputError> {
-    let mut input = SessionCreate::default();
-    if let Some(source) = from_json {
-        let document = read_document(source)?;
-        input.model_id = text(&document, "model_id")?.unwrap_or_default();
-        input.persona_id = text(&document, "persona_id")?;
-        input.name = text(&document, "name")?;
-        input.temperature = float(&document, "temperature")?;
-        input.reasoning_effort = integer(&document, "reasoning_effort")?;
-        input.max_tokens = integer(&document, "max_tokens")?;
-        input.tools = tools(&document)?.unwrap_or_default();
-        input.custom_prompt = text(&document, "custom_prompt")?;
-        input.agent_internal_id = text(&document, "agent_internal_id")?;
-        input.status = text(&document, "status")?;
-    }
+    let mut input = match from_json {
+        Some(source) => {
+            let (document, origin) = read_document(source)?;
+            typed::<SessionCreate>(document, &origin)?
+        }
+        None => SessionCreate::default(),
+    };
     let DataFlags {
         model_id,
         persona_id,
@@ -86,34 +61,27 @@ pub fn update_input(
     expected_version: Option<u64>,
     from_json: Option<&str>,
 ) -> Result<SessionUpdate, InputError> {
-    let mut update = SessionUpdate { expected_version, ..SessionUpdate::default() };
-    if let Some(source) = from_json {
-        let document = read_document(source)?;
-        for (name, field) in [
-            ("persona_id", DataField::PersonaId),
-            ("name", DataField::Name),
-            ("temperature", DataField::Temperature),
-            ("reasoning_effort", DataField::ReasoningEffort),
-            ("max_tokens", DataField::MaxTokens),
-            ("tools", DataField::Tools),
-            ("custom_prompt", DataField::CustomPrompt),
-            ("agent_internal_id", DataField::AgentInternalId),
-        ] {
-            if document.get(name).is_some_and(Value::is_null) {
-                update.clear.push(field);
-            }
+    let mut update = match from_json {
+        Some(source) => {
+            let (mut document, origin) = read_document(source)?;
+            // `null` clears a field (JSON merge-patch style).
+            let mut cleared = Vec::new();
+            document.retain(|name, value| {
+                if !value.is_null() {
+                    return true;
+                }
+                if let Ok(field) = serde_json::from_value::<DataField>(Value::String(name.clone())) {
+                    cleared.push(field);
+                }
+                false
+            });
+            let mut update = typed::<SessionUpdate>(document, &origin)?;
+            update.clear = cleared;
+            update
         }
-        update.model_id = text(&document, "model_id")?;
-        update.persona_id = text(&document, "persona_id")?;
-        update.name = text(&document, "name")?;
-        update.temperature = float(&document, "temperature")?;
-        update.reasoning_effort = integer(&document, "reasoning_effort")?;
-        update.max_tokens = integer(&document, "max_tokens")?;
-        update.tools = tools(&document)?;
-        update.custom_prompt = text(&document, "custom_prompt")?;
-        update.agent_internal_id = text(&document, "agent_internal_id")?;
-        update.status = text(&document, "status")?;
-    }
+        None => SessionUpdate::default(),
+    };
+    update.expected_version = expected_version;
     update.model_id = flags.model_id.or(update.model_id);
     update.persona_id = flags.persona_id.or(update.persona_id);
     update.name = flags.name.or(update.name);
@@ -139,7 +107,46 @@ pub fn update_input(
     Ok(update)
 }
 
-fn read_document(source: &str) -> Result<Map<String, Value>, InputError> {
+/// Reads a create or update document with the shared schema's rules; fields
+/// only a stored session has (`id`, timestamps, `version`, ...) are
+/// accepted and ignored, so `get --json` output can be edited and fed back.
+fn typed<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
+    mut document: Map<String, Value>,
+    origin: &str,
+) -> Result<T, InputError> {
+    let writable = field_names(&T::default());
+    let read_only: Vec<String> =
+        field_names(&sample_session()).into_iter().filter(|name| !writable.contains(name)).collect();
+    document.retain(|name, _| !read_only.contains(name));
+    serde_json::from_value(Value::Object(document)).map_err(|e| InputError(format!("{origin}: {e}")))
+}
+
+fn field_names<T: serde::Serialize>(value: &T) -> Vec<String> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => map.into_iter().map(|(name, _)| name).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A session whose only use is naming the fields of its JSON document.
+fn sample_session() -> Session {
+    let epoch = Timestamp::from_unix_millis(0);
+    Session {
+        id: String::new(),
+        data: SessionData::default(),
+        meta: SessionMeta {
+            created_at: epoch,
+            updated_at: epoch,
+            last_activity: epoch,
+            is_active: true,
+            status: String::new(),
+            version: 0,
+        },
+        expires_in_seconds: None,
+    }
+}
+
+fn read_document(source: &str) -> Result<(Map<String, Value>, String), InputError> {
     let (text, origin) = if source == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -155,106 +162,49 @@ fn read_document(source: &str) -> Result<Map<String, Value>, InputError> {
     let Value::Object(document) = value else {
         return Err(InputError(format!("{origin} must hold a JSON object with the session's fields")));
     };
-    if let Some(unknown) =
-        document.keys().find(|k| !DATA_FIELDS.contains(&k.as_str()) && !READ_ONLY_FIELDS.contains(&k.as_str()))
-    {
-        return Err(InputError(format!(
-            "{origin}: unknown field {unknown:?}; the fields are {}",
-            DATA_FIELDS.join(", ")
-        )));
-    }
-    Ok(document)
-}
-
-fn wrong_type(field: &str, wanted: &str, value: &Value) -> InputError {
-    InputError(format!("field {field} must be {wanted}, got {value}"))
-}
-
-pub(super) fn text(document: &Map<String, Value>, field: &str) -> Result<Option<String>, InputError> {
-    match document.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(wrong_type(field, "a string", other)),
-    }
-}
-
-pub(super) fn float(document: &Map<String, Value>, field: &str) -> Result<Option<f64>, InputError> {
-    match document.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => {
-            number.as_f64().map(Some).ok_or_else(|| wrong_type(field, "a number", &Value::Number(number.clone())))
-        }
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => {
-            text.trim().parse().map(Some).map_err(|_| wrong_type(field, "a number", &Value::String(text.clone())))
-        }
-        Some(other) => Err(wrong_type(field, "a number", other)),
-    }
-}
-
-pub(super) fn integer(document: &Map<String, Value>, field: &str) -> Result<Option<i64>, InputError> {
-    match document.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(number)) => {
-            number.as_i64().map(Some).ok_or_else(|| wrong_type(field, "a whole number", &Value::Number(number.clone())))
-        }
-        Some(Value::String(text)) if text.is_empty() => Ok(None),
-        Some(Value::String(text)) => {
-            text.trim().parse().map(Some).map_err(|_| wrong_type(field, "a whole number", &Value::String(text.clone())))
-        }
-        Some(other) => Err(wrong_type(field, "a whole number", other)),
-    }
-}
-
-pub(super) fn tools(document: &Map<String, Value>) -> Result<Option<Vec<String>>, InputError> {
-    let list = match document.get("tools") {
-        None | Some(Value::Null) => return Ok(None),
-        // The design document stores tools as a JSON array in a string.
-        Some(Value::String(text)) if text.is_empty() => return Ok(Some(Vec::new())),
-        Some(Value::String(text)) => serde_json::from_str::<Value>(text)
-            .map_err(|_| wrong_type("tools", "a list of strings", &Value::String(text.clone())))?,
-        Some(other) => other.clone(),
-    };
-    match &list {
-        Value::Array(items) => items
-            .iter()
-            .map(|item| match item {
-                Value::String(tool) => Ok(tool.clone()),
-                _ => Err(wrong_type("tools", "a list of strings", &list)),
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        _ => Err(wrong_type("tools", "a list of strings", &list)),
-    }
+    Ok((document, origin))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn document(json: &str) -> Map<String, Value> {
+    fn create(json: &str) -> Result<SessionCreate, InputError> {
         match serde_json::from_str(json).unwrap() {
-            Value::Object(map) => map,
+            Value::Object(map) => typed(map, "test"),
             _ => unreachable!(),
         }
     }
 
     #[test]
     fn natural_and_stored_spellings_are_read() {
-        let natural = document(r#"{"temperature": 0.7, "max_tokens": 2000, "tools": ["search"]}"#);
-        let stored = document(r#"{"temperature": "0.7", "max_tokens": "2000", "tools": "[\"search\"]"}"#);
-        for doc in [natural, stored] {
-            assert_eq!(float(&doc, "temperature").unwrap(), Some(0.7));
-            assert_eq!(integer(&doc, "max_tokens").unwrap(), Some(2000));
-            assert_eq!(tools(&doc).unwrap(), Some(vec!["search".to_owned()]));
+        let natural = create(r#"{"model_id": "m", "temperature": 0.7, "max_tokens": 2000, "tools": ["search"]}"#);
+        let stored =
+            create(r#"{"model_id": "m", "temperature": "0.7", "max_tokens": "2000", "tools": "[\"search\"]"}"#);
+        for input in [natural.unwrap(), stored.unwrap()] {
+            assert_eq!(input.temperature, Some(0.7));
+            assert_eq!(input.max_tokens, Some(2000));
+            assert_eq!(input.tools, vec!["search".to_owned()]);
         }
     }
 
     #[test]
+    fn read_only_fields_are_ignored_and_unknown_ones_named() {
+        let input = create(r#"{"model_id": "m", "id": "x", "version": 3, "created_at": "2025-01-01T00:00:00Z"}"#);
+        assert_eq!(input.unwrap().model_id, "m");
+        let error = create(r#"{"model_id": "m", "modle": 1}"#).unwrap_err().0;
+        assert!(error.contains("unknown field `modle`"), "{error}");
+    }
+
+    #[test]
     fn wrong_types_are_explained() {
-        let doc = document(r#"{"temperature": "warm", "max_tokens": 1.5, "tools": [1]}"#);
-        assert!(float(&doc, "temperature").unwrap_err().0.contains("temperature must be a number"));
-        assert!(integer(&doc, "max_tokens").unwrap_err().0.contains("whole number"));
-        assert!(tools(&doc).unwrap_err().0.contains("list of strings"));
+        for (json, wanted) in [
+            (r#"{"temperature": "warm"}"#, "expected a number"),
+            (r#"{"max_tokens": 1.5}"#, "whole number"),
+            (r#"{"tools": [1]}"#, "list of strings"),
+        ] {
+            let error = create(json).unwrap_err().0;
+            assert!(error.contains(wanted), "{error}");
+        }
     }
 }

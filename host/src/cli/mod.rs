@@ -152,16 +152,16 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         Command::Create { fields, from_json } => {
             let input = input::create_input(fields.clone(), from_json.as_deref())?;
             let session = store.create(input).await?;
-            show(output::session_json(&session), output::session_text(&session));
+            show(output::document(&session), output::session_text(&session));
         }
         Command::Get { id } => {
             let session = store.get(id).await?;
-            show(output::session_json(&session), output::session_text(&session));
+            show(output::document(&session), output::session_text(&session));
         }
         Command::Update { id, fields, clear, expect_version, from_json } => {
             let changes = input::update_input(fields.clone(), clear.clone(), *expect_version, from_json.as_deref())?;
             let session = store.update(id, changes).await?;
-            show(output::session_json(&session), output::session_text(&session));
+            show(output::document(&session), output::session_text(&session));
         }
         Command::Delete { id } => {
             let deleted = store.delete(id).await?;
@@ -176,7 +176,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::List { limit, offset } => {
             let page = store.list(*limit, *offset).await?;
-            show(output::page_json(&page), output::page_text(&page));
+            show(output::document(&page), output::page_text(&page));
             if !page.corrupt.is_empty() {
                 return Ok(Exit::Corrupt);
             }
@@ -195,7 +195,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::Cleanup => {
             let report = store.cleanup_expired().await?;
-            show(output::cleanup_json(&report), output::cleanup_text(&report));
+            show(output::document(&report), output::cleanup_text(&report));
             if report.skipped > 0 {
                 return Ok(Exit::Corrupt);
             }
@@ -223,7 +223,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             if progress {
                 eprint!("\r\x1b[2K");
             }
-            show(output::stats_json(&stats), output::stats_text(&stats));
+            show(output::document(&stats), output::stats_text(&stats));
         }
         Command::Export { output } => {
             let (written, seconds) = transfer::export(&store, output.as_deref()).await?;

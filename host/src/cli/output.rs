@@ -3,51 +3,15 @@
 use agent_sessions_host::{CleanupReport, Corruption, Error, Health, Session, SessionPage, SessionStats};
 use serde_json::{Value, json};
 
-/// A session as one flat JSON object: the data fields with natural types,
-/// the meta fields, version and remaining TTL.
-pub fn session_json(session: &Session) -> Value {
-    let (data, meta) = (&session.data, &session.meta);
-    json!({
-        "id": session.id,
-        "model_id": data.model_id,
-        "persona_id": data.persona_id,
-        "name": data.name,
-        "temperature": data.temperature,
-        "reasoning_effort": data.reasoning_effort,
-        "max_tokens": data.max_tokens,
-        "tools": data.tools,
-        "custom_prompt": data.custom_prompt,
-        "agent_internal_id": data.agent_internal_id,
-        "created_at": meta.created_at.to_string(),
-        "updated_at": meta.updated_at.to_string(),
-        "last_activity": meta.last_activity.to_string(),
-        "is_active": meta.is_active,
-        "status": meta.status,
-        "version": meta.version,
-        "expires_in_seconds": session.expires_in_seconds,
-    })
+/// A value as its JSON document: the shared schema of every host
+/// (`schema/sessions.schema.json`), never a second list of fields.
+pub fn document<T: serde::Serialize>(value: &T) -> Value {
+    // Plain data with string keys always serialises.
+    serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
 fn corruption_json(c: &Corruption) -> Value {
-    json!({ "session_id": c.session_id, "key": c.key, "field": c.field, "message": c.message })
-}
-
-pub fn page_json(page: &SessionPage) -> Value {
-    json!({
-        "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": page.limit,
-        "offset": page.offset,
-        "corrupt": page.corrupt.iter().map(corruption_json).collect::<Vec<_>>(),
-    })
-}
-
-pub fn cleanup_json(report: &CleanupReport) -> Value {
-    json!({
-        "removed": report.removed,
-        "skipped": report.skipped,
-        "problems": report.problems.iter().map(corruption_json).collect::<Vec<_>>(),
-    })
+    document(c)
 }
 
 pub fn cleanup_text(report: &CleanupReport) -> String {
@@ -182,29 +146,6 @@ fn bound_label(seconds: Option<u64>) -> String {
         Some(s) if s % 60 == 0 => format!("<={}m", s / 60),
         Some(s) => format!("<={s}s"),
     }
-}
-
-pub fn stats_json(stats: &SessionStats) -> Value {
-    json!({
-        "sessions": stats.sessions,
-        "active": stats.active,
-        "inactive": stats.inactive,
-        "by_status": stats.by_status.iter().map(|(status, count)| (status.clone(), json!(count))).collect::<serde_json::Map<_, _>>(),
-        "ttl_buckets": stats.ttl_buckets.iter().map(|b| json!({ "up_to_seconds": b.up_to_seconds, "count": b.count })).collect::<Vec<_>>(),
-        "oldest_session_id": stats.oldest_session_id,
-        "oldest_created_at": stats.oldest_created_at.map(|t| t.to_string()),
-        "newest_session_id": stats.newest_session_id,
-        "newest_created_at": stats.newest_created_at.map(|t| t.to_string()),
-        "expired_awaiting_cleanup": stats.expired_awaiting_cleanup,
-        "inconsistencies": {
-            "members_without_keys": stats.members_without_keys,
-            "keys_without_members": stats.keys_without_members,
-            "keys_without_ttl": stats.keys_without_ttl,
-        },
-        "active_sessions_size": stats.set_size,
-        "index_size": stats.index_size,
-        "problems": stats.problems.iter().map(corruption_json).collect::<Vec<_>>(),
-    })
 }
 
 pub fn stats_text(stats: &SessionStats) -> String {

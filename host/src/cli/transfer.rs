@@ -9,14 +9,11 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::time::Instant;
 
-use agent_sessions_host::{
-    ConflictPolicy, ImportRecord, ImportReport, Session, SessionData, SessionMeta, SessionStore, StoredSession,
-    Timestamp,
-};
+use agent_sessions_host::{ConflictPolicy, ImportRecord, ImportReport, RejectReason, SessionStore};
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use super::input::{InputError, float, integer, text, tools};
+use super::input::InputError;
 
 /// Records per validation call (the component takes at most 1000).
 const VALIDATE_CHUNK: usize = 1000;
@@ -58,7 +55,7 @@ pub async fn export(store: &SessionStore, output: Option<&str>) -> Result<(u64, 
             if !seen.insert(session.id.clone()) {
                 continue;
             }
-            let line = stored_json(&session);
+            let line = super::output::document(&session);
             if let Err(error) = writeln!(sink, "{line}") {
                 // `sessions export | head`: the reader has what it wanted.
                 if error.kind() == std::io::ErrorKind::BrokenPipe {
@@ -84,108 +81,18 @@ pub async fn export(store: &SessionStore, output: Option<&str>) -> Result<(u64, 
     Ok((written, started.elapsed().as_secs_f64()))
 }
 
-fn stored_json(session: &StoredSession) -> Value {
-    let fields = |fields: &[(String, String)]| {
-        Value::Object(fields.iter().map(|(f, v)| (f.clone(), Value::String(v.clone()))).collect())
-    };
-    json!({ "id": session.id, "data": fields(&session.data), "meta": fields(&session.meta), "ttl_ms": session.ttl_ms })
-}
-
-/// One line of an import file as a record, or why it is not one.
+/// One line of an import file as a record, or why it is not one. The
+/// record's rules (stored or typed form, defaults, unknown fields) are the
+/// shared schema's, in `ImportRecord`'s JSON form.
 pub fn parse_line(line: &str) -> Result<ImportRecord, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
-    let Value::Object(object) = value else { return Err("not a JSON object".into()) };
-    let id = match object.get("id") {
-        Some(Value::String(id)) => id.clone(),
-        _ => return Err("no \"id\" string".into()),
-    };
-    if object.contains_key("data") || object.contains_key("meta") {
-        let fields = |name: &str| -> Result<Vec<(String, String)>, String> {
-            match object.get(name) {
-                Some(Value::Object(map)) => map
-                    .iter()
-                    .map(|(field, value)| match value {
-                        Value::String(text) => Ok((field.clone(), text.clone())),
-                        other => Err(format!("{name}.{field} must be a string as stored, got {other}")),
-                    })
-                    .collect(),
-                _ => Err(format!("\"{name}\" must be an object of the hash's fields")),
-            }
-        };
-        let ttl_ms = match object.get("ttl_ms") {
-            None | Some(Value::Null) => None,
-            Some(value) => {
-                Some(value.as_u64().ok_or_else(|| format!("\"ttl_ms\" must be a whole number, got {value}"))?)
-            }
-        };
-        return Ok(ImportRecord::Stored(StoredSession { id, data: fields("data")?, meta: fields("meta")?, ttl_ms }));
+    if !value.is_object() {
+        return Err("not a JSON object".into());
     }
-    typed(id, &object).map_err(|InputError(message)| message).map(|session| ImportRecord::Typed(Box::new(session)))
-}
-
-/// The typed form (`sessions get --json`): data fields with natural types,
-/// timestamps, status; `version` (default 0) and `expires_in_seconds`
-/// (default: the session TTL) are optional, `is_active` follows `status`.
-fn typed(id: String, object: &Map<String, Value>) -> Result<Session, InputError> {
-    const KNOWN: [&str; 17] = [
-        "id",
-        "model_id",
-        "persona_id",
-        "name",
-        "temperature",
-        "reasoning_effort",
-        "max_tokens",
-        "tools",
-        "custom_prompt",
-        "agent_internal_id",
-        "created_at",
-        "updated_at",
-        "last_activity",
-        "is_active",
-        "status",
-        "version",
-        "expires_in_seconds",
-    ];
-    if let Some(unknown) = object.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(InputError(format!("unknown field {unknown:?}")));
+    match ImportRecord::from_json(value) {
+        ImportRecord::Unreadable(message) => Err(message),
+        record => Ok(record),
     }
-    let time = |field: &str| -> Result<Timestamp, InputError> {
-        let value = text(object, field)?.ok_or_else(|| InputError(format!("{field} is required")))?;
-        Timestamp::parse(&value).map_err(|e| InputError(format!("{field}: {e}")))
-    };
-    let whole = |field: &str| -> Result<Option<u64>, InputError> {
-        match object.get(field) {
-            None | Some(Value::Null) => Ok(None),
-            Some(value) => value
-                .as_u64()
-                .map(Some)
-                .ok_or_else(|| InputError(format!("{field} must be a whole number from 0, got {value}"))),
-        }
-    };
-    let created_at = time("created_at")?;
-    Ok(Session {
-        id,
-        data: SessionData {
-            model_id: text(object, "model_id")?.unwrap_or_default(),
-            persona_id: text(object, "persona_id")?,
-            name: text(object, "name")?,
-            temperature: float(object, "temperature")?,
-            reasoning_effort: integer(object, "reasoning_effort")?,
-            max_tokens: integer(object, "max_tokens")?,
-            tools: tools(object)?.unwrap_or_default(),
-            custom_prompt: text(object, "custom_prompt")?,
-            agent_internal_id: text(object, "agent_internal_id")?,
-        },
-        meta: SessionMeta {
-            created_at,
-            updated_at: if object.contains_key("updated_at") { time("updated_at")? } else { created_at },
-            last_activity: if object.contains_key("last_activity") { time("last_activity")? } else { created_at },
-            is_active: true,
-            status: text(object, "status")?.unwrap_or_else(|| "running".into()),
-            version: whole("version")?.unwrap_or(0),
-        },
-        expires_in_seconds: whole("expires_in_seconds")?,
-    })
 }
 
 pub struct ImportOptions {
@@ -276,7 +183,7 @@ pub async fn import(
             let records = chunk.iter().map(|(_, r)| r.clone()).collect();
             let report = store.import_sessions(records, options.on_conflict, true).await?;
             for rejected in report.rejected {
-                conflicts |= rejected.message.contains("already stored");
+                conflicts |= rejected.reason == RejectReason::IdTaken;
                 bad_lines.push((chunk[rejected.index as usize].0, rejected.message));
             }
             chunk.clear();

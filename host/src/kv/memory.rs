@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agent_sessions_guest::kv::{Batch, BatchOutcome, Condition, KeyType, KvError, Op, Reply, ScanPage, ScanRequest};
+use agent_sessions_guest::kv::{
+    Batch, BatchOutcome, Condition, KeyType, KvError, Op, Reply, ScanPage, ScanRequest, rules, wire,
+};
 
 /// How many batches run between two sweeps of expired keys; reads already
 /// ignore expired keys, the sweep only gives their memory back.
@@ -165,6 +167,46 @@ impl MemoryBackend {
         keys
     }
 
+    /// `kv.execute` on this store, as the script does it on Redis: unpack
+    /// the batch, check the rules, prefix every key (and scan pattern), run
+    /// it, and pack the reply with keys unprefixed.
+    pub fn execute_packed(&self, keys: &str, prefix: &str, batch: &str) -> String {
+        let relative: Vec<String> = super::prefixed(keys, "");
+        let outcome = wire::decode_batch(&relative, batch).and_then(|unprefixed| {
+            // The rules name keys as the guest wrote them.
+            rules::check(&unprefixed)?;
+            let mut batch = wire::decode_batch(&super::prefixed(keys, prefix), batch)?;
+            for op in &mut batch.ops {
+                if let Op::KeyScan(scan) = op {
+                    scan.pattern = format!("{}{}", super::escape_glob(prefix), scan.pattern);
+                }
+            }
+            let strip = |key: &mut String| {
+                if let Some(rest) = key.strip_prefix(prefix) {
+                    *key = rest.to_owned();
+                }
+            };
+            match self.execute(&batch) {
+                Ok(BatchOutcome::Applied(mut replies)) => {
+                    for (op, reply) in batch.ops.iter().zip(&mut replies) {
+                        if let (Op::KeyScan(_), Reply::Scan(page)) = (op, reply) {
+                            page.members.iter_mut().for_each(strip);
+                        }
+                    }
+                    Ok(BatchOutcome::Applied(replies))
+                }
+                Err(mut error) => {
+                    strip(&mut error.key);
+                    Err(error)
+                }
+                other => other,
+            }
+        });
+        wire::encode_reply(&outcome)
+    }
+
+    /// Applies a typed batch whose keys are final (prefixed); the batch
+    /// rules are the caller's to check.
     pub fn execute(&self, batch: &Batch) -> Result<BatchOutcome, KvError> {
         let now = self.now();
         // A panic while holding the lock cannot leave a half-applied batch
@@ -200,7 +242,7 @@ impl MemoryBackend {
                 && let Some(text) = hash.get(field)
                 && text.parse::<i64>().is_err()
             {
-                return Err(KvError::wrong_type(key, format!("field {field} holds {text:?}, not an integer")));
+                return Err(KvError::wrong_type(key, format!("field {field} holds \"{text}\", not an integer")));
             }
         }
         let replies = batch.ops.iter().map(|op| state.apply(op, now)).collect::<Result<_, _>>()?;

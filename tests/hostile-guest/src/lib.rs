@@ -14,10 +14,7 @@ wit_bindgen::generate!({
     world: "session-store",
 });
 
-use agent::sessions::types::{
-    CleanupReport, ConflictPolicy, ExportPage, ImportRecord, ImportReport, MigratePage, Session, SessionCreate,
-    SessionError, SessionPage, SessionStats, SessionUpdate, StatsPage,
-};
+use agent::sessions::types::{ConflictPolicy, SessionError, StorageErrorKind, StorageFailure};
 use exports::agent::sessions::repository::Guest;
 
 struct Hostile;
@@ -25,7 +22,10 @@ struct Hostile;
 export!(Hostile);
 
 fn refuse<T>() -> Result<T, SessionError> {
-    Err(SessionError::Backend("the hostile component only implements get".into()))
+    Err(SessionError::Backend(StorageFailure {
+        kind: StorageErrorKind::Other,
+        message: "the hostile component only implements get".into(),
+    }))
 }
 
 #[inline(never)]
@@ -36,7 +36,7 @@ fn recurse(depth: u64) -> u64 {
 }
 
 impl Guest for Hostile {
-    fn get(id: String) -> Result<Session, SessionError> {
+    fn get(id: String) -> Result<String, SessionError> {
         match id.as_str() {
             "loop" => {
                 let mut n: u64 = 0;
@@ -60,28 +60,28 @@ impl Guest for Hostile {
         }
     }
 
-    fn create(_: SessionCreate) -> Result<Session, SessionError> {
+    fn create(_: String) -> Result<String, SessionError> {
         refuse()
     }
-    fn update(_: String, _: SessionUpdate) -> Result<Session, SessionError> {
+    fn update(_: String, _: String) -> Result<String, SessionError> {
         refuse()
     }
     fn delete(_: String) -> Result<bool, SessionError> {
         refuse()
     }
-    fn list(_: u32, _: u64) -> Result<SessionPage, SessionError> {
+    fn list(_: u32, _: u64) -> Result<String, SessionError> {
         refuse()
     }
     fn extend_ttl(_: String) -> Result<bool, SessionError> {
         refuse()
     }
-    fn cleanup_expired() -> Result<CleanupReport, SessionError> {
+    fn cleanup_expired() -> Result<String, SessionError> {
         refuse()
     }
     fn reindex() -> Result<u64, SessionError> {
         refuse()
     }
-    fn stats(_: String, _: SessionStats) -> Result<StatsPage, SessionError> {
+    fn stats(_: String, _: String) -> Result<String, SessionError> {
         refuse()
     }
     fn acquire_cleanup_lease(_: String, _: u64) -> Result<bool, SessionError> {
@@ -90,13 +90,13 @@ impl Guest for Hostile {
     fn release_cleanup_lease(_: String) -> Result<bool, SessionError> {
         refuse()
     }
-    fn export_sessions(_: String) -> Result<ExportPage, SessionError> {
+    fn export_sessions(_: String) -> Result<String, SessionError> {
         refuse()
     }
-    fn import_sessions(_: Vec<ImportRecord>, _: ConflictPolicy, _: bool) -> Result<ImportReport, SessionError> {
+    fn import_sessions(_: String, _: ConflictPolicy, _: bool) -> Result<String, SessionError> {
         refuse()
     }
-    fn migrate(_: String, _: bool) -> Result<MigratePage, SessionError> {
+    fn migrate(_: String, _: bool) -> Result<String, SessionError> {
         refuse()
     }
 }

@@ -8,6 +8,9 @@
 
 use std::fmt;
 
+pub mod rules;
+pub mod wire;
+
 /// Most fields or members one op may name; hosts refuse more.
 pub const MAX_MEMBERS_PER_OP: usize = 1000;
 
@@ -251,13 +254,33 @@ pub enum BatchOutcome {
     ConditionFailed { index: u32, actual: Option<String> },
 }
 
+/// Why storage failed; the one spelling of storage error kinds (WIT
+/// `storage-error-kind`, the CLI's and Python's `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
+    /// Storage cannot be reached; nothing was written.
     Unavailable,
+    /// Storage did not answer in time; a write may or may not have happened.
     Timeout,
+    /// A key holds another type than the op needs; nothing was written.
     WrongType,
+    /// The batch breaks a rule of [`rules`] (a guest bug); nothing was written.
     InvalidBatch,
+    /// Anything else storage reported.
     Other,
+}
+
+impl ErrorKind {
+    /// snake_case, as in JSON documents and error messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::WrongType => "wrong_type",
+            ErrorKind::InvalidBatch => "invalid_batch",
+            ErrorKind::Other => "other",
+        }
+    }
 }
 
 /// A storage failure. Nothing was written for `WrongType`, `InvalidBatch`

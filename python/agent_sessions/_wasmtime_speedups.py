@@ -16,7 +16,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from wasmtime import _ffi as ffi
 from wasmtime.component import _func, _types
+from wasmtime.component._enter import enter_wasm as _enter_wasm
 
 _PATCHED = "_agent_sessions_memoised"
 
@@ -108,6 +110,127 @@ def install() -> None:
 # wasmtime finalises it). It is used only for the functions this package
 # registers (see `registering_host_functions`).
 _HOST_FUNCTION_TYPES: dict[int, tuple[list[tuple[str, Any]], Any]] = {}
+#: Lowered `constant_record`s of host functions, by registration.
+_CONSTANT_RECORDS: dict[int, Any] = {}
+
+# Strings, `result<string, _>` and `bool`/`u64` results, the values this
+# package's calls move, are converted here with a few ctypes operations
+# instead of wasmtime-py's generic walk (the same ownership rules: a string
+# read from wasmtime is freed after the copy; a lowered parameter is freed
+# after the call).
+_STRING = ffi.WASMTIME_COMPONENT_STRING.value
+_RECORD = ffi.WASMTIME_COMPONENT_RECORD.value
+_RESULT = ffi.WASMTIME_COMPONENT_RESULT.value
+_BOOL = ffi.WASMTIME_COMPONENT_BOOL.value
+_U32 = ffi.WASMTIME_COMPONENT_U32.value
+_U64 = ffi.WASMTIME_COMPONENT_U64.value
+
+
+def _take_string(value: Any) -> str:
+    vec = value.of.string
+    text = ctypes.string_at(vec.data, vec.size).decode("utf-8") if vec.size else ""
+    ffi.wasm_byte_vec_delete(ctypes.byref(vec))
+    return text
+
+
+def _put_string(value: Any, text: str) -> None:
+    data = text.encode("utf-8")
+    value.kind = _STRING
+    vec = value.of.string
+    ffi.wasm_byte_vec_new_uninitialized(ctypes.byref(vec), len(data))
+    if data:
+        ctypes.memmove(vec.data, data, len(data))
+
+
+def _put_ok_string(value: Any, text: str) -> None:
+    inner = ffi.wasmtime_component_val_t()
+    _put_string(inner, text)
+    value.kind = _RESULT
+    value.of.result.is_ok = True
+    value.of.result.val = ffi.wasmtime_component_val_new(ctypes.byref(inner))
+
+
+_LOWER_KINDS = {"String": _STRING, "U32": _U32, "U64": _U64, "Bool": _BOOL}
+_LIFT_KINDS = {"String": _STRING, "U64": _U64, "Bool": _BOOL}
+
+
+def _plan(func: Any, store: Any) -> tuple[list[int], Any] | None:
+    """Parameter kinds and the result type of an export this module can call
+    directly: scalar and string parameters, a `result` of string, u64 or bool."""
+    try:
+        return func.__dict__["_agent_sessions_plan"]  # type: ignore[no-any-return]
+    except KeyError:
+        pass
+    function_type = func.type(store)
+    kinds = [_LOWER_KINDS.get(type(ty).__name__) for _, ty in function_type.params]
+    result = function_type.result
+    plan = None
+    if (
+        None not in kinds
+        and type(result) is getattr(_types, "ResultType", None)
+        and type(result.ok).__name__ in _LIFT_KINDS
+    ):
+        plan = ([k for k in kinds if k is not None], result)
+    func.__dict__["_agent_sessions_plan"] = plan
+    return plan
+
+
+def call(func: Any, store: Any, *params: Any) -> Any:
+    """`func(store, *params)`, converting strings, integers, booleans and an
+    ok result directly; anything else (an error result) the generic way."""
+    plan = _plan(func, store)
+    if plan is None:
+        return func(store, *params)
+    kinds, result_type = plan
+    if len(params) != len(kinds):
+        raise TypeError(f"wrong number of parameters provided: given {len(params)}, expected {len(kinds)}")
+    count = len(params)
+    lowered = (ffi.wasmtime_component_val_t * count)()
+    n = 0
+    try:
+        for kind, value in zip(kinds, params, strict=True):
+            slot = lowered[n]
+            if kind == _STRING:
+                if type(value) is not str:
+                    raise TypeError("expected string type")
+                _put_string(slot, value)
+            elif kind == _BOOL:
+                slot.kind = _BOOL
+                slot.of.boolean = bool(value)
+            else:
+                if type(value) is not int:
+                    raise TypeError("expected int type")
+                slot.kind = kind
+                if kind == _U32:
+                    slot.of.u32 = value
+                else:
+                    slot.of.u64 = value
+            n += 1
+        space = ffi.wasmtime_component_val_t()
+        function = ctypes.byref(func._func)
+        context = store._context()
+        output = ctypes.byref(space)
+        _enter_wasm(lambda: ffi.wasmtime_component_func_call(function, context, lowered, n, output, 1))
+        result = space.of.result
+        if not result.is_ok or space.kind != _RESULT:
+            return result_type.convert_from_c(space)
+        pointer = result.val
+        inner = pointer.contents
+        kind = inner.kind
+        if kind == _STRING:
+            value = _take_string(inner)
+        elif kind == _BOOL:
+            value = bool(inner.of.boolean)
+        else:
+            value = int(inner.of.u64)
+        inner.kind = _BOOL
+        inner.of.boolean = False
+        ffi.wasmtime_component_val_delete(pointer)
+        return value
+    finally:
+        for i in range(n):
+            ffi.wasmtime_component_val_delete(ctypes.byref(lowered[i]))
+
 
 try:
     from wasmtime import _ffi as _ffi_module
@@ -125,9 +248,25 @@ try:
                     types = _HOST_FUNCTION_TYPES[key] = (function_type.params, function_type.result)
             param_types, result_type = types
             function = _linker.FUNCTIONS.get(key)
-            values = [ty.convert_from_c(args[i]) for (_, ty), i in zip(param_types, range(nargs), strict=True)]
+            constant = getattr(function, "constant_record", None)
+            if constant is not None:
+                # A constant record (settings): a copy of one lowered once.
+                raw = _CONSTANT_RECORDS.get(key)
+                if raw is None:
+                    value = ffi.wasmtime_component_val_t()
+                    result_type.convert_to_c(store, constant, ctypes.pointer(value))
+                    raw = _CONSTANT_RECORDS[key] = value
+                results[0].kind = _RECORD
+                ffi.wasmtime_component_valrecord_copy(ctypes.byref(results[0].of.record), ctypes.byref(raw.of.record))
+                return
+            if all(type(ty) is _types.String for _, ty in param_types):
+                values = [_take_string(args[i]) for i in range(nargs)]
+            else:
+                values = [ty.convert_from_c(args[i]) for (_, ty), i in zip(param_types, range(nargs), strict=True)]
             result = function(store, *values)
-            if result_type is not None:
+            if type(result) is str and type(result_type) is _types.ResultType and type(result_type.ok) is _types.String:
+                _put_ok_string(results[0], result)
+            elif result_type is not None:
                 result_type.convert_to_c(store, result, results)
 
         return _catch_exceptions(context, run)
@@ -137,6 +276,9 @@ try:
     @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
     def _fast_func_finalize(idx):  # type: ignore[no-untyped-def]
         _HOST_FUNCTION_TYPES.pop(idx or 0, None)
+        raw = _CONSTANT_RECORDS.pop(idx or 0, None)
+        if raw is not None:
+            ffi.wasmtime_component_valrecord_delete(ctypes.byref(raw.of.record))
         return _original_func_finalize(idx)
 
     _FAST_CALLBACKS_AVAILABLE = hasattr(_linker, "func_impl") and hasattr(_linker, "FUNCTIONS")

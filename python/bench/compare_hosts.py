@@ -1,22 +1,26 @@
-"""Per-operation latency of the Python host against the Rust host, side by side.
+"""Per-operation latency of the Python host, the Rust host and plain redis-py, side by side.
 
 Starts its own redis-server (free port, no persistence) and measures, at
 concurrency 1, create, get, update, extend (extend_ttl), delete and list (a
-page of 10 over 100 sessions) through both hosts against that one server:
+page of 10 over 100 sessions) through three implementations against that one
+server:
 
 - the Python host (`agent_sessions.SessionRepository`) in this process, timed
   with `time.perf_counter_ns`;
 - the Rust host (`SessionStore`) through the bench crate's `host-latency`
-  binary, which measures the same round in the same order with the same inputs.
+  binary, which measures the same round in the same order with the same inputs;
+- plain redis-py (`PlainRepository` below): the design document written
+  directly on redis.asyncio, as a service team would without the component,
+  in this process with its own event loop.
 
-The hosts take turns in rounds, in the order python, rust, rust, python,
-python, rust, ... (as `make bench` alternates its paths), so that the noise
-of a shared machine falls on both; every round warms up first and starts on
-an empty database. Latencies of all rounds are pooled per host before the
-percentiles are taken. A `ping` row is the floor: one PING through redis-py
-(Python) and through the Rust host's own Redis connection (redis-rs).
-`--pin` fixes where redis-server and the hosts run (default: the scheduler
-decides, as in `make bench`).
+They take turns in rounds, in the order python, rust, plain, plain, rust,
+python, ... (as `make bench` alternates its paths), so that the noise of a
+shared machine falls on all; every round warms up first and starts on an
+empty database. Latencies of all rounds are pooled per implementation before
+the percentiles are taken. A `ping` row is the floor: one PING through
+redis-py (Python), the Rust host's own Redis connection (redis-rs) and
+redis.asyncio (plain). `--pin` fixes where redis-server and the hosts run
+(default: the scheduler decides, as in `make bench`).
 
 Prints a table and writes the same as JSON to target/bench/python-vs-rust.json.
 
@@ -28,6 +32,8 @@ Prints a table and writes the same as JSON to target/bench/python-vs-rust.json.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import hashlib
 import importlib.metadata
 import json
@@ -40,8 +46,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,11 +57,21 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python"))
 
 import redis  # noqa: E402
+import redis.asyncio  # noqa: E402
 
-from agent_sessions import SessionCreate, SessionRepository, SessionUpdate, _assets  # noqa: E402
+from agent_sessions import (  # noqa: E402
+    SessionCreate,
+    SessionDetail,
+    SessionListResponse,
+    SessionRepository,
+    SessionUpdate,
+    _assets,
+)
 
 #: Operations in the order a round runs them (the Rust binary's order too).
 OPS = ["create", "get", "update", "extend", "delete", "list"]
+#: Who is measured: the Python host, the Rust host, plain redis-py.
+HOSTS = ["python", "rust", "plain"]
 #: The floor: one PING on a plain client.
 PING = "ping"
 #: Sessions the list operation pages through, 10 at a time.
@@ -257,6 +275,217 @@ def python_round(repo: SessionRepository, client: redis.Redis, iterations: int) 
     return out
 
 
+# ------------------------------------------------------- plain redis-py
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _optional(value: str | None, convert: Callable[[str], Any]) -> Any:
+    return convert(value) if value else None
+
+
+class PlainRepository:
+    """The design document's SessionRepository written directly on
+    redis.asyncio, the way a service team would from the document alone:
+    the two hashes, `active_sessions` and the expiry key; a MULTI pipeline
+    for create, update and delete; EXISTS, then HGETALL of both hashes for
+    get; EXPIRE for extend. No versions, no list index, no validation
+    beyond types: a baseline for the cost of the component, not a rival."""
+
+    def __init__(self, client: redis.asyncio.Redis, ttl: int = 3600) -> None:
+        self.redis = client
+        self.ttl = ttl
+
+    async def create_session(self, session_data: SessionCreate) -> SessionDetail:
+        session_id = str(uuid.uuid4())
+        now = _utc_now()
+        data: dict[Any, str] = {
+            "model_id": session_data.model_id,
+            "persona_id": session_data.persona_id or "",
+            "name": session_data.name or "",
+            "temperature": "" if session_data.temperature is None else str(session_data.temperature),
+            "reasoning_effort": "" if session_data.reasoning_effort is None else str(session_data.reasoning_effort),
+            "max_tokens": "" if session_data.max_tokens is None else str(session_data.max_tokens),
+            "tools": json.dumps(session_data.tools),
+            "custom_prompt": session_data.custom_prompt or "",
+            "agent_internal_id": session_data.agent_internal_id or "",
+        }
+        meta: dict[Any, str] = {
+            "created_at": now,
+            "updated_at": now,
+            "last_activity": now,
+            "is_active": "true",
+            "status": session_data.status or "running",
+        }
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(f"session:{session_id}:data", mapping=data)
+            pipe.hset(f"session:{session_id}:meta", mapping=meta)
+            pipe.sadd("active_sessions", session_id)
+            pipe.set(f"session_expiry:{session_id}", "", ex=self.ttl)
+            await pipe.execute()
+        return self._detail(session_id, data, meta)
+
+    async def get_session(self, session_id: str) -> SessionDetail | None:
+        if not await self.redis.exists(f"session_expiry:{session_id}"):
+            return None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hgetall(f"session:{session_id}:data")
+            pipe.hgetall(f"session:{session_id}:meta")
+            data, meta = await pipe.execute()
+        if not data or not meta:
+            return None
+        return self._detail(session_id, data, meta)
+
+    async def update_session(self, session_id: str, update_data: SessionUpdate) -> SessionDetail:
+        if not await self.redis.exists(f"session_expiry:{session_id}"):
+            raise LookupError(session_id)
+        changes: dict[Any, str] = {
+            name: json.dumps(value) if name == "tools" else str(value)
+            for name, value in dataclasses.asdict(update_data).items()
+            if value is not None and name not in ("status", "clear", "expected_version")
+        }
+        now = _utc_now()
+        meta: dict[Any, str] = {"updated_at": now, "last_activity": now}
+        if update_data.status is not None:
+            meta["status"] = update_data.status
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if changes:
+                pipe.hset(f"session:{session_id}:data", mapping=changes)
+            pipe.hset(f"session:{session_id}:meta", mapping=meta)
+            pipe.expire(f"session_expiry:{session_id}", self.ttl)
+            await pipe.execute()
+        session = await self.get_session(session_id)
+        if session is None:
+            raise LookupError(session_id)
+        return session
+
+    async def delete_session(self, session_id: str) -> bool:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.srem("active_sessions", session_id)
+            pipe.delete(f"session:{session_id}:data", f"session:{session_id}:meta", f"session_expiry:{session_id}")
+            _, deleted = await pipe.execute()
+        return bool(deleted)
+
+    async def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
+        ids = sorted(m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers("active_sessions"))
+        page = ids[offset : offset + limit]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for session_id in page:
+                pipe.hgetall(f"session:{session_id}:data")
+                pipe.hgetall(f"session:{session_id}:meta")
+            hashes = await pipe.execute()
+        sessions = [
+            self._detail(session_id, hashes[2 * i], hashes[2 * i + 1])
+            for i, session_id in enumerate(page)
+            if hashes[2 * i] and hashes[2 * i + 1]
+        ]
+        return SessionListResponse(sessions=sessions, total=len(ids), limit=limit, offset=offset, corrupt=[])
+
+    async def extend_session_ttl(self, session_id: str) -> bool:
+        return bool(await self.redis.expire(f"session_expiry:{session_id}", self.ttl))
+
+    def _detail(self, session_id: str, data: dict[Any, Any], meta: dict[Any, Any]) -> SessionDetail:
+        def text(values: dict[Any, Any], name: str) -> str | None:
+            value = values.get(name, values.get(name.encode()))
+            if isinstance(value, bytes):
+                value = value.decode()
+            return value or None
+
+        return SessionDetail(
+            id=session_id,
+            model_id=text(data, "model_id") or "",
+            persona_id=text(data, "persona_id"),
+            name=text(data, "name"),
+            temperature=_optional(text(data, "temperature"), float),
+            reasoning_effort=_optional(text(data, "reasoning_effort"), int),
+            max_tokens=_optional(text(data, "max_tokens"), int),
+            tools=json.loads(text(data, "tools") or "[]"),
+            custom_prompt=text(data, "custom_prompt"),
+            agent_internal_id=text(data, "agent_internal_id"),
+            created_at=text(meta, "created_at") or "",
+            updated_at=text(meta, "updated_at") or "",
+            last_activity=text(meta, "last_activity") or "",
+            is_active=text(meta, "is_active") == "true",
+            status=text(meta, "status") or "",
+            version=0,
+            expires_in_seconds=self.ttl,
+        )
+
+
+async def _plain_round(url: str, iterations: int) -> RoundResult:
+    client = redis.asyncio.Redis.from_url(url)
+    repo = PlainRepository(client)
+    out: RoundResult = {}
+    clock = time.perf_counter_ns
+
+    async def timed(op: str, call: Callable[[int], Awaitable[None]], round_trips: int) -> None:
+        latencies = [0] * iterations
+        loop_started = clock()
+        for n in range(iterations):
+            started = clock()
+            await call(n)
+            latencies[n] = clock() - started
+        out[op] = (latencies, (clock() - loop_started) / 1e9, round_trips * iterations)
+
+    ids: list[str] = []
+
+    async def create(_n: int) -> None:
+        ids.append((await repo.create_session(example())).id)
+
+    async def get(n: int) -> None:
+        session_id = ids[n % len(ids)]
+        session = await repo.get_session(session_id)
+        if session is None or session.id != session_id:
+            raise RuntimeError(f"get {session_id}: no such session")
+
+    async def update(n: int) -> None:
+        await repo.update_session(ids[n % len(ids)], SessionUpdate(name=f"renamed {n}"))
+
+    async def extend(n: int) -> None:
+        if not await repo.extend_session_ttl(ids[n % len(ids)]):
+            raise RuntimeError("extend_session_ttl found no session")
+
+    async def delete(n: int) -> None:
+        if not await repo.delete_session(ids[n % len(ids)]):
+            raise RuntimeError("delete_session found no session")
+
+    async def list_page(n: int) -> None:
+        offset = (n % (LIST_SESSIONS // PAGE)) * PAGE
+        page = await repo.list_sessions(PAGE, offset)
+        if len(page.sessions) != PAGE:
+            raise RuntimeError(f"a page of {len(page.sessions)} at offset {offset}")
+
+    async def ping(_n: int) -> None:
+        await client.ping()
+
+    # Round trips per call: create 1, get 2, update 3 (EXISTS, MULTI, get's 2), extend 1, delete 1, list 2.
+    await timed("create", create, 1)
+    await timed("get", get, 2)
+    await timed("update", update, 4)
+    await timed("extend", extend, 1)
+    await timed("delete", delete, 1)
+    fixture = [(await repo.create_session(example())).id for _ in range(LIST_SESSIONS)]
+    await timed("list", list_page, 2)
+    for session_id in fixture:
+        await repo.delete_session(session_id)
+    await timed(PING, ping, 1)
+    await client.aclose()
+    return out
+
+
+def plain_round(url: str, iterations: int, warmup: int) -> RoundResult:
+    """One round of the plain implementation, in an event loop of its own."""
+
+    async def run() -> RoundResult:
+        if warmup:
+            await _plain_round(url, warmup)
+        return await _plain_round(url, iterations)
+
+    return asyncio.run(run())
+
+
 # -------------------------------------------------------------- rust host
 
 
@@ -291,17 +520,18 @@ def ratio(a: float, b: float) -> float:
 
 def table(rows: list[dict[str, Any]]) -> str:
     header = (
-        f"{'op':<8} | {'python p50 us':>13} {'rust p50 us':>11} {'ratio p50':>9} | "
-        f"{'python p99':>10} {'rust p99':>9} | {'python ops/s':>12} {'rust ops/s':>10}"
+        f"{'op':<8} | {'python p50 us':>13} {'rust p50 us':>11} {'plain p50 us':>12} | "
+        f"{'py/rust':>7} {'py/plain':>8} | {'python p99':>10} {'rust p99':>9} {'plain p99':>9}"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
-        p, r = row["python"], row["rust"]
+        p, r, q = row["python"], row["rust"], row["plain"]
         if row["op"] == PING:
             lines.append("-" * len(header))
         lines.append(
-            f"{row['op']:<8} | {p['p50_us']:>13.1f} {r['p50_us']:>11.1f} {row['ratio_p50']:>8.2f}x | "
-            f"{p['p99_us']:>10.1f} {r['p99_us']:>9.1f} | {p['ops_per_s']:>12.0f} {r['ops_per_s']:>10.0f}"
+            f"{row['op']:<8} | {p['p50_us']:>13.1f} {r['p50_us']:>11.1f} {q['p50_us']:>12.1f} | "
+            f"{row['ratio_p50']:>6.2f}x {row['ratio_p50_plain']:>7.2f}x | "
+            f"{p['p99_us']:>10.1f} {r['p99_us']:>9.1f} {q['p99_us']:>9.1f}"
         )
     return "\n".join(lines)
 
@@ -391,11 +621,11 @@ def main() -> None:
             file=sys.stderr,
         )
 
-        pooled = {host: {op: Samples() for op in [*OPS, PING]} for host in ("python", "rust")}
+        pooled = {host: {op: Samples() for op in [*OPS, PING]} for host in HOSTS}
         per_round: list[dict[str, Any]] = []
-        order = []
+        order: list[str] = []
         for round_index in range(rounds):
-            order += ["python", "rust"] if round_index % 2 == 0 else ["rust", "python"]
+            order += HOSTS if round_index % 2 == 0 else HOSTS[::-1]
         for chunk, host in enumerate(order):
             client.flushall()
             chunk_started = time.monotonic()
@@ -403,6 +633,8 @@ def main() -> None:
                 if args.warmup:
                     python_round(repo, client, args.warmup)
                 result = python_round(repo, client, iterations)
+            elif host == "plain":
+                result = plain_round(server.url, iterations, args.warmup)
             else:
                 result = rust_round(rust_bin, server.url, iterations, args.warmup)
             summaries: dict[str, dict[str, float]] = {}
@@ -426,26 +658,31 @@ def main() -> None:
 
     rows: list[dict[str, Any]] = []
     for op in [*OPS, PING]:
-        p, r = pooled["python"][op].summary(), pooled["rust"][op].summary()
+        p, r, q = (pooled[host][op].summary() for host in HOSTS)
         rows.append(
             {
                 "op": op,
                 "python": p,
                 "rust": r,
+                "plain": q,
                 "ratio_p50": ratio(p["p50_us"], r["p50_us"]),
                 "ratio_p99": ratio(p["p99_us"], r["p99_us"]),
                 "ratio_ops_per_s": ratio(p["ops_per_s"], r["ops_per_s"]),
+                "ratio_p50_plain": ratio(p["p50_us"], q["p50_us"]),
+                "ratio_p99_plain": ratio(p["p99_us"], q["p99_us"]),
             }
         )
 
     print(
-        f"\nPython host vs Rust host, concurrency 1, one redis-server ({'quick' if args.quick else 'default'} scale, "
-        f"{rounds} rounds x {iterations} calls per op and host, pin {args.pin}, {elapsed:.0f} s)\n"
+        f"\nPython host vs Rust host vs plain redis-py, concurrency 1, one redis-server "
+        f"({'quick' if args.quick else 'default'} scale, {rounds} rounds x {iterations} calls per op and host, "
+        f"pin {args.pin}, {elapsed:.0f} s)\n"
     )
     print(table(rows))
     print(
-        "\nratio = python / rust. list: a page of 10 over 100 sessions. ping: redis-py PING (python) and the "
-        "Rust host's redis-rs connection (rust), the floor under every operation."
+        "\npy/rust = python host / rust host; py/plain = python host / plain redis-py (the design document on "
+        "redis.asyncio, no component). list: a page of 10 over 100 sessions. ping: redis-py PING (python), the "
+        "Rust host's redis-rs connection (rust), redis.asyncio PING (plain): the floor under every operation."
     )
     if leftover:
         print(f"warning: {leftover} keys left in Redis after the last round", file=sys.stderr)
@@ -469,7 +706,8 @@ def main() -> None:
         "component_sha256": sha256(component),
         "rust_bin": str(rust_bin),
         "notes": {
-            "ratio": "python / rust",
+            "ratio": "python / rust; ratio_*_plain: python / plain",
+            "plain": "the design document on redis.asyncio without the component (PlainRepository)",
             "list": f"a page of {PAGE} over {LIST_SESSIONS} sessions",
             "ping": "one PING: redis-py for python, the Rust host's redis-rs connection for rust",
             "round_trips": "Redis round trips per call (kv batches; 1 for ping)",

@@ -118,14 +118,11 @@ pub(crate) fn write_stdout(text: &str) {
 }
 
 async fn build_store(cli: &Cli) -> Result<SessionStore, Failure> {
-    if !(cli.timeout.is_finite() && cli.timeout > 0.0) {
-        return Err(InputError(format!("--timeout must be a positive number of seconds, got {}", cli.timeout)).into());
-    }
     let mut builder = SessionStore::builder()
         .prefix(cli.prefix.clone())
         .session_ttl(Duration::from_secs(cli.ttl))
         .grace_period(Duration::from_secs(cli.grace))
-        .limits(GuestLimits { timeout: Duration::from_secs_f64(cli.timeout), ..GuestLimits::default() });
+        .limits(GuestLimits { timeout: cli.timeout, ..GuestLimits::default() });
     builder = if cli.memory {
         builder.memory()
     } else {
@@ -326,17 +323,10 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
         }
         Command::Demo => demo::run(&store).await?,
         Command::Serve { listen, cleanup_interval, stats_interval, .. } => {
-            let seconds = |name: &str, value: f64| {
-                if value.is_finite() && value >= 0.1 {
-                    Ok(Duration::from_secs_f64(value))
-                } else {
-                    Err(InputError(format!("--{name} must be at least 0.1 seconds, got {value}")))
-                }
-            };
             let options = serve::ServeOptions {
                 listen: *listen,
-                cleanup_interval: seconds("cleanup-interval", *cleanup_interval)?,
-                stats_interval: seconds("stats-interval", *stats_interval)?,
+                cleanup_interval: *cleanup_interval,
+                stats_interval: *stats_interval,
             };
             if let Err((message, exit)) = serve::run(store, options).await {
                 eprintln!("sessions: {message}");

@@ -7,23 +7,31 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 
-.PHONY: help setup build run test test-python lint lint-python bench bench-python fuzz component python-assets release clean
+.PHONY: help deps setup build run test test-python lint lint-python bench bench-python fuzz component python-assets release clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: ## Install what this machine lacks (wasm32-wasip2 target, redis-server), build, and make .venv for Python
-	@scripts/setup.sh
+# `deps` only looks when nothing is missing (well under a second), so `run`
+# and `test` start with it every time; `setup` adds the full build and .venv.
+# `run` passes --best-effort: without redis-server the demo uses --memory.
+deps: ## Install only what this machine lacks (wasm32-wasip2, redis-server, python3-venv); instant if nothing
+	@scripts/setup.sh $(SETUP_FLAGS)
+
+setup: deps ## deps, then build every target and make .venv for Python
 	$(CARGO) build --workspace --all-targets
 	@$(MAKE) --no-print-directory python-assets $(VENV_PYTHON)
 
-build: ## Build the host, the CLI and the embedded component (debug)
+build: deps ## Build the host, the CLI and the embedded component (debug)
 	$(CARGO) build --workspace
 
-run: build ## Start a throwaway redis-server, run `sessions demo` against it, stop it
+# A target-specific variable reaches the prerequisites built for it: deps
+# runs best-effort when make run asks for it.
+run: SETUP_FLAGS := --best-effort
+run: build ## Set up what is missing, build, run `sessions demo` on a throwaway redis-server (--memory without one)
 	@scripts/run-demo.sh target/debug/sessions
 
-test: lint ## fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers)
+test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers)
 	$(CARGO) test --workspace
 	@$(MAKE) --no-print-directory test-python
 
@@ -43,7 +51,7 @@ $(VENV_PYTHON): python/pyproject.toml
 	$(VENV_PYTHON) -m pip install --quiet -e 'python[test,dev]'
 	@touch $(VENV_PYTHON)
 
-lint: ## cargo fmt --check and clippy with -D warnings, native and wasm; ruff and mypy --strict for Python
+lint: deps ## cargo fmt --check and clippy with -D warnings, native and wasm; ruff and mypy --strict for Python
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p agent-sessions-guest --target $(WASM_TARGET) -- -D warnings
@@ -55,11 +63,11 @@ lint-python: $(VENV_PYTHON)
 	cd python && ../$(VENV)/bin/mypy
 	cd python && ../$(VENV)/bin/mypy bench/compare_hosts.py
 
-bench: ## Benchmark component vs native vs redis-benchmark (~2 min after the release build; BENCH_QUICK=1 for ~10 s)
+bench: deps ## Benchmark component vs native vs redis-benchmark (~2 min after the release build; BENCH_QUICK=1 for ~10 s)
 	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench
 	target/release/sessions-bench $(if $(BENCH_QUICK),--quick,)
 
-bench-python: $(VENV_PYTHON) ## Python host vs Rust host, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~20 s)
+bench-python: deps $(VENV_PYTHON) ## Python host vs Rust host, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~20 s)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
 	@$(MAKE) --no-print-directory python-assets
 	$(VENV_PYTHON) python/bench/compare_hosts.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
@@ -74,7 +82,7 @@ component: build ## Copy the component to dist/agent_sessions.wasm for other run
 	cp wit/sessions.wit dist/sessions.wit
 	@ls -l dist
 
-release: ## Optimised CLI at target/release/sessions
+release: deps ## Optimised CLI at target/release/sessions
 	$(CARGO) build --release -p agent-sessions-host
 
 clean: ## Remove build output

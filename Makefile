@@ -80,6 +80,7 @@ component: build ## Copy the component to dist/agent_sessions.wasm for other run
 	cp $(COMPONENT) dist/agent_sessions.wasm
 	cp redis/kv_batch.lua dist/kv_batch.lua
 	cp wit/sessions.wit dist/sessions.wit
+	cp schema/sessions.schema.json dist/sessions.schema.json
 	@ls -l dist
 
 release: deps ## Optimised CLI at target/release/sessions

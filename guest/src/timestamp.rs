@@ -156,7 +156,6 @@ impl fmt::Display for Timestamp {
     }
 }
 
-
 /// In JSON a timestamp is its text, `YYYY-MM-DDTHH:MM:SSZ`; reading accepts
 /// what [`Timestamp::parse`] accepts.
 impl serde::Serialize for Timestamp {

@@ -32,6 +32,35 @@ impl Exit {
     }
 }
 
+/// What a command that did not fail found, where that decides its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finding {
+    /// Everything asked for was done.
+    Done,
+    /// `delete` or `extend` found no live session.
+    SessionGone,
+    /// `list` or `cleanup` met entries it could not read or judge.
+    UnreadableEntries,
+    /// `import` refused: bad lines, or (`ids_taken`) ids already stored with
+    /// `--on-conflict fail`.
+    ImportRefused { ids_taken: bool },
+    /// `serve` could not start or keep serving (metrics, listening socket).
+    ServiceFailed,
+}
+
+impl Exit {
+    pub fn for_finding(finding: Finding) -> Self {
+        match finding {
+            Finding::Done => Exit::Success,
+            Finding::SessionGone => Exit::NotFound,
+            Finding::UnreadableEntries => Exit::Corrupt,
+            Finding::ImportRefused { ids_taken: true } => Exit::Conflict,
+            Finding::ImportRefused { ids_taken: false } => Exit::Usage,
+            Finding::ServiceFailed => Exit::Failure,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
         ExitCode::from(exit as u8)

@@ -28,7 +28,7 @@ use clap::Parser;
 use serde_json::{Value, json};
 
 use args::{Cli, Command, LogFormat, OnConflict};
-use exit_code::Exit;
+use exit_code::{Exit, Finding};
 use input::InputError;
 
 pub fn main() -> ExitCode {
@@ -58,7 +58,7 @@ pub fn main() -> ExitCode {
     };
     let json = cli.json;
     match runtime.block_on(run(cli)) {
-        Ok(exit) => exit.into(),
+        Ok(finding) => Exit::for_finding(finding).into(),
         Err(Failure::Input(InputError(message))) => {
             if json {
                 print_json(&json!({ "error": { "kind": "invalid_input", "message": message } }));
@@ -135,7 +135,7 @@ async fn build_store(cli: &Cli) -> Result<SessionStore, Failure> {
     Ok(builder.build().await?)
 }
 
-async fn run(cli: Cli) -> Result<Exit, Failure> {
+async fn run(cli: Cli) -> Result<Finding, Failure> {
     let store = build_store(&cli).await?;
     let json = cli.json;
     let show = |value: Value, text: String| {
@@ -168,14 +168,14 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             );
             if !deleted {
                 eprintln!("sessions: session {id} not found (nothing live to delete)");
-                return Ok(Exit::NotFound);
+                return Ok(Finding::SessionGone);
             }
         }
         Command::List { limit, offset } => {
             let page = store.list(*limit, *offset).await?;
             show(output::document(&page), output::page_text(&page));
             if !page.corrupt.is_empty() {
-                return Ok(Exit::Corrupt);
+                return Ok(Finding::UnreadableEntries);
             }
         }
         Command::Extend { id } => {
@@ -187,14 +187,14 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
             );
             if !extended {
                 eprintln!("sessions: session {id} not found (expired or deleted)");
-                return Ok(Exit::NotFound);
+                return Ok(Finding::SessionGone);
             }
         }
         Command::Cleanup => {
             let report = store.cleanup_expired().await?;
             show(output::document(&report), output::cleanup_text(&report));
             if report.skipped > 0 {
-                return Ok(Exit::Corrupt);
+                return Ok(Finding::UnreadableEntries);
             }
         }
         Command::Reindex => {
@@ -279,8 +279,7 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
                 },
             );
             if outcome.refused {
-                let conflict = outcome.bad_lines.iter().any(|(_, m)| m.contains("already stored"));
-                return Ok(if conflict && *on_conflict == OnConflict::Fail { Exit::Conflict } else { Exit::Usage });
+                return Ok(Finding::ImportRefused { ids_taken: outcome.ids_taken });
             }
         }
         Command::Migrate { dry_run, from } => {
@@ -328,11 +327,11 @@ async fn run(cli: Cli) -> Result<Exit, Failure> {
                 cleanup_interval: *cleanup_interval,
                 stats_interval: *stats_interval,
             };
-            if let Err((message, exit)) = serve::run(store, options).await {
+            if let Err(message) = serve::run(store, options).await {
                 eprintln!("sessions: {message}");
-                return Ok(exit);
+                return Ok(Finding::ServiceFailed);
             }
         }
     }
-    Ok(Exit::Success)
+    Ok(Finding::Done)
 }

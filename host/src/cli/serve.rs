@@ -25,8 +25,6 @@ use axum::routing::get;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
 
-use super::exit_code::Exit;
-
 /// Histogram buckets for latencies, in seconds.
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -45,15 +43,15 @@ struct AppState {
 
 /// Runs until SIGINT or SIGTERM. Errors are setup failures (cannot listen,
 /// cannot install the metrics recorder).
-pub async fn run(store: SessionStore, options: ServeOptions) -> Result<(), (String, Exit)> {
+pub async fn run(store: SessionStore, options: ServeOptions) -> Result<(), String> {
     let handle = PrometheusBuilder::new()
         .set_buckets(&LATENCY_BUCKETS)
         .and_then(|builder| builder.install_recorder())
-        .map_err(|e| (format!("cannot set up metrics: {e}"), Exit::Failure))?;
+        .map_err(|e| format!("cannot set up metrics: {e}"))?;
     m::describe();
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
-        .map_err(|e| (format!("cannot listen on {}: {e}", options.listen), Exit::Failure))?;
+        .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
     let holder = lease_holder();
     tracing::info!(
         listen = %options.listen,

@@ -111,6 +111,8 @@ pub struct ImportOutcome {
     pub seconds: f64,
     /// Lines were bad and nothing was written.
     pub refused: bool,
+    /// Some of the refusals were ids already stored (conflict policy fail).
+    pub ids_taken: bool,
 }
 
 /// Numbered lines, or why one could not be read.
@@ -194,8 +196,14 @@ pub async fn import(
     }
     bar.finish_and_clear();
     bad_lines.sort_by_key(|(number, _)| *number);
-    let mut outcome =
-        ImportOutcome { lines: total, report: ImportReport::default(), bad_lines, seconds: 0.0, refused: false };
+    let mut outcome = ImportOutcome {
+        lines: total,
+        report: ImportReport::default(),
+        bad_lines,
+        seconds: 0.0,
+        refused: false,
+        ids_taken: conflicts,
+    };
     if (!outcome.bad_lines.is_empty() && !options.skip_invalid)
         || (conflicts && options.on_conflict == ConflictPolicy::Fail)
     {

@@ -6,6 +6,7 @@ pub mod redis_server;
 
 use std::time::{Duration, Instant};
 
+use agent_sessions_host::kv::memory::{ManualClock, MemoryBackend};
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionStoreBuilder, SessionUpdate};
 pub use redis_server::RedisServer;
 
@@ -13,26 +14,66 @@ pub use redis_server::RedisServer;
 pub struct Harness {
     pub store: SessionStore,
     pub redis: Option<RedisServer>,
+    /// The in-memory store's clock (none for Redis): time only moves when a
+    /// test moves it.
+    pub clock: Option<ManualClock>,
 }
 
 impl Harness {
-    /// An in-memory store.
+    /// An in-memory store on a manual clock.
     pub async fn memory(configure: impl FnOnce(SessionStoreBuilder) -> SessionStoreBuilder) -> Self {
-        let store = configure(SessionStore::builder().memory()).build().await.expect("build in-memory store");
-        Harness { store, redis: None }
+        let clock = ManualClock::new();
+        let backend = MemoryBackend::with_clock(clock.clone());
+        let store =
+            configure(SessionStore::builder().memory_backend(backend)).build().await.expect("build in-memory store");
+        Harness { store, redis: None, clock: Some(clock) }
     }
 
     /// A store over a fresh redis-server.
     pub async fn redis(configure: impl FnOnce(SessionStoreBuilder) -> SessionStoreBuilder) -> Self {
         let redis = RedisServer::start();
         let store = configure(SessionStore::builder().redis(redis.url())).build().await.expect("build Redis store");
-        Harness { store, redis: Some(redis) }
+        Harness { store, redis: Some(redis), clock: None }
     }
 
     /// The Redis server; panics for the in-memory harness.
     pub fn server(&self) -> &RedisServer {
         self.redis.as_ref().expect("this harness has no Redis server")
     }
+
+    /// A builder on the same storage as this harness (same Redis, or a new
+    /// in-memory store), for building other stores next to it.
+    pub fn builder(&self) -> SessionStoreBuilder {
+        match &self.redis {
+            Some(redis) => SessionStore::builder().redis(redis.url()),
+            None => SessionStore::builder().memory(),
+        }
+    }
+
+    /// Lets `ttl` pass for the sessions `ids`, whose TTL is at most `ttl`,
+    /// without waiting: the in-memory store's clock moves on by `ttl` (so
+    /// every session with less time left expires too), and on Redis their
+    /// expiry keys are deleted, which is what Redis does when a TTL runs
+    /// out. The hashes stay for their grace period on both backends.
+    pub fn let_expire(&self, ids: &[String], ttl: Duration) {
+        match (&self.clock, &self.redis) {
+            (Some(clock), _) => clock.advance(ttl),
+            (None, Some(redis)) => expire_on_redis(&mut redis.connection(), self.store.prefix(), ids),
+            (None, None) => unreachable!("a harness is in memory or on Redis"),
+        }
+    }
+}
+
+/// Expires the sessions `ids` on Redis at once, as their TTL running out
+/// would: deletes each `{prefix}session_expiry:{id}` (as conformance
+/// scenario 008 does), and checks each was there.
+pub fn expire_on_redis(connection: &mut redis::Connection, prefix: &str, ids: &[String]) {
+    let mut pipeline = redis::pipe();
+    for id in ids {
+        pipeline.cmd("DEL").arg(format!("{prefix}session_expiry:{id}"));
+    }
+    let deleted: Vec<u64> = pipeline.query(connection).expect("delete the expiry keys");
+    assert!(deleted.iter().all(|&n| n == 1), "some expiry keys were already gone: {deleted:?}");
 }
 
 /// The design document's example session.
@@ -56,8 +97,10 @@ pub fn minimal(model_id: &str) -> SessionCreate {
     SessionCreate { model_id: model_id.into(), ..SessionCreate::default() }
 }
 
-/// Polls `get` until the session is reported gone (TTL tests), without
-/// asserting on time: the deadline only stops a broken test from hanging.
+/// Polls `get` until the session is reported gone, without asserting on
+/// time: the deadline only stops a broken test from hanging. For expiry
+/// prefer [`Harness::let_expire`] or [`expire_on_redis`], which do not wait
+/// through a real TTL.
 pub async fn wait_until_gone(store: &SessionStore, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -128,3 +171,4 @@ pub async fn cas_increments(store: &SessionStore, id: &str, updates: u64) -> Res
     }
     Ok((applied, conflicts))
 }
+

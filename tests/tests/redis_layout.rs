@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
-use agent_sessions_tests::{Harness, RedisServer, example, wait_until_gone};
+use agent_sessions_tests::{Harness, RedisServer, example, expire_on_redis};
 use redis::Commands;
 
 const DATA_FIELDS: [&str; 9] = [
@@ -225,15 +225,12 @@ async fn sessions_written_by_another_service_work() {
 
 #[tokio::test]
 async fn expired_sessions_vanish_at_once_and_cleanup_removes_every_key() {
-    let h = Harness::redis(|b| b.session_ttl(Duration::from_secs(1)).grace_period(Duration::from_secs(300))).await;
-    let keep = h
-        .store
-        .with_settings(agent_sessions_host::Settings { session_ttl_seconds: 600, ..h.store.settings() })
-        .unwrap();
-    let live = keep.create(example()).await.unwrap().id;
+    let h = Harness::redis(|b| b.session_ttl(Duration::from_secs(600)).grace_period(Duration::from_secs(300))).await;
+    let live = h.store.create(example()).await.unwrap().id;
     let id = h.store.create(example()).await.unwrap().id;
-    wait_until_gone(&h.store, &id).await;
     let mut r = h.server().connection();
+    expire_on_redis(&mut r, "", std::slice::from_ref(&id));
+    assert_eq!(h.store.get(&id).await, Err(Error::NotFound(id.clone())), "gone as soon as its expiry key is");
     // The hashes are in their grace period: still there, but the session is gone.
     let exists: bool = r.exists(format!("session:{id}:data")).unwrap();
     assert!(exists);
@@ -248,10 +245,11 @@ async fn expired_sessions_vanish_at_once_and_cleanup_removes_every_key() {
 
 #[tokio::test]
 async fn an_update_racing_expiry_never_brings_a_session_back() {
-    let h = Harness::redis(|b| b.session_ttl(Duration::from_secs(1))).await;
+    let h = Harness::redis(|b| b).await;
     let id = h.store.create(example()).await.unwrap().id;
-    wait_until_gone(&h.store, &id).await;
     let mut r = h.server().connection();
+    expire_on_redis(&mut r, "", std::slice::from_ref(&id));
+    assert_eq!(h.store.get(&id).await, Err(Error::NotFound(id.clone())));
     let before = all_keys(&mut r);
     let result = h.store.update(&id, SessionUpdate { name: Some("zombie".into()), ..SessionUpdate::default() }).await;
     assert_eq!(result, Err(Error::NotFound(id.clone())));
@@ -305,9 +303,7 @@ async fn prefixes_isolate_stores_on_one_redis() {
     let redis = RedisServer::start();
     let store = |prefix: &'static str| {
         let url = redis.url();
-        async move {
-            SessionStore::builder().redis(url).prefix(prefix).session_ttl(Duration::from_secs(1)).build().await.unwrap()
-        }
+        async move { SessionStore::builder().redis(url).prefix(prefix).build().await.unwrap() }
     };
     let (a, b) = (store("tenant-a:").await, store("tenant-b:").await);
     let in_a = a.create(example()).await.unwrap().id;
@@ -321,8 +317,10 @@ async fn prefixes_isolate_stores_on_one_redis() {
     assert!(keys.iter().all(|k| k.starts_with("tenant-a:") || k.starts_with("tenant-b:")), "{keys:?}");
     assert!(keys.contains(&format!("tenant-a:session:{in_a}:data")));
 
-    wait_until_gone(&a, &in_a).await;
-    wait_until_gone(&b, &in_b).await;
+    expire_on_redis(&mut r, "tenant-a:", std::slice::from_ref(&in_a));
+    expire_on_redis(&mut r, "tenant-b:", std::slice::from_ref(&in_b));
+    assert_eq!(a.get(&in_a).await, Err(Error::NotFound(in_a.clone())));
+    assert_eq!(b.get(&in_b).await, Err(Error::NotFound(in_b.clone())));
     assert_eq!(a.cleanup_expired().await.map(|r| r.removed), Ok(1), "cleanup sees only its own prefix");
     assert!(all_keys(&mut r).iter().any(|k| k.contains(&in_b)), "tenant b untouched");
     assert_eq!(b.cleanup_expired().await.map(|r| r.removed), Ok(1));

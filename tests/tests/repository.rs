@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use agent_sessions_host::{DataField, Error, SessionCreate, SessionUpdate};
-use agent_sessions_tests::{Backend, example, minimal, on_both_backends};
+use agent_sessions_tests::{Backend, cas_increments, example, minimal, on_both_backends};
 
 on_both_backends!(
     create_then_get_returns_every_field,
@@ -292,44 +292,27 @@ async fn concurrent_compare_and_set_loses_no_update(backend: Backend) {
     let h = backend.harness(|b| b).await;
     let id = h.store.create(SessionCreate { max_tokens: Some(1), ..minimal("m") }).await.unwrap().id;
     let (tasks, increments) = (8, 10);
-    let mut handles = Vec::new();
-    for _ in 0..tasks {
-        let (store, id) = (h.store.clone(), id.clone());
-        handles.push(tokio::spawn(async move {
-            let mut conflicts = 0;
-            for _ in 0..increments {
-                loop {
-                    let current = store.get(&id).await.unwrap();
-                    let next = current.data.max_tokens.unwrap() + 1;
-                    let change = SessionUpdate {
-                        max_tokens: Some(next),
-                        expected_version: Some(current.meta.version),
-                        ..SessionUpdate::default()
-                    };
-                    match store.update(&id, change).await {
-                        Ok(_) => break,
-                        Err(Error::Conflict(_)) => conflicts += 1,
-                        Err(other) => panic!("{other:?}"),
-                    }
-                }
-            }
-            conflicts
-        }));
-    }
+    let handles: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (store, id) = (h.store.clone(), id.clone());
+            tokio::spawn(async move { cas_increments(&store, &id, increments).await.unwrap() })
+        })
+        .collect();
     for handle in handles {
-        handle.await.unwrap();
+        assert_eq!(handle.await.unwrap().0, increments);
     }
     let session = h.store.get(&id).await.unwrap();
-    assert_eq!(session.data.max_tokens, Some(1 + tasks * increments));
-    assert_eq!(session.meta.version, 1 + tasks as u64 * increments as u64);
+    assert_eq!(session.data.max_tokens, Some(1 + (tasks * increments) as i64));
+    assert_eq!(session.meta.version, 1 + tasks * increments);
 }
 
 async fn settings_out_of_range_are_rejected(backend: Backend) {
     let h = backend.harness(|b| b).await;
     let zero_ttl = agent_sessions_host::Settings { session_ttl_seconds: 0, ..h.store.settings() };
     assert!(matches!(h.store.with_settings(zero_ttl), Err(Error::InvalidInput(_))));
-    let result = agent_sessions_host::SessionStore::builder().memory().batch_size(0).build().await;
-    assert!(matches!(result, Err(Error::InvalidInput(_))));
+    // A builder on this backend (the same Redis for the Redis run).
+    let result = h.builder().batch_size(0).build().await;
+    assert!(matches!(result, Err(Error::InvalidInput(_))), "{:?}", result.err());
 }
 
 async fn stats_walks_every_session_in_small_steps(backend: Backend) {

@@ -172,3 +172,35 @@ pub async fn cas_increments(store: &SessionStore, id: &str, updates: u64) -> Res
     Ok((applied, conflicts))
 }
 
+/// A redis-server stopped with SIGSTOP: it accepts nothing and answers
+/// nothing, for as long as the test needs (unlike `CLIENT PAUSE`, which has
+/// a fixed length and whose `UNPAUSE` waits behind the pause). Sent SIGCONT
+/// when dropped; commands sent meanwhile then run.
+pub struct Frozen {
+    pid: String,
+}
+
+impl Frozen {
+    pub fn freeze(server: &RedisServer) -> Self {
+        let info: String = redis::cmd("INFO").arg("server").query(&mut server.connection()).expect("INFO server");
+        let pid = info
+            .lines()
+            .find_map(|line| line.strip_prefix("process_id:"))
+            .expect("INFO server names the process id")
+            .trim()
+            .to_owned();
+        signal(&pid, "-STOP");
+        Frozen { pid }
+    }
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        signal(&self.pid, "-CONT");
+    }
+}
+
+fn signal(pid: &str, signal: &str) {
+    let status = std::process::Command::new("kill").args([signal, pid]).status().expect("run kill");
+    assert!(status.success(), "kill {signal} {pid} failed");
+}

@@ -141,28 +141,34 @@ fn metrics_match_what_is_in_redis() {
     assert!(status.success(), "{log}");
 }
 
+/// Creates `n` sessions and expires them at once, as their TTL running out
+/// would: Redis drops the expiry key, the hashes stay for cleanup.
+fn expired_sessions(redis: &RedisServer, n: usize) -> Vec<String> {
+    let url = redis.url();
+    let ids: Vec<String> =
+        (0..n).map(|_| sessions(&url, &["create", "--model-id", "short"])["id"].as_str().unwrap().to_owned()).collect();
+    let mut connection = redis.connection();
+    for id in &ids {
+        let deleted: i64 = redis::cmd("DEL").arg(format!("session_expiry:{id}")).query(&mut connection).unwrap();
+        assert_eq!(deleted, 1);
+    }
+    ids
+}
+
+fn hashes_exist(redis: &RedisServer, id: &str) -> bool {
+    let exists: i64 = redis::cmd("EXISTS").arg(format!("session:{id}:meta")).query(&mut redis.connection()).unwrap();
+    exists == 1
+}
+
 #[test]
 fn scheduled_cleanup_removes_expired_sessions_without_a_manual_call() {
     let redis = RedisServer::start();
     let url = redis.url();
     let live = sessions(&url, &["create", "--model-id", "live"])["id"].as_str().unwrap().to_owned();
-    let mut expired = Vec::new();
-    for _ in 0..3 {
-        expired
-            .push(sessions(&url, &["--ttl", "1", "create", "--model-id", "short"])["id"].as_str().unwrap().to_owned());
-    }
+    let expired = expired_sessions(&redis, 3);
     let service = Service::start(&url, &["--cleanup-interval", "0.5", "--stats-interval", "3600"]);
     let mut connection = redis.connection();
-    service.wait_for(
-        |_| {
-            expired.iter().all(|id| {
-                let exists: i64 =
-                    redis::cmd("EXISTS").arg(format!("session:{id}:meta")).query(&mut redis.connection()).unwrap();
-                exists == 0
-            })
-        },
-        "cleanup to remove the expired sessions",
-    );
+    service.wait_for(|_| expired.iter().all(|id| !hashes_exist(&redis, id)), "cleanup to remove the expired sessions");
     let members: Vec<String> = redis::cmd("SMEMBERS").arg("active_sessions").query(&mut connection).unwrap();
     assert_eq!(members, vec![live.clone()]);
     service.wait_for(|s| s.metric("agent_sessions_cleanup_removed_total") == Some(3.0), "the removal count");
@@ -174,33 +180,55 @@ fn scheduled_cleanup_removes_expired_sessions_without_a_manual_call() {
     assert_eq!(lease, 0, "the lease is released on shutdown");
 }
 
+/// Scheduled cleanup runs of one replica, by result.
+fn runs(service: &Service, result: &str) -> f64 {
+    service.metric(&format!("agent_sessions_cleanup_runs_total{{result=\"{result}\"}}")).unwrap_or(0.0)
+}
+
+/// Every scheduled cleanup run of one replica, whatever its result: one
+/// tick of its scheduler.
+fn ticks(service: &Service) -> f64 {
+    ["swept", "lease_held", "failed"].iter().map(|result| runs(service, result)).sum()
+}
+
+fn removed(service: &Service) -> f64 {
+    service.metric("agent_sessions_cleanup_removed_total").unwrap_or(0.0)
+}
+
 #[test]
 fn two_replicas_do_not_double_the_work() {
     let redis = RedisServer::start();
     let url = redis.url();
-    let interval = "1";
-    let first = Service::start(&url, &["--cleanup-interval", interval, "--stats-interval", "3600"]);
-    let second = Service::start(&url, &["--cleanup-interval", interval, "--stats-interval", "3600"]);
-    let runs = |s: &Service, result: &str| {
-        s.metric(&format!("agent_sessions_cleanup_runs_total{{result=\"{result}\"}}")).unwrap_or(0.0)
-    };
-    // Each replica tries about once a second; the lease lets one sweep per interval.
-    first.wait_for(
-        |f| runs(f, "swept") + runs(f, "lease_held") + runs(&second, "swept") + runs(&second, "lease_held") >= 8.0,
-        "8 scheduled runs",
-    );
-    let swept = runs(&first, "swept") + runs(&second, "swept");
-    let held = runs(&first, "lease_held") + runs(&second, "lease_held");
-    assert!(held >= 2.0, "some runs found the lease held: swept {swept}, held {held}");
-    assert!(swept <= held + 2.0, "about one sweep per interval, not one per replica: swept {swept}, held {held}");
-    let mut expired = Vec::new();
-    for _ in 0..5 {
-        expired
-            .push(sessions(&url, &["--ttl", "1", "create", "--model-id", "short"])["id"].as_str().unwrap().to_owned());
+    // Someone else holds the cleanup lease (no TTL: until the test gives it
+    // back), and 5 sessions wait for cleanup.
+    let mut connection = redis.connection();
+    let _: () = redis::cmd("HSET").arg("cleanup_lease").arg("holder").arg("the-test").query(&mut connection).unwrap();
+    let expired = expired_sessions(&redis, 5);
+    let options = ["--cleanup-interval", "0.2", "--stats-interval", "3600"];
+    let first = Service::start(&url, &options);
+    let second = Service::start(&url, &options);
+    let replicas = [&first, &second];
+
+    // While the lease is held elsewhere, every scheduled run finds it held
+    // and sweeps nothing: shown after several runs of each replica.
+    for replica in replicas {
+        replica.wait_for(|s| runs(s, "lease_held") >= 3.0, "3 runs that find the lease held");
     }
-    let removed = |s: &Service| s.metric("agent_sessions_cleanup_removed_total").unwrap_or(0.0);
+    for replica in replicas {
+        assert_eq!((runs(replica, "swept"), runs(replica, "failed"), removed(replica)), (0.0, 0.0, 0.0));
+    }
+    assert!(expired.iter().all(|id| hashes_exist(&redis, id)), "nothing swept without the lease");
+
+    // The lease is free: the replicas take it in turn, and the 5 sessions
+    // are removed once between them.
+    let _: () = redis::cmd("DEL").arg("cleanup_lease").query(&mut connection).unwrap();
     first.wait_for(|f| removed(f) + removed(&second) >= 5.0, "the 5 expired sessions removed");
-    std::thread::sleep(Duration::from_secs(2));
+    assert!(expired.iter().all(|id| !hashes_exist(&redis, id)));
+    // Later sweeps, by either replica, find nothing more to count.
+    let seen: Vec<f64> = replicas.iter().map(|replica| ticks(replica)).collect();
+    for (replica, seen) in replicas.iter().zip(seen) {
+        replica.wait_for(|s| ticks(s) >= seen + 3.0, "3 more scheduled runs");
+    }
     assert_eq!(removed(&first) + removed(&second), 5.0, "each expired session is counted once");
     assert!(first.terminate().0.success());
     assert!(second.terminate().0.success());

@@ -1,6 +1,8 @@
 //! Black-box tests of the `sessions` binary: real processes, real
 //! redis-server, checking stdout, stderr and exit codes.
 
+#[path = "../../build-support/component.rs"]
+mod component;
 #[path = "../../tests/src/redis_server.rs"]
 #[allow(dead_code)] // shared with tests/, which uses all of it
 mod redis_server;
@@ -8,7 +10,7 @@ mod redis_server;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use redis_server::RedisServer;
+use redis_server::{RedisServer, ServerOptions};
 use serde_json::Value;
 
 fn sessions(redis: &RedisServer, args: &[&str]) -> Output {
@@ -282,14 +284,26 @@ fn unreachable_redis_exits_5_without_the_password() {
 
 #[test]
 fn health_reports_redis_and_component() {
-    let redis = RedisServer::start();
+    let redis = RedisServer::start_with(ServerOptions {
+        args: vec!["--requirepass".into(), "s3cret-pw".into()],
+        credentials: Some("default:s3cret-pw".into()),
+        ..ServerOptions::default()
+    });
+    for _ in 0..2 {
+        assert_eq!(code(&sessions(&redis, &["create", "--model-id", "m"])), 0);
+    }
     let output = sessions(&redis, &["--json", "health"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let health = json(&output);
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["storage"], redis.url());
-    assert!(health["storage_latency_ms"].as_f64().unwrap() >= 0.0);
-    assert!(health["component"].as_str().unwrap().starts_with("embedded"));
+    assert_eq!(health["storage"], format!("redis://default:***@127.0.0.1:{}", redis.port()), "the URL, redacted");
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("s3cret-pw"));
+    for latency in ["storage_latency_ms", "component_latency_ms"] {
+        assert!(health[latency].is_number(), "{latency} is a number of milliseconds: {health}");
+    }
+    assert_eq!(health["indexed_sessions"], 2);
+    let embedded = format!("embedded ({} bytes)", agent_sessions_host::EMBEDDED_COMPONENT.len());
+    assert_eq!(health["component"], embedded);
 }
 
 #[test]
@@ -318,6 +332,29 @@ fn demo_narrates_a_lifecycle() {
 #[test]
 fn another_component_can_be_loaded_and_a_bad_one_is_reported() {
     let redis = RedisServer::start();
+    // The hostile test component (tests/hostile-guest), built as the
+    // sandbox tests build it: its `get` answers not-found, or traps for the
+    // id "trap"; everything else it refuses.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("host/ sits in the workspace root");
+    let hostile = component::build_component(root, "hostile-guest", "hostile_guest", false);
+    let hostile = hostile.to_str().unwrap();
+    let missing = "0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10";
+    let not_found = sessions(&redis, &["--component", hostile, "get", missing]);
+    assert_eq!(code(&not_found), 3, "a call runs: {}", stderr(&not_found));
+    assert_clean_error(&not_found);
+    // The embedded component would call "trap" not a UUID (exit 2).
+    let trapped = sessions(&redis, &["--component", hostile, "get", "trap"]);
+    assert_eq!(code(&trapped), 1, "{}", stderr(&trapped));
+    assert_clean_error(&trapped);
+    assert!(stderr(&trapped).contains("trapped"), "{}", stderr(&trapped));
+    let refused = sessions(&redis, &["--component", hostile, "create", "--model-id", "m"]);
+    assert_eq!(code(&refused), 1, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("the hostile component only implements get"), "{}", stderr(&refused));
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut redis.connection()).unwrap();
+    assert!(keys.is_empty(), "the hostile component wrote nothing: {keys:?}");
+    // The embedded component is still the default.
+    assert_eq!(code(&sessions(&redis, &["create", "--model-id", "m"])), 0);
+
     let bogus = std::env::temp_dir().join("sessions-bogus-component.wasm");
     std::fs::write(&bogus, b"not wasm").unwrap();
     let output = sessions(&redis, &["--component", bogus.to_str().unwrap(), "health"]);

@@ -27,7 +27,19 @@ from agent_sessions.models import CleanupReport, SessionDetail, SessionListRespo
 SCENARIOS = sorted((REPO / "tests" / "conformance").glob("*.json"))
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-STEP_KEYS = {"call", "redis", "expect", "save", "input", "id", "changes", "limit", "offset"}
+# The arguments of each call, all required (as in the Rust runner's call_arguments).
+CALL_ARGUMENTS: dict[str, tuple[str, ...]] = {
+    "create": ("input",),
+    "get": ("id",),
+    "delete": ("id",),
+    "extend_ttl": ("id",),
+    "update": ("id", "changes"),
+    "list": ("limit", "offset"),
+    "cleanup_expired": (),
+    "reindex": (),
+    "stats": (),
+}
+ERROR_KINDS = ("invalid-input", "not-found", "conflict", "data-corrupt", "backend")
 
 
 def test_there_are_scenarios() -> None:
@@ -36,6 +48,117 @@ def test_there_are_scenarios() -> None:
 
 class Mismatch(AssertionError):
     pass
+
+
+class MalformedScenario(ValueError):
+    pass
+
+
+def check_keys(obj: Any, allowed: list[str], required: list[str], what: str) -> None:
+    """Fails on keys outside `allowed` (typos) and on missing `required` keys."""
+    if not isinstance(obj, dict):
+        raise MalformedScenario(f"{what} must be an object, got {obj!r}")
+    for key in obj:
+        if key not in allowed:
+            raise MalformedScenario(f"{what} has the unknown key {key!r}; allowed: {allowed}")
+    for key in required:
+        if key not in obj:
+            raise MalformedScenario(f"{what} lacks the key {key!r}")
+
+
+def check_step(step: Any) -> None:
+    """One step's keys: a call step takes `call`, its arguments and `expect`
+    (plus an optional `save` on `create`); a Redis step takes `redis` and
+    `expect`. A call's `expect` must also be well formed."""
+    if not isinstance(step, dict):
+        raise MalformedScenario(f"a step must be an object, got {step!r}")
+    if ("call" in step) == ("redis" in step):
+        raise MalformedScenario('a step needs exactly one of "call" and "redis"')
+    if "redis" in step:
+        check_keys(step, ["redis", "expect"], ["redis", "expect"], "a redis step")
+        return
+    name = step["call"]
+    if not isinstance(name, str) or name not in CALL_ARGUMENTS:
+        raise MalformedScenario(f"unknown call {name!r}")
+    allowed = ["call", "expect", *CALL_ARGUMENTS[name]] + (["save"] if name == "create" else [])
+    check_keys(step, allowed, [key for key in allowed if key != "save"], f"a {name} step")
+    expect = step["expect"]
+    if not (isinstance(expect, dict) and len(expect) == 1 and set(expect) <= {"ok", "error"}):
+        raise MalformedScenario(f'"expect" of a call must be {{"ok": ..}} or {{"error": ..}}, got {expect!r}')
+    if "error" in expect:
+        error = expect["error"]
+        check_keys(error, ["kind", "message_contains", "key", "field"], ["kind"], "expect.error")
+        if error["kind"] not in ERROR_KINDS:
+            raise MalformedScenario(f"unknown error kind {error['kind']!r}; known: {ERROR_KINDS}")
+
+
+def check_scenario(scenario: Any) -> None:
+    """Checks a scenario's structure before any of it runs, with the same rules
+    as `check_scenario` in the Rust runner (tests/tests/conformance.rs): the
+    top level's keys, and for every step exactly one of `call` and `redis`, a
+    known call, every key the step needs (`expect` included: a step without it
+    would pass on any outcome) and no key it does not take. Raises
+    MalformedScenario naming the step (numbered from 1) and the offending key."""
+    check_keys(scenario, ["description", "settings", "prefix", "steps"], ["description", "steps"], "the scenario")
+    if "settings" in scenario:
+        check_keys(scenario["settings"], ["session_ttl_seconds", "grace_seconds"], [], "settings")
+    steps = scenario["steps"]
+    if not (isinstance(steps, list) and steps):
+        raise MalformedScenario('"steps" must be a non-empty list')
+    for number, step in enumerate(steps, start=1):
+        try:
+            check_step(step)
+        except MalformedScenario as error:
+            raise MalformedScenario(f"step {number} (numbered from 1): {error}") from None
+
+
+def inline(step: dict[str, Any]) -> dict[str, Any]:
+    return {"description": "inline", "steps": [step]}
+
+
+def test_well_formed_steps_pass() -> None:
+    check_scenario(inline({"call": "stats", "expect": {"ok": {}}}))
+    check_scenario(inline({"redis": ["GET", "x"], "expect": None}))
+    check_scenario(inline({"call": "create", "input": {"model_id": "m"}, "save": "a", "expect": {"ok": {}}}))
+
+
+@pytest.mark.parametrize(
+    "step",
+    [{"call": "stats"}, {"call": "get", "id": "x"}, {"redis": ["GET", "x"]}],
+    ids=["stats", "get", "redis"],
+)
+def test_a_step_without_expect_fails(step: dict[str, Any]) -> None:
+    with pytest.raises(MalformedScenario, match=r"step 1 .*lacks the key 'expect'"):
+        check_scenario(inline(step))
+
+
+@pytest.mark.parametrize(
+    ("step", "unknown"),
+    [
+        ({"call": "get", "id": "x", "expect": {"ok": {}}, "expected": {"ok": {}}}, "expected"),
+        ({"call": "get", "id": "x", "save": "a", "expect": {"ok": {}}}, "save"),
+        ({"call": "stats", "id": "x", "expect": {"ok": {}}}, "id"),
+        ({"redis": ["GET", "x"], "input": {}, "expect": None}, "input"),
+        ({"redis": ["GET", "x"], "save": "a", "expect": None}, "save"),
+    ],
+    ids=["typo", "save-on-get", "argument-of-another-call", "input-on-redis", "save-on-redis"],
+)
+def test_a_step_with_an_unknown_key_fails(step: dict[str, Any], unknown: str) -> None:
+    with pytest.raises(MalformedScenario, match=f"unknown key '{unknown}'"):
+        check_scenario(inline(step))
+
+
+def test_other_malformed_scenarios_fail() -> None:
+    for step in [
+        {"call": "get", "expect": {"ok": {}}},
+        {"call": "gett", "id": "x", "expect": {"ok": {}}},
+        {"call": "stats", "redis": ["GET", "x"], "expect": {"ok": {}}},
+        {"call": "stats", "expect": {"okay": {}}},
+    ]:
+        with pytest.raises(MalformedScenario):
+            check_scenario(inline(step))
+    with pytest.raises(MalformedScenario, match="'step'"):
+        check_scenario({"description": "d", "steps": [], "step": []})
 
 
 def substitute(value: Any, saved: dict[str, str]) -> Any:
@@ -166,10 +289,13 @@ def server() -> Iterator[RedisServer]:
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_scenario(path: Path, server: RedisServer) -> None:
     scenario = json.loads(path.read_text())
-    unknown = set(scenario) - {"description", "settings", "prefix", "steps"}
-    assert not unknown, f"unknown scenario keys {unknown}"
+    check_scenario(scenario)
     settings = scenario.get("settings", {})
     client: redis.Redis[str] = redis.Redis(port=server.port, decode_responses=True)
+    # Raw replies, as the README's normal form wants them: redis-py's own
+    # conversions turn EXPIRE's and PERSIST's integer into a bool and SET's
+    # "OK" into True.
+    client.response_callbacks.clear()
     client.flushall()
     repo = SessionRepository(
         server.url,
@@ -180,39 +306,33 @@ def test_scenario(path: Path, server: RedisServer) -> None:
     saved: dict[str, str] = {}
     try:
         for number, raw_step in enumerate(scenario["steps"], start=1):
-            unknown = set(raw_step) - STEP_KEYS
-            assert not unknown, f"step {number}: unknown keys {unknown}"
             step = substitute(raw_step, saved)
             where = f"{path.name} step {number}: {json.dumps(raw_step)}"
             if "redis" in step:
                 actual = redis_reply(client, step["redis"])
-                if "expect" in step:
-                    try:
-                        match(step["expect"], actual)
-                    except Mismatch as mismatch:
-                        raise AssertionError(f"{where}\n{mismatch}") from None
+                try:
+                    match(step["expect"], actual)
+                except Mismatch as mismatch:
+                    raise AssertionError(f"{where}\n{mismatch}") from None
                 continue
-            expect = step.get("expect")
+            expect = step["expect"]
             try:
                 result: Any = {"ok": to_json(call(repo, step))}
             except SessionError as error:
                 result = {"error": error_json(error)}
-            if expect is None:
-                assert "ok" in result or result["error"]["kind"] != "backend", f"{where}\nfailed: {result}"
-            else:
-                try:
-                    if "ok" in expect:
-                        match(expect, result)
-                    else:
-                        spec = dict(expect["error"])
-                        if "error" not in result:
-                            raise Mismatch(f"expected error {spec}, got ok {result['ok']!r}")
-                        contains = spec.pop("message_contains", None)
-                        match(spec, result["error"], "$.error")
-                        if contains is not None and contains not in result["error"]["message"]:
-                            raise Mismatch(f"error message {result['error']['message']!r} lacks {contains!r}")
-                except Mismatch as mismatch:
-                    raise AssertionError(f"{where}\n{mismatch}\nactual: {json.dumps(result, indent=1)}") from None
+            try:
+                if "ok" in expect:
+                    match(expect, result)
+                else:
+                    spec = dict(expect["error"])
+                    if "error" not in result:
+                        raise Mismatch(f"expected error {spec}, got ok {result['ok']!r}")
+                    contains = spec.pop("message_contains", None)
+                    match(spec, result["error"], "$.error")
+                    if contains is not None and contains not in result["error"]["message"]:
+                        raise Mismatch(f"error message {result['error']['message']!r} lacks {contains!r}")
+            except Mismatch as mismatch:
+                raise AssertionError(f"{where}\n{mismatch}\nactual: {json.dumps(result, indent=1)}") from None
             if "save" in step:
                 assert "ok" in result, f"{where}: cannot save an id from a failed call"
                 saved[step["save"]] = result["ok"]["id"]

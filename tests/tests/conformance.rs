@@ -139,6 +139,9 @@ async fn run_scenario(file: &Path, server: &RedisServer, redis: &mut redis::Conn
         Ok(scenario) => scenario,
         Err(e) => return fail(format!("cannot read the scenario: {e}")),
     };
+    if let Err(e) = check_scenario(&scenario) {
+        return fail(format!("the scenario is malformed: {e}"));
+    }
     let (store, steps) = match setup(&scenario, server).await {
         Ok(setup) => setup,
         Err(e) => return fail(format!("cannot set the scenario up: {e}")),
@@ -206,6 +209,71 @@ async fn setup(scenario: &Value, server: &RedisServer) -> Result<(SessionStore, 
     Ok((store, steps))
 }
 
+// ---------------------------------------------------------------------------
+// Scenario structure
+// ---------------------------------------------------------------------------
+
+/// Checks a scenario's structure before any of it runs, with the same rules
+/// as `check_scenario` in the Python runner (python/tests/test_conformance.py):
+/// the top level's keys, and for every step exactly one of `call` and
+/// `redis`, a known call, every key the step needs (`expect` included: a
+/// step without it would pass on any outcome) and no key it does not take.
+/// Errors name the step (numbered from 1) and the offending key.
+fn check_scenario(scenario: &Value) -> Result<(), String> {
+    let top = as_object(scenario, "the scenario")?;
+    check_keys(top, &["description", "settings", "prefix", "steps"], &["description", "steps"], "the scenario")?;
+    if let Some(settings) = top.get("settings") {
+        check_keys(as_object(settings, "settings")?, &["session_ttl_seconds", "grace_seconds"], &[], "settings")?;
+    }
+    let steps = match &top["steps"] {
+        Value::Array(steps) if !steps.is_empty() => steps,
+        _ => return Err("\"steps\" must be a non-empty list".into()),
+    };
+    for (index, step) in steps.iter().enumerate() {
+        check_step(step).map_err(|e| format!("step {} (numbered from 1): {e}", index + 1))?;
+    }
+    Ok(())
+}
+
+/// The arguments of each call, all required; `None` for an unknown call.
+fn call_arguments(call: &str) -> Option<&'static [&'static str]> {
+    Some(match call {
+        "create" => &["input"],
+        "get" | "delete" | "extend_ttl" => &["id"],
+        "update" => &["id", "changes"],
+        "list" => &["limit", "offset"],
+        "cleanup_expired" | "reindex" | "stats" => &[],
+        _ => return None,
+    })
+}
+
+/// One step's keys: a call step takes `call`, its arguments and `expect`
+/// (plus an optional `save` on `create`); a Redis step takes `redis` and
+/// `expect`. A call's `expect` must also be well formed.
+fn check_step(step: &Value) -> Result<(), String> {
+    let object = as_object(step, "a step")?;
+    let (what, allowed) = match (object.get("call"), object.contains_key("redis")) {
+        (Some(call), false) => {
+            let call = as_str(call, "call")?;
+            let arguments = call_arguments(call).ok_or_else(|| format!("unknown call {call:?}"))?;
+            let mut allowed = vec!["call", "expect"];
+            allowed.extend_from_slice(arguments);
+            if call == "create" {
+                allowed.push("save");
+            }
+            (format!("a {call} step"), allowed)
+        }
+        (None, true) => ("a redis step".to_owned(), vec!["redis", "expect"]),
+        _ => return Err("a step needs exactly one of \"call\" and \"redis\"".into()),
+    };
+    let required: Vec<&str> = allowed.iter().copied().filter(|key| *key != "save").collect();
+    check_keys(object, &allowed, &required, &what)?;
+    if object.contains_key("call") {
+        parse_call_expectation(&object["expect"])?;
+    }
+    Ok(())
+}
+
 struct Runner<'a> {
     store: SessionStore,
     redis: &'a mut redis::Connection,
@@ -250,30 +318,15 @@ impl Runner<'_> {
     // --- repository calls --------------------------------------------------
 
     async fn run_call(&mut self, step: &Map<String, Value>) -> Result<(), StepFailure> {
+        // The step's keys were checked by `check_scenario` before the run.
         let call = as_str(&step["call"], "call")?;
-        let arguments: &[&str] = match call {
-            "create" => &["input"],
-            "get" | "delete" | "extend_ttl" => &["id"],
-            "update" => &["id", "changes"],
-            "list" => &["limit", "offset"],
-            "cleanup_expired" | "reindex" | "stats" => &[],
-            other => return Err(format!("unknown call {other:?}").into()),
-        };
-        let mut allowed = vec!["call", "expect"];
-        allowed.extend_from_slice(arguments);
-        if call == "create" {
-            allowed.push("save");
-        }
-        let mut required = vec!["call"];
-        required.extend_from_slice(arguments);
-        check_keys(step, &allowed, &required, &format!("a {call} step"))?;
-        let expect = step.get("expect").map(parse_call_expectation).transpose()?;
+        let expect = parse_call_expectation(&step["expect"])?;
         let save = step.get("save").map(|name| as_str(name, "save").map(str::to_owned)).transpose()?;
         if let Some(name) = &save {
             if self.vars.contains_key(name) {
                 return Err(format!("\"save\": {name:?} is already saved in this scenario").into());
             }
-            if matches!(expect, Some(CallExpectation::Error(_))) {
+            if matches!(expect, CallExpectation::Error(_)) {
                 return Err("\"save\" on a step that expects an error".to_owned().into());
             }
         }
@@ -281,25 +334,24 @@ impl Runner<'_> {
         let outcome = self.call(call, step).await?;
 
         match (&expect, &outcome) {
-            (None, _) => {}
-            (Some(CallExpectation::Ok(expected)), CallOutcome::Ok(actual)) => {
+            (CallExpectation::Ok(expected), CallOutcome::Ok(actual)) => {
                 if let Err(problem) = matches(expected, actual, "ok") {
                     return Err(StepFailure::mismatch(problem, expected, actual));
                 }
             }
-            (Some(CallExpectation::Error(expected)), CallOutcome::Error(actual)) => {
+            (CallExpectation::Error(expected), CallOutcome::Error(actual)) => {
                 check_error(expected, actual).map_err(|problem| {
                     StepFailure::mismatch(problem, &json!({ "error": expected.raw }), &json!({ "error": actual }))
                 })?;
             }
-            (Some(CallExpectation::Ok(expected)), CallOutcome::Error(actual)) => {
+            (CallExpectation::Ok(expected), CallOutcome::Error(actual)) => {
                 return Err(StepFailure::mismatch(
                     "expected success, the call failed",
                     &json!({ "ok": expected }),
                     &json!({ "error": actual }),
                 ));
             }
-            (Some(CallExpectation::Error(expected)), CallOutcome::Ok(actual)) => {
+            (CallExpectation::Error(expected), CallOutcome::Ok(actual)) => {
                 return Err(StepFailure::mismatch(
                     "expected an error, the call succeeded",
                     &json!({ "error": expected.raw }),
@@ -358,7 +410,7 @@ impl Runner<'_> {
     // --- direct Redis commands ---------------------------------------------
 
     fn run_redis(&mut self, step: &Map<String, Value>) -> Result<(), StepFailure> {
-        check_keys(step, &["redis", "expect"], &["redis"], "a redis step")?;
+        // The step's keys were checked by `check_scenario` before the run.
         let command: Vec<&str> = match &step["redis"] {
             Value::Array(parts) if !parts.is_empty() => parts
                 .iter()
@@ -375,9 +427,8 @@ impl Runner<'_> {
             .query(self.redis)
             .map_err(|e| StepFailure::problem(format!("Redis answered {} with an error: {e}", command.join(" "))))?;
         let actual = normalise_reply(&name, reply)?;
-        if let Some(expected) = step.get("expect")
-            && let Err(problem) = matches(expected, &actual, "reply")
-        {
+        let expected = &step["expect"];
+        if let Err(problem) = matches(expected, &actual, "reply") {
             return Err(StepFailure::mismatch(problem, expected, &actual));
         }
         Ok(())
@@ -918,6 +969,43 @@ fn matching_rules() {
     assert!(!ok(json!({"$contains": "b"}), json!(["b"])));
     assert!(!ok(json!({"$betwen": [1, 2]}), json!(1)));
     assert!(!ok(json!({"a": 1, "$any": true}), json!({"a": 1})));
+}
+
+/// The structural rules: a step without `expect`, or with a key its kind
+/// of step does not take, fails the scenario before anything runs.
+#[test]
+fn scenario_rules() {
+    let scenario = |step: Value| json!({"description": "inline", "steps": [step]});
+    let check = |step: Value| check_scenario(&scenario(step));
+    assert_eq!(check(json!({"call": "stats", "expect": {"ok": {}}})), Ok(()));
+    assert_eq!(check(json!({"redis": ["GET", "x"], "expect": null})), Ok(()));
+    assert_eq!(check(json!({"call": "create", "input": {"model_id": "m"}, "save": "a", "expect": {"ok": {}}})), Ok(()));
+
+    for step in [json!({"call": "stats"}), json!({"call": "get", "id": "x"}), json!({"redis": ["GET", "x"]})] {
+        let error = check(step.clone()).unwrap_err();
+        assert!(error.contains("step 1") && error.contains("lacks the key \"expect\""), "{step}: {error}");
+    }
+    for (step, unknown) in [
+        (json!({"call": "get", "id": "x", "expect": {"ok": {}}, "expected": {"ok": {}}}), "expected"),
+        (json!({"call": "get", "id": "x", "save": "a", "expect": {"ok": {}}}), "save"),
+        (json!({"call": "stats", "id": "x", "expect": {"ok": {}}}), "id"),
+        (json!({"redis": ["GET", "x"], "input": {}, "expect": null}), "input"),
+        (json!({"redis": ["GET", "x"], "save": "a", "expect": null}), "save"),
+    ] {
+        let error = check(step.clone()).unwrap_err();
+        assert!(error.contains(&format!("unknown key {unknown:?}")), "{step}: {error}");
+    }
+    assert!(check(json!({"call": "get", "expect": {"ok": {}}})).unwrap_err().contains("lacks the key \"id\""));
+    assert!(check(json!({"call": "gett", "id": "x", "expect": {"ok": {}}})).unwrap_err().contains("unknown call"));
+    assert!(check(json!({"call": "stats", "redis": ["GET", "x"], "expect": {"ok": {}}})).is_err());
+    assert!(check(json!({"call": "stats", "expect": {"okay": {}}})).is_err());
+    assert!(check_scenario(&json!({"description": "d", "steps": [], "step": []})).unwrap_err().contains("\"step\""));
+
+    // Every scenario in the folder follows the rules.
+    for file in scenario_files() {
+        let scenario: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        check_scenario(&scenario).unwrap_or_else(|e| panic!("{}: {e}", file_name(&file)));
+    }
 }
 
 #[test]

@@ -254,3 +254,117 @@ fn migrate_brings_the_documents_layout_up_to_ours() {
         (Some(0), Some(0), Some(0))
     );
 }
+
+// ---------------------------------------------------------------------------
+// import against another writer that races it
+//
+// Driven natively: the guest crate's `Repository` over the in-memory backend,
+// through a `Storage` that lets another writer store a session between the
+// import's existence check and its write batch. Deterministic, no timing.
+// ---------------------------------------------------------------------------
+
+mod race {
+    use agent_sessions_guest::kv::{Batch, BatchOutcome, KvError, Op, Reply, Storage};
+    use agent_sessions_guest::{Repository, SessionCreate, Settings, SystemEnvironment};
+    use agent_sessions_host::kv::memory::MemoryBackend;
+    use agent_sessions_host::{ConflictPolicy, ImportRecord, ImportReport, StoredSession};
+
+    /// The backend as is.
+    struct Plain(MemoryBackend);
+
+    impl Storage for Plain {
+        fn execute(&mut self, batch: Batch) -> Result<BatchOutcome, KvError> {
+            self.0.execute(&batch)
+        }
+    }
+
+    /// Another writer's work, run against the same backend.
+    type Intruder = Box<dyn FnOnce(&MemoryBackend)>;
+
+    /// Runs `intruder` once, just before the first batch that writes.
+    struct Intruding {
+        backend: MemoryBackend,
+        intruder: Option<Intruder>,
+    }
+
+    impl Storage for Intruding {
+        fn execute(&mut self, batch: Batch) -> Result<BatchOutcome, KvError> {
+            if batch.ops.iter().any(Op::is_write)
+                && let Some(intruder) = self.intruder.take()
+            {
+                intruder(&self.backend);
+            }
+            self.backend.execute(&batch)
+        }
+    }
+
+    fn repository<S: Storage>(storage: S) -> Repository<S, SystemEnvironment> {
+        Repository::new(storage, SystemEnvironment, Settings::default()).unwrap()
+    }
+
+    /// A valid stored session with this model, as `export` gives it.
+    fn stored(model_id: &str) -> StoredSession {
+        let mut scratch = repository(Plain(MemoryBackend::new()));
+        scratch.create(SessionCreate { model_id: model_id.into(), ..SessionCreate::default() }).unwrap();
+        scratch.export_sessions("").unwrap().sessions.remove(0)
+    }
+
+    fn model_of(backend: &MemoryBackend, id: &str) -> Option<String> {
+        let read = Batch::new().op(Op::HashGet { key: format!("session:{id}:data"), field: "model_id".into() });
+        match backend.execute(&read).unwrap() {
+            BatchOutcome::Applied(mut replies) => match replies.remove(0) {
+                Reply::Text(text) => text,
+                other => panic!("HGET replied {other:?}"),
+            },
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Imports `ours` and a second fresh session; another writer stores
+    /// `ours`'s id (model "theirs") after the check and before the write.
+    fn import_racing(policy: ConflictPolicy) -> (MemoryBackend, String, String, ImportReport) {
+        let ours = stored("ours");
+        let other = stored("ours");
+        let (raced, fresh) = (ours.id.clone(), other.id.clone());
+        let theirs = StoredSession { id: raced.clone(), ..stored("theirs") };
+        let backend = MemoryBackend::new();
+        let intruder = Box::new(move |backend: &MemoryBackend| {
+            let report = repository(Plain(backend.clone()))
+                .import_sessions(vec![ImportRecord::Stored(theirs)], ConflictPolicy::Skip, false)
+                .unwrap();
+            assert_eq!(report.imported, 1, "the other writer stores its session");
+        });
+        let mut importer = repository(Intruding { backend: backend.clone(), intruder: Some(intruder) });
+        let records = vec![ImportRecord::Stored(ours), ImportRecord::Stored(other)];
+        let report = importer.import_sessions(records, policy, false).unwrap();
+        (backend, raced, fresh, report)
+    }
+
+    #[test]
+    fn skip_never_overwrites_a_session_stored_after_the_check() {
+        let (backend, raced, fresh, report) = import_racing(ConflictPolicy::Skip);
+        assert_eq!(model_of(&backend, &raced).as_deref(), Some("theirs"), "the other writer's session is kept");
+        assert_eq!(model_of(&backend, &fresh).as_deref(), Some("ours"), "the free id is still imported");
+        assert_eq!((report.imported, report.overwritten, report.skipped), (1, 0, 1), "{report:?}");
+        assert!(report.rejected.is_empty(), "{report:?}");
+    }
+
+    #[test]
+    fn fail_writes_nothing_when_a_session_is_stored_after_the_check() {
+        let (backend, raced, fresh, report) = import_racing(ConflictPolicy::Fail);
+        assert_eq!(model_of(&backend, &raced).as_deref(), Some("theirs"), "the other writer's session is kept");
+        assert_eq!(model_of(&backend, &fresh), None, "nothing of the refused call is written");
+        assert_eq!((report.imported, report.overwritten, report.skipped), (0, 0, 0), "{report:?}");
+        assert_eq!(report.rejected.len(), 1, "{report:?}");
+        assert_eq!(report.rejected[0].index, 0);
+        assert!(report.rejected[0].message.contains(&raced), "{report:?}");
+    }
+
+    #[test]
+    fn overwrite_replaces_a_session_stored_after_the_check() {
+        let (backend, raced, fresh, report) = import_racing(ConflictPolicy::Overwrite);
+        assert_eq!(model_of(&backend, &raced).as_deref(), Some("ours"));
+        assert_eq!(model_of(&backend, &fresh).as_deref(), Some("ours"));
+        assert_eq!(report.imported + report.overwritten, 2, "{report:?}");
+    }
+}

@@ -7,13 +7,20 @@
 //! already stored are skipped, overwritten or refuse the call, as asked.
 //! Importing the same records again changes nothing (with skip) or writes
 //! the same contents (with overwrite).
+//!
+//! Whether an id is taken is read first (for the report, and for dry runs),
+//! but with skip and fail the write batch also carries, for every session
+//! it writes, the condition that none of that session's keys exists, so a
+//! session another writer stores in between is never overwritten: with
+//! skip it is counted as skipped and the rest written, with fail nothing is
+//! written.
 
 use crate::encoding::{HashContents, encode_data, encode_meta};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::keys::{self, SessionKeys};
-use crate::kv::{Batch, Op, ScanRequest, Storage};
+use crate::kv::{Batch, BatchOutcome, Condition, Op, ScanRequest, Storage};
 use crate::model::{
     ConflictPolicy, ExportPage, ImportRecord, ImportReport, RejectReason, RejectedRecord, Session, SessionCreate,
     SessionMeta, StoredSession,
@@ -145,25 +152,87 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             }
             return Ok(report);
         }
-        let mut batch = Batch::new();
-        for p in &writes {
-            let keys = SessionKeys::new(&p.id);
-            let hash_ttl_ms = p.ttl_ms.saturating_add(self.settings.grace_seconds.saturating_mul(1000));
-            let id = p.id.to_string();
-            batch.ops.extend([
-                Op::Delete(keys.data.clone()),
-                Op::Delete(keys.meta.clone()),
-                Op::HashSet { key: keys.data.clone(), fields: p.data.clone() },
-                Op::HashSet { key: keys.meta.clone(), fields: p.meta.clone() },
-                Op::Expire { key: keys.data, ttl_ms: hash_ttl_ms },
-                Op::Expire { key: keys.meta, ttl_ms: hash_ttl_ms },
-                Op::StringSet { key: keys.expiry, value: String::new(), ttl_ms: Some(p.ttl_ms) },
-                Op::SetAdd { key: keys::ACTIVE_SESSIONS.into(), members: vec![id.clone()] },
-                Op::SortedAdd { key: keys::SESSION_INDEX.into(), members: vec![(p.created_at_ms as f64, id)] },
-            ]);
+        if on_conflict == ConflictPolicy::Overwrite {
+            let mut batch = Batch::new();
+            for p in &writes {
+                batch.ops.extend(self.write_ops(p));
+            }
+            self.execute_unconditional(batch, "")?;
+        } else {
+            self.write_free_sessions(writes, on_conflict, &mut report)?;
         }
-        self.execute_unconditional(batch, "")?;
         Ok(report)
+    }
+
+    /// Writes sessions the probe found free, in one batch that holds only
+    /// if none of their keys exists yet. When one was stored in between
+    /// (the batch's condition `index` failed, nothing written): with skip
+    /// it is dropped, counted as skipped, and the rest retried; with fail
+    /// it is rejected and the call writes nothing.
+    ///
+    /// Not `execute_per_session`: that takes one condition per item, and a
+    /// session is taken when any of its three keys exists (as for create).
+    fn write_free_sessions(
+        &mut self,
+        mut writes: Vec<Prepared>,
+        on_conflict: ConflictPolicy,
+        report: &mut ImportReport,
+    ) -> Result<(), SessionError> {
+        const CONDITIONS_PER_SESSION: usize = 3;
+        while !writes.is_empty() {
+            let mut batch = Batch::new();
+            for p in &writes {
+                let keys = SessionKeys::new(&p.id);
+                batch.conditions.extend([
+                    Condition::KeyMissing(keys.expiry),
+                    Condition::KeyMissing(keys.data),
+                    Condition::KeyMissing(keys.meta),
+                ]);
+                batch.ops.extend(self.write_ops(p));
+            }
+            let failed = match self.execute(batch, "")? {
+                BatchOutcome::Applied(_) => return Ok(()),
+                BatchOutcome::ConditionFailed { index, .. } => index as usize,
+            };
+            let item = failed / CONDITIONS_PER_SESSION;
+            if item >= writes.len() {
+                return Err(SessionError::Backend(format!(
+                    "storage reported unknown condition {failed} failed in an import"
+                )));
+            }
+            let taken = writes.remove(item);
+            report.imported -= 1;
+            if on_conflict == ConflictPolicy::Fail {
+                report.imported = 0;
+                report.rejected.push(RejectedRecord {
+                    index: taken.index,
+                    message: format!("session {} was stored by another writer meanwhile (on-conflict fail)", taken.id),
+                });
+                report.rejected.sort_by_key(|r| r.index);
+                return Ok(());
+            }
+            report.skipped += 1;
+        }
+        Ok(())
+    }
+
+    /// Every key, TTL, set member and index entry of one imported session;
+    /// whatever the two hashes held before is replaced.
+    fn write_ops(&self, p: &Prepared) -> [Op; 9] {
+        let keys = SessionKeys::new(&p.id);
+        let hash_ttl_ms = p.ttl_ms.saturating_add(self.settings.grace_seconds.saturating_mul(1000));
+        let id = p.id.to_string();
+        [
+            Op::Delete(keys.data.clone()),
+            Op::Delete(keys.meta.clone()),
+            Op::HashSet { key: keys.data.clone(), fields: p.data.clone() },
+            Op::HashSet { key: keys.meta.clone(), fields: p.meta.clone() },
+            Op::Expire { key: keys.data, ttl_ms: hash_ttl_ms },
+            Op::Expire { key: keys.meta, ttl_ms: hash_ttl_ms },
+            Op::StringSet { key: keys.expiry, value: String::new(), ttl_ms: Some(p.ttl_ms) },
+            Op::SetAdd { key: keys::ACTIVE_SESSIONS.into(), members: vec![id.clone()] },
+            Op::SortedAdd { key: keys::SESSION_INDEX.into(), members: vec![(p.created_at_ms as f64, id)] },
+        ]
     }
 
     /// Checks one record and turns it into the fields to store; the error

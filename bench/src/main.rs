@@ -98,6 +98,9 @@ fn main() -> anyhow::Result<()> {
     report.peak_rss_bytes = runner::peak_rss_bytes();
     report.evalsha_calls = server.evalsha_calls()?;
 
+    eprintln!("== where a get's time goes");
+    report.get_breakdown = fixtures::get_breakdown(&server, scale.ops_c1)?;
+
     eprintln!("== list scaling");
     report.list_scaling = fixtures::list_scaling(&server, &scale.list_sizes)?;
 

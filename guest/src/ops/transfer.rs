@@ -196,7 +196,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             };
             let item = failed / CONDITIONS_PER_SESSION;
             if item >= writes.len() {
-                return Err(SessionError::Backend(format!(
+                return Err(SessionError::backend(format!(
                     "storage reported unknown condition {failed} failed in an import"
                 )));
             }
@@ -206,6 +206,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 report.imported = 0;
                 report.rejected.push(RejectedRecord {
                     index: taken.index,
+                    reason: RejectReason::IdTaken,
                     message: format!("session {} was stored by another writer meanwhile (on-conflict fail)", taken.id),
                 });
                 report.rejected.sort_by_key(|r| r.index);

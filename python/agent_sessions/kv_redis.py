@@ -9,11 +9,13 @@ wit/sessions.wit and the header of redis/kv_batch.lua).
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from typing import Any
 
 import redis
+import redis.connection
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -143,5 +145,60 @@ def _bulk(text: str) -> bytes:
 
 
 def _run(connection: Any, command: bytes) -> Any:
-    connection.send_packed_command((command,), check_health=False)
-    return connection.read_response()
+    """Sends `command` and reads its reply. On redis-py's plain and TLS
+    connections it uses the socket directly: the reply is one bulk string or
+    an error, and redis-py's reply path costs more than the rest of the call.
+    redis-py still connects (AUTH, SELECT, TLS, timeouts) and closes."""
+    sock: Any = getattr(connection, "_sock", _NO_SOCKET)
+    if sock is _NO_SOCKET or not isinstance(connection, redis.connection.AbstractConnection):
+        connection.send_packed_command((command,), check_health=False)
+        return connection.read_response()
+    if sock is None:
+        connection.connect()
+        sock = connection._sock
+    try:
+        sock.sendall(command)
+        buffer = bytearray(sock.recv(_CHUNK))
+        end = buffer.find(b"\r\n")
+        while end < 0:
+            buffer += _more(sock)
+            end = buffer.find(b"\r\n")
+        kind = buffer[:1]
+        if kind == b"$":
+            size = int(buffer[1:end])
+            start = end + 2
+            whole = start + size + 2 if size >= 0 else start  # "$-1" is nil
+            while len(buffer) < whole:
+                buffer += _more(sock)
+            if len(buffer) != whole:
+                raise ConnectionError("more data than one reply")
+            return bytes(buffer[start : start + size]) if size >= 0 else None
+    except TimeoutError as error:
+        connection.disconnect()
+        raise redis.exceptions.TimeoutError(f"Timeout reading from socket: {error}") from None
+    except (OSError, ValueError) as error:
+        connection.disconnect()
+        raise redis.exceptions.ConnectionError(f"Error while talking to Redis: {error}") from None
+    except BaseException:  # interrupted half-way: the connection is out of step
+        connection.disconnect()
+        raise
+    message = bytes(buffer[1:end]).decode("utf-8", "replace")
+    if len(buffer) != end + 2:
+        connection.disconnect()
+        raise redis.exceptions.ConnectionError("more data than one reply")
+    if kind == b"-":
+        if message.startswith("NOSCRIPT"):
+            raise redis.exceptions.NoScriptError(message)
+        raise redis.exceptions.ResponseError(message)
+    return message
+
+
+_NO_SOCKET = object()
+_CHUNK = 65536
+
+
+def _more(sock: socket.socket) -> bytes:
+    data = sock.recv(_CHUNK)
+    if not data:
+        raise ConnectionError("Redis closed the connection")
+    return data

@@ -17,6 +17,7 @@ errors and every other type still take the generic path.
 from __future__ import annotations
 
 import ctypes
+import functools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -115,8 +116,6 @@ def install() -> None:
 # wasmtime finalises it). It is used only for the functions this package
 # registers (see `registering_host_functions`).
 _HOST_FUNCTION_TYPES: dict[int, tuple[list[tuple[str, Any]], Any]] = {}
-#: Lowered `constant_record`s of host functions, by registration.
-_CONSTANT_RECORDS: dict[int, Any] = {}
 
 # Strings, `result<string, _>` and `bool`/`u64` results, the values this
 # package's calls move, are converted here with a few ctypes operations
@@ -265,10 +264,35 @@ try:
     from wasmtime.component import _linker
     from wasmtime.component._enter import catch_exceptions as _catch_exceptions
 
+    #: Registrations served without wasmtime-py's store context, once their
+    #: types are known: (lowered constant record or None, function, result type).
+    _DIRECT: dict[int, tuple[Any, Any, Any]] = {}
+
+    def _reraise(error: Exception, _store: Any) -> None:
+        raise error
+
     @_ffi_module.wasmtime_component_func_callback_t
     def _fast_func_impl(idx, context, ty_raw, args, nargs, results, nresults):  # type: ignore[no-untyped-def]
+        key = idx or 0
+        direct = _DIRECT.get(key)
+        if direct is not None:
+            raw, function, result_type = direct
+            try:
+                if raw is not None:
+                    results[0].kind = _RECORD
+                    ffi.wasmtime_component_valrecord_copy(
+                        ctypes.byref(results[0].of.record), ctypes.byref(raw.of.record)
+                    )
+                    return 0
+                result = function(None, *[_take_string(args[i]) for i in range(nargs)])
+                if type(result) is str:
+                    _put_ok_string(results[0], result)
+                    return 0
+            except Exception as error:
+                return _catch_exceptions(context, functools.partial(_reraise, error))
+            return _catch_exceptions(context, lambda store: result_type.convert_to_c(store, result, results))
+
         def run(store: Any) -> None:
-            key = idx or 0
             types = _HOST_FUNCTION_TYPES.get(key)
             if types is None:
                 with _types.FuncType._from_ptr(ty_raw, owner=store) as function_type:
@@ -277,24 +301,23 @@ try:
             param_types, result_type = types
             function = _linker.FUNCTIONS.get(key)
             constant = getattr(function, "constant_record", None)
-            if constant is not None:
-                # A constant record (settings): a copy of one lowered once.
-                raw = _CONSTANT_RECORDS.get(key)
-                if raw is None:
-                    value = ffi.wasmtime_component_val_t()
-                    result_type.convert_to_c(store, constant, ctypes.pointer(value))
-                    raw = _CONSTANT_RECORDS[key] = value
+            if constant is not None and not param_types and type(result_type) is _types.RecordType:
+                # A constant record (settings): lowered once, copied per call.
+                value = ffi.wasmtime_component_val_t()
+                result_type.convert_to_c(store, constant, ctypes.pointer(value))
+                _DIRECT[key] = (value, None, result_type)
                 results[0].kind = _RECORD
-                ffi.wasmtime_component_valrecord_copy(ctypes.byref(results[0].of.record), ctypes.byref(raw.of.record))
+                ffi.wasmtime_component_valrecord_copy(ctypes.byref(results[0].of.record), ctypes.byref(value.of.record))
                 return
-            if all(type(ty) is _types.String for _, ty in param_types):
-                values = [_take_string(args[i]) for i in range(nargs)]
-            else:
-                values = [ty.convert_from_c(args[i]) for (_, ty), i in zip(param_types, range(nargs), strict=True)]
+            values = [ty.convert_from_c(args[i]) for (_, ty), i in zip(param_types, range(nargs), strict=True)]
+            if (
+                all(type(ty) is _types.String for _, ty in param_types)
+                and type(result_type) is _types.ResultType
+                and type(result_type.ok) is _types.String
+            ):
+                _DIRECT[key] = (None, function, result_type)
             result = function(store, *values)
-            if type(result) is str and type(result_type) is _types.ResultType and type(result_type.ok) is _types.String:
-                _put_ok_string(results[0], result)
-            elif result_type is not None:
+            if result_type is not None:
                 result_type.convert_to_c(store, result, results)
 
         return _catch_exceptions(context, run)
@@ -304,7 +327,7 @@ try:
     @ctypes.CFUNCTYPE(None, ctypes.c_void_p)
     def _fast_func_finalize(idx):  # type: ignore[no-untyped-def]
         _HOST_FUNCTION_TYPES.pop(idx or 0, None)
-        raw = _CONSTANT_RECORDS.pop(idx or 0, None)
+        raw = _DIRECT.pop(idx or 0, (None,))[0]
         if raw is not None:
             ffi.wasmtime_component_valrecord_delete(ctypes.byref(raw.of.record))
         return _original_func_finalize(idx)

@@ -1,13 +1,15 @@
 //! Fuzzes everything that reads untrusted text: session ids, timestamps,
-//! stored hashes (as another service or an attacker may have written them)
-//! and caller input. Nothing may panic, and what is accepted must survive
+//! stored hashes (as another service or an attacker may have written them),
+//! caller input (typed and as the JSON documents hosts send) and the packed
+//! kv batches and replies that cross `kv.execute`. Nothing may panic, and what is accepted must survive
 //! a write and a read unchanged.
 
 #![no_main]
 
 use agent_sessions_guest::encoding::{HashContents, decode_session, encode_data, encode_meta};
 use agent_sessions_guest::id::SessionId;
-use agent_sessions_guest::model::{DataField, SessionCreate, SessionUpdate};
+use agent_sessions_guest::kv::{Batch, Op, rules, wire};
+use agent_sessions_guest::model::{DataField, ImportRecord, SessionCreate, SessionUpdate};
 use agent_sessions_guest::timestamp::Timestamp;
 use agent_sessions_guest::validation::{validate_create, validate_update};
 use arbitrary::Arbitrary;
@@ -22,6 +24,9 @@ struct Input {
     ttl_ms: i64,
     create: Create,
     update: Update,
+    document: String,
+    keys: Vec<String>,
+    packed: String,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -73,6 +78,26 @@ const FIELDS: [DataField; 8] = [
 ];
 
 fuzz_target!(|input: Input| {
+    // JSON documents as hosts send them, and packed batches and replies:
+    // typed errors, never a panic; a packed batch unpacks and packs to the same text.
+    let _ = serde_json::from_str::<SessionCreate>(&input.document);
+    let _ = serde_json::from_str::<SessionUpdate>(&input.document);
+    if let Ok(value) = serde_json::from_str(&input.document) {
+        let _ = ImportRecord::from_json(value);
+    }
+    if let Ok(batch) = wire::decode_batch(&input.keys, &input.packed) {
+        let _ = rules::check(&batch);
+        if let Ok(packed) = wire::encode_batch(&batch) {
+            let keys: Vec<String> =
+                if packed.keys.is_empty() { Vec::new() } else { packed.keys.split('\n').map(str::to_owned).collect() };
+            let again = wire::decode_batch(&keys, &packed.batch).expect("a packed batch unpacks");
+            let repacked = wire::encode_batch(&again).expect("an unpacked batch packs");
+            assert_eq!(repacked, packed);
+        }
+    }
+    let probe = Batch::new().op(Op::HashGetAll("h".into())).op(Op::TtlMs("k".into()));
+    let _ = wire::decode_reply(&probe, &input.packed);
+
     if let Ok(id) = SessionId::parse(&input.id) {
         assert_eq!(SessionId::parse(&id.to_string()), Ok(id));
     }

@@ -98,6 +98,14 @@ local shapes = {
   set = { 'string' }, exists = { false }, pttl = { false }, pexpire = { false }, del = { false }, scan = { false },
 }
 
+-- An op's key as the guest named it (a scan's pattern), for messages.
+local function entry_name(key, entry)
+  if key then
+    return unprefixed(key)
+  end
+  return tostring(entry[4])
+end
+
 local function bad_ttl(ms)
   local n = tonumber(ms)
   return not n or n < 1 or n > MAX_TTL_MS
@@ -118,7 +126,6 @@ for i, entry in ipairs(ops) do
     return refuse('op ' .. index .. ': unknown op ' .. code .. ' with ' .. (#entry - 2) .. ' args')
   end
   op_keys[i] = key
-  local name = key and unprefixed(key) or entry[4]
   local items
   if shape[2] then
     items = (#entry - 2) / shape[3]
@@ -144,13 +151,13 @@ for i, entry in ipairs(ops) do
     empty = tonumber(entry[5]) == 0 or entry[4] == ''
   end
   if empty then
-    return refuse('op ' .. index .. ' on ' .. tostring(name) .. ' has nothing to do')
+    return refuse('op ' .. index .. ' on ' .. entry_name(key, entry) .. ' has nothing to do')
   end
   local wanted = shape[1]
   if wanted then
     local previous = declared[key]
     if previous and previous ~= wanted then
-      return refuse('op ' .. index .. ' uses ' .. name .. ' as a ' .. previous .. ' and as a ' .. wanted)
+      return refuse('op ' .. index .. ' uses ' .. entry_name(key, entry) .. ' as a ' .. previous .. ' and as a ' .. wanted)
     end
     declared[key] = wanted
   end

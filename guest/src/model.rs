@@ -412,26 +412,49 @@ pub struct MigratePage {
 /// Numbers and tools as JSON values or as the strings Redis holds; an empty
 /// string is absent.
 mod lenient {
-    use serde::de::Error;
-    use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
+    use std::fmt;
 
-    fn stored<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-        Ok(match Value::deserialize(deserializer)? {
-            Value::Null => None,
-            Value::String(text) if text.trim().is_empty() => None,
-            Value::String(text) => Some(serde_json::from_str(text.trim()).unwrap_or(Value::String(text))),
-            other => Some(other),
-        })
+    use serde::Deserializer;
+    use serde::de::{Error, SeqAccess, Visitor};
+
+    /// A number as JSON or as text; `Ok(None)` for null or "".
+    struct Number;
+
+    impl<'de> Visitor<'de> for Number {
+        type Value = Option<f64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse().map(Some).map_err(|_| E::custom(format!("expected a number, got {v:?}")))
+        }
     }
 
     pub fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-        match stored(deserializer)? {
-            None => Ok(None),
-            Some(value) => {
-                value.as_f64().map(Some).ok_or_else(|| D::Error::custom(format!("expected a number, got {value}")))
-            }
-        }
+        deserializer.deserialize_option(Number)
     }
 
     /// JSON has no NaN or infinity (serde_json would write `null`, losing
@@ -445,26 +468,84 @@ mod lenient {
         }
     }
 
+    /// Whole numbers: integers as JSON, or text holding one ("2000").
+    struct Whole;
+
+    impl<'de> Visitor<'de> for Whole {
+        type Value = Option<i64>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: Error>(self, v: u64) -> Result<Self::Value, E> {
+            i64::try_from(v).map(Some).map_err(|_| E::custom(format!("expected a whole number, got {v}")))
+        }
+        fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
+            Err(E::custom(format!("expected a whole number, got {v}")))
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse().map(Some).map_err(|_| E::custom(format!("expected a whole number, got {v:?}")))
+        }
+    }
+
     pub fn whole_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-        match stored(deserializer)? {
-            None => Ok(None),
-            Some(value) => value
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| D::Error::custom(format!("expected a whole number, got {value}"))),
+        deserializer.deserialize_option(Whole)
+    }
+
+    /// Tools: a list of strings, or the JSON text of one as Redis holds it.
+    struct Tools;
+
+    impl<'de> Visitor<'de> for Tools {
+        type Value = Option<Vec<String>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list of strings")
+        }
+        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut tools = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+            while let Some(tool) = seq.next_element::<serde_json::Value>()? {
+                match tool {
+                    serde_json::Value::String(tool) => tools.push(tool),
+                    other => return Err(A::Error::custom(format!("expected a list of strings, got an item {other}"))),
+                }
+            }
+            Ok(Some(tools))
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+            if v.trim().is_empty() {
+                return Ok(Some(Vec::new()));
+            }
+            serde_json::from_str(v).map(Some).map_err(|_| E::custom(format!("expected a list of strings, got {v:?}")))
         }
     }
 
     pub fn optional_tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Vec<String>>, D::Error> {
-        let value = match Value::deserialize(deserializer)? {
-            Value::Null => return Ok(None),
-            Value::String(text) if text.trim().is_empty() => return Ok(Some(Vec::new())),
-            Value::String(text) => serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            other => other,
-        };
-        serde_json::from_value(value.clone())
-            .map(Some)
-            .map_err(|_| D::Error::custom(format!("expected a list of strings, got {value}")))
+        deserializer.deserialize_option(Tools)
     }
 
     pub fn tools<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {

@@ -1,0 +1,100 @@
+//! The batch rules live twice by design: in `redis/kv_batch.lua`'s
+//! pre-write pass and in `guest/src/kv/rules.rs`, which the in-memory
+//! backend runs. This test sends the same batches, and hand-packed batches
+//! no guest would send, to both backends (with a key prefix) and requires
+//! the same answer, word for word, so the two cannot drift.
+
+use agent_sessions_guest::kv::rules::MAX_TTL_MS;
+use agent_sessions_guest::kv::{Batch, KeyScanRequest, Op, ScanRequest};
+use agent_sessions_host::kv::KvStore;
+use agent_sessions_host::kv::{Backend, memory::MemoryBackend, redis::RedisBackend};
+use agent_sessions_host::{RedisOptions, SessionStore};
+use agent_sessions_tests::RedisServer;
+
+fn bad_batches() -> Vec<(&'static str, Batch)> {
+    let one = |op: Op| Batch::new().op(op);
+    let many: Vec<String> = (0..=1000).map(|n| n.to_string()).collect();
+    vec![
+        ("empty hset", one(Op::HashSet { key: "h".into(), fields: vec![] })),
+        ("empty hmget", one(Op::HashGetFields { key: "h".into(), fields: vec![] })),
+        ("empty sadd", one(Op::SetAdd { key: "s".into(), members: vec![] })),
+        ("too many members", one(Op::SetRemove { key: "s".into(), members: many })),
+        ("zero TTL", one(Op::Expire { key: "k".into(), ttl_ms: 0 })),
+        (
+            "TTL over 100 years",
+            one(Op::StringSet { key: "k".into(), value: String::new(), ttl_ms: Some(MAX_TTL_MS + 1) }),
+        ),
+        ("infinite score", one(Op::SortedAdd { key: "z".into(), members: vec![(f64::INFINITY, "m".into())] })),
+        ("NaN score", one(Op::SortedAdd { key: "z".into(), members: vec![(f64::NAN, "m".into())] })),
+        ("scan count 0", one(Op::SortedScan(ScanRequest { key: "z".into(), cursor: "0".into(), count: 0 }))),
+        (
+            "empty key-scan pattern",
+            one(Op::KeyScan(KeyScanRequest { pattern: String::new(), cursor: "0".into(), count: 10 })),
+        ),
+        (
+            "a key as two types",
+            Batch::new()
+                .op(Op::StringSet { key: "k".into(), value: String::new(), ttl_ms: None })
+                .op(Op::HashGetAll("k".into())),
+        ),
+    ]
+}
+
+/// Packed batches a guest would never send.
+const MALFORMED: [(&str, &str, &str); 6] = [
+    ("not JSON", "k", "[[],"),
+    ("not [conditions, ops]", "k", "{}"),
+    ("key number out of range", "k", r#"[[],[["exists",2]]]"#),
+    ("unknown op", "k", r#"[[],[["frobnicate",1]]]"#),
+    ("op without a key", "k", r#"[[],[["exists",0]]]"#),
+    ("unknown condition", "k", r#"[[["maybe",1]],[]]"#),
+];
+
+#[tokio::test]
+async fn both_backends_refuse_the_same_batches_with_the_same_words() {
+    let redis = RedisServer::start();
+    let prefix = "app:";
+    let on_redis = KvStore::new(
+        Backend::Redis(RedisBackend::connect(&redis.url(), RedisOptions::default()).await.unwrap()),
+        prefix,
+    );
+    let in_memory = KvStore::new(Backend::Memory(MemoryBackend::new()), prefix);
+    for (what, batch) in bad_batches() {
+        let from_redis = on_redis.execute(&batch).await;
+        let from_memory = in_memory.execute(&batch).await;
+        assert!(from_redis.is_err(), "{what}: Redis accepted it");
+        assert_eq!(from_redis, from_memory, "{what}");
+    }
+    for (what, keys, packed) in MALFORMED {
+        let from_redis = on_redis.execute_packed(keys, packed).await.unwrap();
+        let from_memory = in_memory.execute_packed(keys, packed).await.unwrap();
+        assert!(from_redis.starts_with("[4,"), "{what}: {from_redis}");
+        assert!(from_memory.starts_with("[4,"), "{what}: {from_memory}");
+    }
+    let mut connection = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
+    assert!(keys.is_empty(), "refused batches wrote nothing: {keys:?}");
+    // A store built the ordinary way sees the same: the rules sit below it.
+    let store = SessionStore::builder().redis(redis.url()).build().await.unwrap();
+    assert!(store.kv().execute(&bad_batches()[0].1).await.is_err());
+}
+
+#[tokio::test]
+async fn wrong_types_name_the_key_without_the_prefix_on_both_backends() {
+    let redis = RedisServer::start();
+    let prefix = "app:";
+    let on_redis = KvStore::new(
+        Backend::Redis(RedisBackend::connect(&redis.url(), RedisOptions::default()).await.unwrap()),
+        prefix,
+    );
+    let in_memory = KvStore::new(Backend::Memory(MemoryBackend::new()), prefix);
+    let make_set = Batch::new().op(Op::SetAdd { key: "k".into(), members: vec!["m".into()] });
+    let read_hash = Batch::new().op(Op::HashGetAll("k".into()));
+    for store in [&on_redis, &in_memory] {
+        store.execute(&make_set).await.unwrap();
+    }
+    let from_redis = on_redis.execute(&read_hash).await.unwrap_err();
+    let from_memory = in_memory.execute(&read_hash).await.unwrap_err();
+    assert_eq!(from_redis, from_memory);
+    assert_eq!(from_redis.key, "k");
+}

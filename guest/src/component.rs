@@ -56,7 +56,7 @@ fn repository() -> Result<Repository<ImportedStorage, SystemEnvironment>> {
 
 /// A JSON parameter; one that does not read is invalid input.
 fn parse<T: DeserializeOwned>(what: &str, json: &str) -> Result<T> {
-    serde_json::from_str(json).map_err(|e| wit::SessionError::InvalidInput(format!("{what}: {e}")))
+    model::read_json(json).map_err(|e| wit::SessionError::InvalidInput(format!("{what}: {e}")))
 }
 
 fn document<T: Serialize>(value: std::result::Result<T, SessionError>) -> Result<String> {

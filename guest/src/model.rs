@@ -297,11 +297,10 @@ impl ImportRecord {
             Value::String(message) => return ImportRecord::Unreadable(message),
             other => return ImportRecord::Unreadable(format!("not a JSON object: {other}")),
         };
-        let unreadable = |e: serde_json::Error| ImportRecord::Unreadable(e.to_string());
         if object.contains_key("data") || object.contains_key("meta") {
-            return match serde_json::from_value::<StoredSession>(Value::Object(object)) {
+            return match read_json_value::<StoredSession>(Value::Object(object)) {
                 Ok(stored) => ImportRecord::Stored(stored),
-                Err(e) => unreadable(e),
+                Err(message) => ImportRecord::Unreadable(message),
             };
         }
         if let Some(created_at) = object.get("created_at").cloned() {
@@ -312,9 +311,9 @@ impl ImportRecord {
         object.entry("status").or_insert_with(|| Value::String("running".into()));
         object.entry("is_active").or_insert(Value::Bool(true));
         let given: Vec<String> = object.keys().cloned().collect();
-        let session = match serde_json::from_value::<Session>(Value::Object(object)) {
+        let session = match read_json_value::<Session>(Value::Object(object)) {
             Ok(session) => session,
-            Err(e) => return unreadable(e),
+            Err(message) => return ImportRecord::Unreadable(message),
         };
         // `Session` flattens its parts, which serde cannot combine with
         // deny_unknown_fields; a field it does not write back is unknown.
@@ -325,6 +324,33 @@ impl ImportRecord {
         }
         ImportRecord::Typed(Box::new(session))
     }
+}
+
+/// Reads a JSON document; the error names the field it is wrong in, as
+/// `temperature: expected a number, got "hot"`.
+pub fn read_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, String> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(describe_path_error)?;
+    deserializer.end().map_err(|e| e.to_string())?;
+    Ok(value)
+}
+
+/// [`read_json`] for a document already parsed.
+pub fn read_json_value<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(describe_path_error)
+}
+
+fn describe_path_error(error: serde_path_to_error::Error<serde_json::Error>) -> String {
+    let path = error.path().to_string();
+    let inner = error.into_inner();
+    // The position means nothing to a caller who sent a document, not text.
+    let mut message = inner.to_string();
+    if inner.line() > 0
+        && let Some(at) = message.rfind(" at line ")
+    {
+        message.truncate(at);
+    }
+    if path.is_empty() || path == "." { message } else { format!("{path}: {message}") }
 }
 
 /// A hash's fields as a JSON object, in stored order.

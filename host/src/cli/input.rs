@@ -118,7 +118,8 @@ fn typed<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
     let read_only: Vec<String> =
         field_names(&sample_session()).into_iter().filter(|name| !writable.contains(name)).collect();
     document.retain(|name, _| !read_only.contains(name));
-    serde_json::from_value(Value::Object(document)).map_err(|e| InputError(format!("{origin}: {e}")))
+    agent_sessions_host::model::read_json_value(Value::Object(document))
+        .map_err(|e| InputError(format!("{origin}: {e}")))
 }
 
 fn field_names<T: serde::Serialize>(value: &T) -> Vec<String> {

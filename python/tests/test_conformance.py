@@ -39,7 +39,7 @@ CALL_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "reindex": (),
     "stats": (),
 }
-ERROR_KINDS = ("invalid-input", "not-found", "conflict", "data-corrupt", "backend")
+ERROR_KINDS = ("invalid_input", "not_found", "conflict", "data_corrupt", "backend")
 
 
 def test_there_are_scenarios() -> None:
@@ -233,9 +233,9 @@ def to_json(value: Any) -> Any:
 
 
 def error_json(error: SessionError) -> dict[str, Any]:
-    # The scenarios name the WIT session-error case (`invalid-input`).
+    # The scenarios spell kinds as every API does (`invalid_input`).
     result: dict[str, Any] = {
-        "kind": "backend" if isinstance(error, BackendError) else error.kind.replace("_", "-"),
+        "kind": "backend" if isinstance(error, BackendError) else error.kind,
         "message": error.message,
     }
     if isinstance(error, DataCorruptError):

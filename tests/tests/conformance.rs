@@ -12,7 +12,7 @@
 //! that text.
 //!
 //! Errors map to the WIT `session-error` cases; an error's `message` is the
-//! text that case carries (for `not-found`, the id; for `data-corrupt`, the
+//! text that case carries (for `not_found`, the id; for `data_corrupt`, the
 //! corruption's message).
 
 use std::collections::HashMap;
@@ -284,7 +284,7 @@ struct Runner<'a> {
 /// What a repository call returned, in the JSON shapes of the spec.
 enum CallOutcome {
     Ok(Value),
-    /// `{"kind", "message"}`, plus `key` and `field` for data-corrupt.
+    /// `{"kind", "message"}`, plus `key` and `field` for data_corrupt.
     Error(Value),
 }
 
@@ -525,7 +525,7 @@ struct ErrorExpectation {
     field: Option<Value>,
 }
 
-const ERROR_KINDS: [&str; 5] = ["invalid-input", "not-found", "conflict", "data-corrupt", "backend"];
+const ERROR_KINDS: [&str; 5] = ["invalid_input", "not_found", "conflict", "data_corrupt", "backend"];
 
 fn parse_call_expectation(expect: &Value) -> Result<CallExpectation, String> {
     let object = as_object(expect, "expect")?;
@@ -544,8 +544,8 @@ fn parse_call_expectation(expect: &Value) -> Result<CallExpectation, String> {
     if !ERROR_KINDS.contains(&kind.as_str()) {
         return Err(format!("unknown error kind {kind:?}; known: {ERROR_KINDS:?}"));
     }
-    if (fields.contains_key("key") || fields.contains_key("field")) && kind != "data-corrupt" {
-        return Err("\"key\" and \"field\" apply only to data-corrupt errors".into());
+    if (fields.contains_key("key") || fields.contains_key("field")) && kind != "data_corrupt" {
+        return Err("\"key\" and \"field\" apply only to data_corrupt errors".into());
     }
     let message_contains =
         fields.get("message_contains").map(|m| as_str(m, "message_contains").map(str::to_owned)).transpose()?;
@@ -787,15 +787,15 @@ fn report_json(report: &CleanupReport) -> Value {
 }
 
 /// An error as `{"kind", "message"}` (plus `key` and `field` for
-/// data-corrupt); guest and setup failures fail the step outright.
+/// data_corrupt); guest and setup failures fail the step outright.
 fn error_json(error: Error) -> Result<Value, StepFailure> {
     let (kind, message) = match &error {
-        Error::InvalidInput(message) => ("invalid-input", message.clone()),
-        Error::NotFound(id) => ("not-found", id.clone()),
+        Error::InvalidInput(message) => ("invalid_input", message.clone()),
+        Error::NotFound(id) => ("not_found", id.clone()),
         Error::Conflict(message) => ("conflict", message.clone()),
         Error::DataCorrupt(corruption) => {
             return Ok(json!({
-                "kind": "data-corrupt",
+                "kind": "data_corrupt",
                 "message": corruption.message,
                 "session_id": corruption.session_id,
                 "key": corruption.key,

@@ -54,6 +54,9 @@ local MAX_BATCH_ENTRIES = 100000
 local MAX_MEMBERS_PER_OP = 1000
 local MAX_TTL_MS = 3153600000000
 
+-- Everything below runs on every call, so it allocates as little as it
+-- can: two lookup tables, no table or closure per entry or per op code.
+
 local function refuse(message)
   return cjson.encode({ 4, message })
 end
@@ -67,11 +70,12 @@ if not decoded or type(batch) ~= 'table' or type(batch[1]) ~= 'table' or type(ba
   return refuse('the batch is not [conditions, ops]')
 end
 local conditions, ops = batch[1], batch[2]
-if #conditions + #ops > MAX_BATCH_ENTRIES then
+local condition_count, op_count = #conditions, #ops
+if condition_count + op_count > MAX_BATCH_ENTRIES then
   return refuse('a batch may hold at most ' .. MAX_BATCH_ENTRIES .. ' conditions and ops')
 end
 
--- The key of an entry, or nil and why not.
+-- The key of an entry, or nil and why not (false for scan: no key).
 local function key_of(entry, index)
   if type(entry) ~= 'table' or type(entry[1]) ~= 'string' or type(entry[2]) ~= 'number' then
     return nil, 'entry ' .. index .. ' is not [code, key number, text, ...]'
@@ -87,83 +91,79 @@ local function key_of(entry, index)
   return key
 end
 
--- Op code -> {type its key must hold (false: any), first item, items per
--- member}: what the rules check.
-local shapes = {
-  hgetall = { 'hash' }, hget = { 'hash' }, hmget = { 'hash', 3, 1 }, hset = { 'hash', 3, 2 },
-  hincrby = { 'hash' },
-  sadd = { 'set', 3, 1 }, srem = { 'set', 3, 1 }, scard = { 'set' }, sscan = { 'set' }, sismember = { 'set' },
-  zadd = { 'zset', 3, 2 }, zrem = { 'zset', 3, 1 }, zcard = { 'zset' }, zscore = { 'zset' },
-  zrevrange = { 'zset' }, zscan = { 'zset' },
-  set = { 'string' }, exists = { false }, pttl = { false }, pexpire = { false }, del = { false }, scan = { false },
+-- Op code -> the type its key must hold ('' for any).
+local TYPES = {
+  hgetall = 'hash', hget = 'hash', hmget = 'hash', hset = 'hash', hincrby = 'hash',
+  sadd = 'set', srem = 'set', scard = 'set', sscan = 'set', sismember = 'set',
+  zadd = 'zset', zrem = 'zset', zcard = 'zset', zscore = 'zset', zrevrange = 'zset', zscan = 'zset',
+  set = 'string', exists = '', pttl = '', pexpire = '', del = '', scan = '',
 }
-
--- An op's key as the guest named it (a scan's pattern), for messages.
-local function entry_name(key, entry)
-  if key then
-    return unprefixed(key)
-  end
-  return tostring(entry[4])
-end
-
-local function bad_ttl(ms)
-  local n = tonumber(ms)
-  return not n or n < 1 or n > MAX_TTL_MS
-end
+-- Ops that name items (fields or members): arguments per item.
+local ITEM_ARGS = { hmget = 1, hset = 2, sadd = 1, srem = 1, zadd = 2, zrem = 1 }
+-- Ops that write.
+local WRITES = { hset = true, hincrby = true, set = true, pexpire = true, del = true, sadd = true, srem = true,
+  zadd = true, zrem = true }
 
 -- The rules, in the order guest/src/kv/rules.rs checks them.
 local op_keys = {}
 local declared = {}
-for i, entry in ipairs(ops) do
+local writes = false
+for i = 1, op_count do
+  local entry = ops[i]
   local index = i - 1
   local key, why = key_of(entry, index)
   if key == nil then
     return refuse(why)
   end
   local code = entry[1]
-  local shape = shapes[code]
-  if not shape then
+  local wanted = TYPES[code]
+  if not wanted then
     return refuse('op ' .. index .. ': unknown op ' .. code .. ' with ' .. (#entry - 2) .. ' args')
   end
   op_keys[i] = key
-  local items
-  if shape[2] then
-    items = (#entry - 2) / shape[3]
+  writes = writes or WRITES[code] or false
+  local per_item = ITEM_ARGS[code]
+  local empty = false
+  if per_item then
+    local items = (#entry - 2) / per_item
     if items > MAX_MEMBERS_PER_OP then
       return refuse('op ' .. index .. ' names ' .. items .. ' items; at most ' .. MAX_MEMBERS_PER_OP .. ' per op')
     end
+    empty = items == 0
   end
-  if (code == 'set' and entry[4] and bad_ttl(entry[4])) or (code == 'pexpire' and bad_ttl(entry[3])) then
-    return refuse('op ' .. index .. ': a TTL must be from 1 ms to ' .. MAX_TTL_MS .. ' ms')
-  end
-  if code == 'zadd' then
+  if code == 'pexpire' or (code == 'set' and entry[4]) then
+    local ms = tonumber(code == 'set' and entry[4] or entry[3])
+    if not ms or ms < 1 or ms > MAX_TTL_MS then
+      return refuse('op ' .. index .. ': a TTL must be from 1 ms to ' .. MAX_TTL_MS .. ' ms')
+    end
+  elseif code == 'zadd' then
     for j = 3, #entry, 2 do
       local score = tonumber(entry[j])
       if not score or score ~= score or score == math.huge or score == -math.huge then
         return refuse('op ' .. index .. ': scores must be finite')
       end
     end
-  end
-  local empty = items == 0
-  if code == 'sscan' or code == 'zscan' then
+  elseif code == 'sscan' or code == 'zscan' then
     empty = tonumber(entry[4]) == 0
   elseif code == 'scan' then
     empty = tonumber(entry[5]) == 0 or entry[4] == ''
   end
   if empty then
-    return refuse('op ' .. index .. ' on ' .. entry_name(key, entry) .. ' has nothing to do')
+    local name = key and unprefixed(key) or tostring(entry[4])
+    return refuse('op ' .. index .. ' on ' .. name .. ' has nothing to do')
   end
-  local wanted = shape[1]
-  if wanted then
+  if wanted ~= '' then
     local previous = declared[key]
-    if previous and previous ~= wanted then
-      return refuse('op ' .. index .. ' uses ' .. entry_name(key, entry) .. ' as a ' .. previous .. ' and as a ' .. wanted)
+    if not previous then
+      declared[key] = wanted
+    elseif previous ~= wanted then
+      return refuse('op ' .. index .. ' uses ' .. unprefixed(key) .. ' as a ' .. previous .. ' and as a ' .. wanted)
     end
-    declared[key] = wanted
   end
 end
 
-for i, entry in ipairs(conditions) do
+for i = 1, condition_count do
+  local entry = conditions[i]
   local key, why = key_of(entry, i - 1)
   if not key then
     return refuse(why or ('condition ' .. (i - 1) .. ' names no key'))
@@ -194,81 +194,121 @@ for i, entry in ipairs(conditions) do
   end
 end
 
--- Types are read once per key (a cleanup batch names the set and the index
--- once per session), in op order, so the first op's key is the one named.
-local checked = {}
-for i, entry in ipairs(ops) do
-  local key, wanted = op_keys[i], shapes[entry[1]][1]
-  if key and wanted and wanted ~= 'string' and not checked[key] then
-    checked[key] = true
-    local key_type = redis.call('TYPE', key).ok
-    if key_type ~= 'none' and key_type ~= wanted then
-      return cjson.encode({ 2, unprefixed(key), 'the key holds a ' .. key_type .. ', not a ' .. wanted })
-    end
-  end
+-- A batch that writes has every key's type checked before its first write
+-- (read once per key, in op order, so the first op's key is the one named;
+-- `declared` then marks checked keys with true), and HINCRBY's field, so
+-- that nothing is half-written. A batch that only reads skips that: its
+-- reads run with pcall and a WRONGTYPE error becomes the same answer.
+local function wrong_type(key, wanted)
+  local found = redis.call('TYPE', key).ok
+  return cjson.encode({ 2, unprefixed(key), 'the key holds a ' .. found .. ', not a ' .. wanted })
 end
--- HINCRBY fails on a non-integer field; find that out before writing.
-for i, entry in ipairs(ops) do
-  if entry[1] == 'hincrby' then
-    local current = redis.call('HGET', op_keys[i], entry[3])
-    if current and not (string.match(current, '^%-?%d+$') and #current <= 19) then
-      return cjson.encode({ 2, unprefixed(op_keys[i]),
-        'field ' .. entry[3] .. ' holds "' .. current .. '", not an integer' })
+
+if writes then
+  for i = 1, op_count do
+    local key = op_keys[i]
+    local wanted = declared[key]
+    if wanted and wanted ~= true then
+      declared[key] = true
+      if wanted ~= 'string' then
+        local key_type = redis.call('TYPE', key).ok
+        if key_type ~= 'none' and key_type ~= wanted then
+          return wrong_type(key, wanted)
+        end
+      end
+    end
+    local entry = ops[i]
+    if entry[1] == 'hincrby' then
+      local current = redis.call('HGET', key, entry[3])
+      if current and not (string.match(current, '^%-?%d+$') and #current <= 19) then
+        return cjson.encode({ 2, unprefixed(key), 'field ' .. entry[3] .. ' holds "' .. current .. '", not an integer' })
+      end
     end
   end
 end
 
-local function members_of_scan(reply, with_scores)
+-- SSCAN/ZSCAN reply: [cursor, members] (ZSCAN's scores dropped); an error
+-- reply (pcall) as it is.
+local function scanned(reply, step)
+  if reply.err then
+    return reply
+  end
   local members = {}
-  local step = with_scores and 2 or 1
-  for j = 1, #reply[2], step do
-    members[#members + 1] = reply[2][j]
+  local found = reply[2]
+  for j = 1, #found, step do
+    members[#members + 1] = found[j]
   end
   return { reply[1], members }
 end
 
-local handlers = {
-  hgetall = function(key, e) return redis.call('HGETALL', key) end,
-  hget = function(key, e) return redis.call('HGET', key, e[3]) end,
-  hmget = function(key, e) return redis.call('HMGET', key, unpack(e, 3)) end,
-  hset = function(key, e) return redis.call('HSET', key, unpack(e, 3)) end,
-  hincrby = function(key, e) return redis.call('HINCRBY', key, e[3], e[4]) end,
-  set = function(key, e)
-    if e[4] then
-      redis.call('SET', key, e[3], 'PX', e[4])
-    else
-      redis.call('SET', key, e[3])
-    end
-    return 1
-  end,
-  exists = function(key, e) return redis.call('EXISTS', key) end,
-  pttl = function(key, e) return redis.call('PTTL', key) end,
-  pexpire = function(key, e) return redis.call('PEXPIRE', key, e[3]) end,
-  del = function(key, e) return redis.call('DEL', key) end,
-  sadd = function(key, e) return redis.call('SADD', key, unpack(e, 3)) end,
-  srem = function(key, e) return redis.call('SREM', key, unpack(e, 3)) end,
-  scard = function(key, e) return redis.call('SCARD', key) end,
-  sscan = function(key, e) return members_of_scan(redis.call('SSCAN', key, e[3], 'COUNT', e[4]), false) end,
-  zadd = function(key, e) return redis.call('ZADD', key, unpack(e, 3)) end,
-  zrem = function(key, e) return redis.call('ZREM', key, unpack(e, 3)) end,
-  zcard = function(key, e) return redis.call('ZCARD', key) end,
-  zscore = function(key, e) return redis.call('ZSCORE', key, e[3]) end,
-  zrevrange = function(key, e) return redis.call('ZREVRANGE', key, e[3], e[4]) end,
-  zscan = function(key, e) return members_of_scan(redis.call('ZSCAN', key, e[3], 'COUNT', e[4]), true) end,
-  sismember = function(key, e) return redis.call('SISMEMBER', key, e[3]) end,
-  scan = function(key, e)
-    local pattern = string.gsub(prefix, '[%*%?%[%]\\]', '\\%0') .. e[4]
-    local reply = redis.call('SCAN', e[3], 'MATCH', pattern, 'COUNT', e[5])
-    local keys = {}
-    for j, found in ipairs(reply[2]) do
-      keys[j] = unprefixed(found)
-    end
-    return { reply[1], keys }
-  end,
-}
-
+local call = writes and redis.call or redis.pcall
 local replies = { 1 }
-for i, entry in ipairs(ops) do
-  replies[i + 1] = handlers[entry[1]](op_keys[i], entry)
+for i = 1, op_count do
+  local e = ops[i]
+  local code, key = e[1], op_keys[i]
+  local reply
+  if code == 'hmget' then
+    reply = call('HMGET', key, unpack(e, 3))
+  elseif code == 'pexpire' then
+    reply = call('PEXPIRE', key, e[3])
+  elseif code == 'hset' then
+    reply = call('HSET', key, unpack(e, 3))
+  elseif code == 'pttl' then
+    reply = call('PTTL', key)
+  elseif code == 'del' then
+    reply = call('DEL', key)
+  elseif code == 'set' then
+    if e[4] then
+      call('SET', key, e[3], 'PX', e[4])
+    else
+      call('SET', key, e[3])
+    end
+    reply = 1
+  elseif code == 'exists' then
+    reply = call('EXISTS', key)
+  elseif code == 'hgetall' then
+    reply = call('HGETALL', key)
+  elseif code == 'hget' then
+    reply = call('HGET', key, e[3])
+  elseif code == 'hincrby' then
+    reply = call('HINCRBY', key, e[3], e[4])
+  elseif code == 'sadd' then
+    reply = call('SADD', key, unpack(e, 3))
+  elseif code == 'srem' then
+    reply = call('SREM', key, unpack(e, 3))
+  elseif code == 'scard' then
+    reply = call('SCARD', key)
+  elseif code == 'sscan' then
+    reply = scanned(call('SSCAN', key, e[3], 'COUNT', e[4]), 1)
+  elseif code == 'zadd' then
+    reply = call('ZADD', key, unpack(e, 3))
+  elseif code == 'zrem' then
+    reply = call('ZREM', key, unpack(e, 3))
+  elseif code == 'zcard' then
+    reply = call('ZCARD', key)
+  elseif code == 'zscore' then
+    reply = call('ZSCORE', key, e[3])
+  elseif code == 'zrevrange' then
+    reply = call('ZREVRANGE', key, e[3], e[4])
+  elseif code == 'zscan' then
+    reply = scanned(call('ZSCAN', key, e[3], 'COUNT', e[4]), 2)
+  elseif code == 'sismember' then
+    reply = call('SISMEMBER', key, e[3])
+  else -- scan: the pattern gets the prefix, glob-escaped; the keys lose it
+    local pattern = string.gsub(prefix, '[%*%?%[%]\\]', '\\%0') .. e[4]
+    local found = call('SCAN', e[3], 'MATCH', pattern, 'COUNT', e[5])
+    local keys = {}
+    for j, name in ipairs(found[2]) do
+      keys[j] = unprefixed(name)
+    end
+    reply = { found[1], keys }
+  end
+  if not writes and type(reply) == 'table' and reply.err then
+    if string.sub(reply.err, 1, 9) == 'WRONGTYPE' then
+      return wrong_type(key, TYPES[code])
+    end
+    return redis.error_reply(reply.err)
+  end
+  replies[i + 1] = reply
 end
 return cjson.encode(replies)

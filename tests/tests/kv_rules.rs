@@ -93,8 +93,20 @@ async fn wrong_types_name_the_key_without_the_prefix_on_both_backends() {
     for store in [&on_redis, &in_memory] {
         store.execute(&make_set).await.unwrap();
     }
-    let from_redis = on_redis.execute(&read_hash).await.unwrap_err();
-    let from_memory = in_memory.execute(&read_hash).await.unwrap_err();
-    assert_eq!(from_redis, from_memory);
-    assert_eq!(from_redis.key, "k");
+    // A batch that only reads (the script runs it with pcall) and one that
+    // writes (the script checks types before its first write).
+    let write_hash = Batch::new()
+        .op(Op::StringSet { key: "other".into(), value: String::new(), ttl_ms: None })
+        .op(Op::HashSet { key: "k".into(), fields: vec![("f".into(), "v".into())] });
+    let scan_set_as_zset =
+        Batch::new().op(Op::SortedScan(ScanRequest { key: "k".into(), cursor: "0".into(), count: 5 }));
+    for batch in [read_hash, write_hash, scan_set_as_zset] {
+        let from_redis = on_redis.execute(&batch).await.unwrap_err();
+        let from_memory = in_memory.execute(&batch).await.unwrap_err();
+        assert_eq!(from_redis, from_memory, "{batch:?}");
+        assert_eq!(from_redis.key, "k");
+    }
+    let mut connection = redis.connection();
+    let other: bool = redis::cmd("EXISTS").arg("app:other").query(&mut connection).unwrap();
+    assert!(!other, "a batch that meets a wrong type writes nothing");
 }

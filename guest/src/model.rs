@@ -443,6 +443,21 @@ mod lenient {
     use serde::Deserializer;
     use serde::de::{Error, SeqAccess, Visitor};
 
+    /// `null` (or a missing value) is absent; anything else is read as is.
+    macro_rules! absent_is_none {
+        () => {
+            fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+        };
+    }
+
     /// A number as JSON or as text; `Ok(None)` for null or "".
     struct Number;
 
@@ -452,15 +467,7 @@ mod lenient {
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a number")
         }
-        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
+        absent_is_none!();
         fn visit_f64<E: Error>(self, v: f64) -> Result<Self::Value, E> {
             Ok(Some(v))
         }
@@ -503,15 +510,7 @@ mod lenient {
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a whole number")
         }
-        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
+        absent_is_none!();
         fn visit_i64<E: Error>(self, v: i64) -> Result<Self::Value, E> {
             Ok(Some(v))
         }
@@ -543,15 +542,7 @@ mod lenient {
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a list of strings")
         }
-        fn visit_unit<E: Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_none<E: Error>(self) -> Result<Self::Value, E> {
-            Ok(None)
-        }
-        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-            d.deserialize_any(self)
-        }
+        absent_is_none!();
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut tools = Vec::with_capacity(seq.size_hint().unwrap_or(0));
             while let Some(tool) = seq.next_element::<serde_json::Value>()? {

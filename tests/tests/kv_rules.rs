@@ -50,15 +50,20 @@ const MALFORMED: [(&str, &str, &str); 6] = [
     ("unknown condition", "k", r#"[[["maybe",1]],[]]"#),
 ];
 
-#[tokio::test]
-async fn both_backends_refuse_the_same_batches_with_the_same_words() {
-    let redis = RedisServer::start();
+/// The same prefix over Redis and over memory.
+async fn both_backends(redis: &RedisServer) -> (KvStore, KvStore) {
     let prefix = "app:";
     let on_redis = KvStore::new(
         Backend::Redis(RedisBackend::connect(&redis.url(), RedisOptions::default()).await.unwrap()),
         prefix,
     );
-    let in_memory = KvStore::new(Backend::Memory(MemoryBackend::new()), prefix);
+    (on_redis, KvStore::new(Backend::Memory(MemoryBackend::new()), prefix))
+}
+
+#[tokio::test]
+async fn both_backends_refuse_the_same_batches_with_the_same_words() {
+    let redis = RedisServer::start();
+    let (on_redis, in_memory) = both_backends(&redis).await;
     for (what, batch) in bad_batches() {
         let from_redis = on_redis.execute(&batch).await;
         let from_memory = in_memory.execute(&batch).await;
@@ -82,12 +87,7 @@ async fn both_backends_refuse_the_same_batches_with_the_same_words() {
 #[tokio::test]
 async fn wrong_types_name_the_key_without_the_prefix_on_both_backends() {
     let redis = RedisServer::start();
-    let prefix = "app:";
-    let on_redis = KvStore::new(
-        Backend::Redis(RedisBackend::connect(&redis.url(), RedisOptions::default()).await.unwrap()),
-        prefix,
-    );
-    let in_memory = KvStore::new(Backend::Memory(MemoryBackend::new()), prefix);
+    let (on_redis, in_memory) = both_backends(&redis).await;
     let make_set = Batch::new().op(Op::SetAdd { key: "k".into(), members: vec!["m".into()] });
     let read_hash = Batch::new().op(Op::HashGetAll("k".into()));
     for store in [&on_redis, &in_memory] {

@@ -20,10 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agent_sessions_host::{
-    CleanupReport, Corruption, DataField, Error, Session, SessionCreate, SessionPage, SessionStats, SessionStore,
-    SessionUpdate,
-};
+use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
 use agent_sessions_tests::RedisServer;
 use serde_json::{Map, Value, json};
 
@@ -385,20 +382,28 @@ impl Runner<'_> {
         let store = &self.store;
         let id = || as_str(&step["id"], "id");
         let result: Result<Value, Error> = match call {
-            "create" => store.create(parse_create(&step["input"])?).await.map(|s| session_json(&s)),
-            "get" => store.get(id()?).await.map(|s| session_json(&s)),
-            "update" => store.update(id()?, parse_update(&step["changes"])?).await.map(|s| session_json(&s)),
+            // A document that does not read is the component's invalid_input,
+            // as it is for hosts that pass the JSON through (Python).
+            "create" => match document::<SessionCreate>(&step["input"]) {
+                Ok(input) => store.create(input).await.map(|s| to_json(&s)),
+                Err(error) => Err(error),
+            },
+            "get" => store.get(id()?).await.map(|s| to_json(&s)),
+            "update" => match document::<SessionUpdate>(&step["changes"]) {
+                Ok(changes) => store.update(id()?, changes).await.map(|s| to_json(&s)),
+                Err(error) => Err(error),
+            },
             "delete" => store.delete(id()?).await.map(Value::Bool),
             "extend_ttl" => store.extend_ttl(id()?).await.map(Value::Bool),
             "list" => {
                 let limit = as_u64(&step["limit"], "limit")?;
                 let limit = u32::try_from(limit).map_err(|_| format!("\"limit\" {limit} does not fit a u32"))?;
                 let offset = as_u64(&step["offset"], "offset")?;
-                store.list(limit, offset).await.map(|page| page_json(&page))
+                store.list(limit, offset).await.map(|page| to_json(&page))
             }
-            "cleanup_expired" => store.cleanup_expired().await.map(|report| report_json(&report)),
+            "cleanup_expired" => store.cleanup_expired().await.map(|report| to_json(&report)),
             "reindex" => store.reindex().await.map(|added| json!(added)),
-            "stats" => store.stats(|_| {}).await.map(|stats| stats_json(&stats)),
+            "stats" => store.stats(|_| {}).await.map(|stats| to_json(&stats)),
             other => return Err(format!("unknown call {other:?}").into()),
         };
         match result {
@@ -711,79 +716,15 @@ fn is_timestamp(text: &str) -> bool {
 // Host values to JSON
 // ---------------------------------------------------------------------------
 
-fn session_json(session: &Session) -> Value {
-    let (data, meta) = (&session.data, &session.meta);
-    json!({
-        "id": session.id,
-        "model_id": data.model_id,
-        "persona_id": data.persona_id,
-        "name": data.name,
-        "temperature": data.temperature,
-        "reasoning_effort": data.reasoning_effort,
-        "max_tokens": data.max_tokens,
-        "tools": data.tools,
-        "custom_prompt": data.custom_prompt,
-        "agent_internal_id": data.agent_internal_id,
-        "created_at": meta.created_at.to_string(),
-        "updated_at": meta.updated_at.to_string(),
-        "last_activity": meta.last_activity.to_string(),
-        "is_active": meta.is_active,
-        "status": meta.status,
-        "version": meta.version,
-        "expires_in_seconds": session.expires_in_seconds,
-    })
+/// A host value as the shared schema's JSON document (what every host
+/// returns), so the runner holds no list of fields.
+fn to_json<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).expect("plain data serialises")
 }
 
-fn corruption_json(corruption: &Corruption) -> Value {
-    json!({
-        "session_id": corruption.session_id,
-        "key": corruption.key,
-        "field": corruption.field,
-        "message": corruption.message,
-    })
-}
-
-fn page_json(page: &SessionPage) -> Value {
-    json!({
-        "sessions": page.sessions.iter().map(session_json).collect::<Vec<_>>(),
-        "total": page.total,
-        "limit": page.limit,
-        "offset": page.offset,
-        "corrupt": page.corrupt.iter().map(corruption_json).collect::<Vec<_>>(),
-    })
-}
-
-fn stats_json(stats: &SessionStats) -> Value {
-    json!({
-        "sessions": stats.sessions,
-        "active": stats.active,
-        "inactive": stats.inactive,
-        "by_status": stats.by_status.iter().map(|(status, count)| (status.clone(), json!(count))).collect::<Map<_, _>>(),
-        "ttl_buckets": stats
-            .ttl_buckets
-            .iter()
-            .map(|b| json!({ "up_to_seconds": b.up_to_seconds, "count": b.count }))
-            .collect::<Vec<_>>(),
-        "oldest_session_id": stats.oldest_session_id,
-        "oldest_created_at": stats.oldest_created_at.map(|t| t.to_string()),
-        "newest_session_id": stats.newest_session_id,
-        "newest_created_at": stats.newest_created_at.map(|t| t.to_string()),
-        "expired_awaiting_cleanup": stats.expired_awaiting_cleanup,
-        "members_without_keys": stats.members_without_keys,
-        "keys_without_members": stats.keys_without_members,
-        "keys_without_ttl": stats.keys_without_ttl,
-        "set_size": stats.set_size,
-        "index_size": stats.index_size,
-        "problems": stats.problems.iter().map(corruption_json).collect::<Vec<_>>(),
-    })
-}
-
-fn report_json(report: &CleanupReport) -> Value {
-    json!({
-        "removed": report.removed,
-        "skipped": report.skipped,
-        "problems": report.problems.iter().map(corruption_json).collect::<Vec<_>>(),
-    })
+/// A step's input as the shared schema reads it.
+fn document<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Error> {
+    agent_sessions_host::model::read_json_value(value.clone()).map_err(Error::InvalidInput)
 }
 
 /// An error as `{"kind", "message"}` (plus `key` and `field` for
@@ -808,81 +749,6 @@ fn error_json(error: Error) -> Result<Value, StepFailure> {
         }
     };
     Ok(json!({ "kind": kind, "message": message }))
-}
-
-// ---------------------------------------------------------------------------
-// JSON inputs to host values
-// ---------------------------------------------------------------------------
-
-const DATA_FIELDS: [&str; 9] = [
-    "model_id",
-    "persona_id",
-    "name",
-    "temperature",
-    "reasoning_effort",
-    "max_tokens",
-    "tools",
-    "custom_prompt",
-    "agent_internal_id",
-];
-
-fn parse_create(input: &Value) -> Result<SessionCreate, String> {
-    let object = as_object(input, "input")?;
-    let mut allowed = DATA_FIELDS.to_vec();
-    allowed.push("status");
-    check_keys(object, &allowed, &["model_id"], "input")?;
-    Ok(SessionCreate {
-        model_id: as_str(&object["model_id"], "input.model_id")?.to_owned(),
-        persona_id: opt_string(object, "persona_id")?,
-        name: opt_string(object, "name")?,
-        temperature: opt_f64(object, "temperature")?,
-        reasoning_effort: opt_i64(object, "reasoning_effort")?,
-        max_tokens: opt_i64(object, "max_tokens")?,
-        tools: opt_strings(object, "tools")?.unwrap_or_default(),
-        custom_prompt: opt_string(object, "custom_prompt")?,
-        agent_internal_id: opt_string(object, "agent_internal_id")?,
-        status: opt_string(object, "status")?,
-    })
-}
-
-fn parse_update(changes: &Value) -> Result<SessionUpdate, String> {
-    let object = as_object(changes, "changes")?;
-    let mut allowed = DATA_FIELDS.to_vec();
-    allowed.extend(["status", "clear", "expected_version"]);
-    check_keys(object, &allowed, &[], "changes")?;
-    let clear = opt_strings(object, "clear")?
-        .unwrap_or_default()
-        .iter()
-        .map(|name| data_field(name))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(SessionUpdate {
-        model_id: opt_string(object, "model_id")?,
-        persona_id: opt_string(object, "persona_id")?,
-        name: opt_string(object, "name")?,
-        temperature: opt_f64(object, "temperature")?,
-        reasoning_effort: opt_i64(object, "reasoning_effort")?,
-        max_tokens: opt_i64(object, "max_tokens")?,
-        tools: opt_strings(object, "tools")?,
-        custom_prompt: opt_string(object, "custom_prompt")?,
-        agent_internal_id: opt_string(object, "agent_internal_id")?,
-        status: opt_string(object, "status")?,
-        clear,
-        expected_version: opt_u64(object, "expected_version")?,
-    })
-}
-
-fn data_field(name: &str) -> Result<DataField, String> {
-    Ok(match name {
-        "persona_id" => DataField::PersonaId,
-        "name" => DataField::Name,
-        "temperature" => DataField::Temperature,
-        "reasoning_effort" => DataField::ReasoningEffort,
-        "max_tokens" => DataField::MaxTokens,
-        "tools" => DataField::Tools,
-        "custom_prompt" => DataField::CustomPrompt,
-        "agent_internal_id" => DataField::AgentInternalId,
-        other => return Err(format!("\"clear\" names {other:?}, which is not a clearable field")),
-    })
 }
 
 fn as_object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>, String> {
@@ -922,26 +788,8 @@ fn optional<'a, T>(
     }
 }
 
-fn opt_string(object: &Map<String, Value>, key: &str) -> Result<Option<String>, String> {
-    optional(object, key, "a string", |v| v.as_str().map(str::to_owned))
-}
-
-fn opt_f64(object: &Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
-    optional(object, key, "a number", Value::as_f64)
-}
-
-fn opt_i64(object: &Map<String, Value>, key: &str) -> Result<Option<i64>, String> {
-    optional(object, key, "an integer", Value::as_i64)
-}
-
 fn opt_u64(object: &Map<String, Value>, key: &str) -> Result<Option<u64>, String> {
     optional(object, key, "a non-negative integer", Value::as_u64)
-}
-
-fn opt_strings(object: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, String> {
-    optional(object, key, "a list of strings", |v| {
-        v.as_array()?.iter().map(|item| item.as_str().map(str::to_owned)).collect()
-    })
 }
 
 /// The runner's own rules, so a broken matcher cannot make every scenario

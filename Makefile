@@ -67,7 +67,7 @@ bench: deps ## Benchmark component vs native vs redis-benchmark (~2 min after th
 	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench
 	target/release/sessions-bench $(if $(BENCH_QUICK),--quick,)
 
-bench-python: deps $(VENV_PYTHON) ## Python host vs Rust host, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~20 s)
+bench-python: deps $(VENV_PYTHON) ## Python host vs Rust host vs plain redis-py, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~20 s)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
 	@$(MAKE) --no-print-directory python-assets
 	$(VENV_PYTHON) python/bench/compare_hosts.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)

@@ -8,9 +8,10 @@
 //!   then call create, get, update, delete, list, extend_ttl,
 //!   cleanup_expired and reindex. Errors are [`Error`].
 //! - `runtime`: engine, component, sandbox and limits ([`GuestLimits`]).
-//! - [`kv`]: the storage the guest reaches: [`kv::KvStore`] (prefix and
-//!   batch checks), [`kv::redis`] (one Lua script per batch) and
-//!   [`kv::memory`]; `kv::wit` adapts them to the WIT import.
+//! - [`kv`]: the storage the guest reaches: [`kv::KvStore`] (the key
+//!   prefix), [`kv::redis`] (the packed batch through one Lua script) and
+//!   [`kv::memory`] (unpacked and checked with the guest crate's wire code
+//!   and batch rules); `kv::wit` adapts them to the WIT import.
 //! - `bindings`: the one `bindgen!` of the WIT world. Documents cross it as
 //!   JSON of the session types in [`model`], shared with the guest crate.
 //!

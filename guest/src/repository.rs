@@ -84,19 +84,23 @@ impl Reply {
     }
 }
 
+/// What [`Repository::execute_per_session`] applied: each item with the
+/// replies of its own ops, then the replies of the shared ops.
+pub(crate) type PerSession<T> = (Vec<(T, Vec<Reply>)>, Vec<Reply>);
+
 impl<S: Storage, E: Environment> Repository<S, E> {
     /// Applies one batch holding, for every item, one condition and some
     /// ops, then `shared` ops for all the items at once. Items whose
     /// condition fails are dropped and the rest retried, so a session that
     /// changed state in between is never touched. Returns each applied item
-    /// with the replies of its own ops.
+    /// with the replies of its own ops, and the replies of the shared ops.
     pub(crate) fn execute_per_session<T>(
         &mut self,
         mut items: Vec<T>,
         condition_of: impl Fn(&T) -> crate::kv::Condition,
         ops_of: impl Fn(&T) -> Vec<Op>,
         shared: impl Fn(&[T]) -> Vec<Op>,
-    ) -> Result<Vec<(T, Vec<Reply>)>, SessionError> {
+    ) -> Result<PerSession<T>, SessionError> {
         while !items.is_empty() {
             let mut batch = Batch::new();
             let mut op_counts = Vec::with_capacity(items.len());
@@ -110,11 +114,12 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             match self.execute(batch, "")? {
                 BatchOutcome::Applied(replies) => {
                     let mut replies = replies.into_iter();
-                    return Ok(items
+                    let applied = items
                         .into_iter()
                         .zip(op_counts)
                         .map(|(item, count)| (item, replies.by_ref().take(count).collect()))
-                        .collect());
+                        .collect();
+                    return Ok((applied, replies.collect()));
                 }
                 BatchOutcome::ConditionFailed { index, .. } => {
                     let index = index as usize;
@@ -127,7 +132,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 }
             }
         }
-        Ok(Vec::new())
+        Ok((Vec::new(), Vec::new()))
     }
 
     /// Walks every member of a set or sorted set with SSCAN/ZSCAN, one

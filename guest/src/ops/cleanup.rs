@@ -3,9 +3,10 @@
 //! It walks `active_sessions` and the list index with SSCAN/ZSCAN in pages of
 //! `batch_size`; per page, one round trip finds the dead ids and one atomic
 //! batch removes their hashes, set members and index entries, each guarded by
-//! "expiry key still missing". It is idempotent and safe to run from several
-//! processes at once: only the process whose batch actually removed
-//! something counts a session, and a live session is never touched.
+//! "expiry key still missing", with one member removal per set for the
+//! page. It is idempotent and safe to run from several processes at once:
+//! only the process whose batch took the session's member out of the set it
+//! walks counts it, and a live session is never touched.
 //! What it cannot judge (members that are not session ids, a set or index
 //! of the wrong type) it leaves alone and reports.
 
@@ -111,33 +112,47 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             };
             let other = if source == keys::ACTIVE_SESSIONS { keys::SESSION_INDEX } else { keys::ACTIVE_SESSIONS };
             let source = if source == keys::ACTIVE_SESSIONS { keys::ACTIVE_SESSIONS } else { keys::SESSION_INDEX };
+            // Each session's hashes go with a condition of its own; its
+            // members leave both sets in one op per set for the page. The
+            // source set's removal count is the number of sessions this call
+            // removed: a member leaves a set once, so concurrent cleaners
+            // count each session once between them.
+            let chunks = |ids: &[SessionId], key: &'static str| -> Vec<Op> {
+                ids.chunks(crate::kv::MAX_MEMBERS_PER_OP)
+                    .map(|chunk| member_removal(key, chunk.iter().map(SessionId::to_string).collect()))
+                    .collect()
+            };
             let applied = self.execute_per_session(
                 dead.clone(),
                 |id| Condition::KeyMissing(keys::expiry(id)),
                 |id| {
                     let keys = SessionKeys::new(id);
-                    let mut ops = vec![Op::Delete(keys.data), Op::Delete(keys.meta)];
-                    if !broken.contains(&source) {
-                        ops.push(member_removal(source, vec![id.to_string()]));
+                    vec![Op::Delete(keys.data), Op::Delete(keys.meta)]
+                },
+                |ids| {
+                    let mut ops = Vec::new();
+                    for key in [source, other] {
+                        if !broken.contains(&key) && !ids.is_empty() {
+                            ops.extend(chunks(ids, key));
+                        }
                     }
                     ops
                 },
-                |ids| {
-                    if broken.contains(&other) || ids.is_empty() {
-                        return Vec::new();
-                    }
-                    ids.chunks(crate::kv::MAX_MEMBERS_PER_OP)
-                        .map(|chunk| member_removal(other, chunk.iter().map(SessionId::to_string).collect()))
-                        .collect()
-                },
             );
             match applied {
-                Ok(applied) => {
-                    let removed = applied.iter().filter(|(_, replies)| replies.iter().any(Reply::is_positive_integer));
-                    return Ok(removed.count() as u64);
+                Ok((applied, shared)) => {
+                    if broken.contains(&source) {
+                        let removed =
+                            applied.iter().filter(|(_, replies)| replies.iter().any(Reply::is_positive_integer));
+                        return Ok(removed.count() as u64);
+                    }
+                    let source_ops = applied.len().div_ceil(crate::kv::MAX_MEMBERS_PER_OP);
+                    let mut removed = 0;
+                    for reply in shared.into_iter().take(source_ops) {
+                        removed += reply.into_integer()?.max(0) as u64;
+                    }
+                    return Ok(removed);
                 }
-                // A shared key of the wrong type fails the whole batch before
-                // it writes; leave that key out and try again.
                 Err(SessionError::DataCorrupt(corruption)) if sweep.mark_broken(&corruption) => continue,
                 Err(other) => return Err(other),
             }

@@ -121,12 +121,14 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             }
             return Ok(result);
         }
-        let applied = self.execute_per_session(
-            needed,
-            |needs| Condition::KeyExists(keys::expiry(&needs.id)),
-            Needs::ops,
-            |_| Vec::new(),
-        )?;
+        let applied = self
+            .execute_per_session(
+                needed,
+                |needs| Condition::KeyExists(keys::expiry(&needs.id)),
+                Needs::ops,
+                |_| Vec::new(),
+            )?
+            .0;
         for (needs, _) in &applied {
             tally(&mut result, needs);
         }

@@ -54,17 +54,19 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 missing.push((id, created_at));
             }
         }
-        let applied = self.execute_per_session(
-            missing,
-            |(id, _)| Condition::KeyExists(keys::expiry(id)),
-            |(id, created_at)| {
-                vec![Op::SortedAdd {
-                    key: keys::SESSION_INDEX.into(),
-                    members: vec![(created_at.unix_millis() as f64, id.to_string())],
-                }]
-            },
-            |_| Vec::new(),
-        )?;
+        let applied = self
+            .execute_per_session(
+                missing,
+                |(id, _)| Condition::KeyExists(keys::expiry(id)),
+                |(id, created_at)| {
+                    vec![Op::SortedAdd {
+                        key: keys::SESSION_INDEX.into(),
+                        members: vec![(created_at.unix_millis() as f64, id.to_string())],
+                    }]
+                },
+                |_| Vec::new(),
+            )?
+            .0;
         Ok(applied.iter().filter(|(_, replies)| replies.iter().any(Reply::is_positive_integer)).count() as u64)
     }
 }

@@ -4,7 +4,7 @@
 pub mod invariants;
 pub mod redis_server;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_sessions_host::kv::memory::{ManualClock, MemoryBackend};
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionStoreBuilder, SessionUpdate};
@@ -95,21 +95,6 @@ pub fn example() -> SessionCreate {
 /// A session with only the required field.
 pub fn minimal(model_id: &str) -> SessionCreate {
     SessionCreate { model_id: model_id.into(), ..SessionCreate::default() }
-}
-
-/// Polls `get` until the session is reported gone, without asserting on
-/// time: the deadline only stops a broken test from hanging. For expiry
-/// prefer [`Harness::let_expire`] or [`expire_on_redis`], which do not wait
-/// through a real TTL.
-pub async fn wait_until_gone(store: &SessionStore, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match store.get(id).await {
-            Err(Error::NotFound(_)) => return,
-            Ok(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            other => panic!("session {id} did not expire: {other:?}"),
-        }
-    }
 }
 
 /// Which backend a scenario runs on.

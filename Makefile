@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
 
-.PHONY: help deps setup build run test test-python lint lint-python bench bench-python fuzz component python-assets release clean
+.PHONY: help deps setup build run test test-python check-wheel lint lint-python bench bench-python fuzz component python-native wheel release clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
@@ -18,9 +18,9 @@ help: ## List the targets
 deps: ## Install only what this machine lacks (wasm32-wasip2, redis-server, python3-venv); instant if nothing
 	@scripts/setup.sh $(SETUP_FLAGS)
 
-setup: deps ## deps, then build every target and make .venv for Python
+setup: deps ## deps, then build every target and make .venv with the Python package's native module (release)
 	$(CARGO) build --workspace --all-targets
-	@$(MAKE) --no-print-directory python-assets $(VENV_PYTHON)
+	@$(MAKE) --no-print-directory python-native
 
 build: deps ## Build the host, the CLI and the embedded component (debug)
 	$(CARGO) build --workspace
@@ -31,24 +31,30 @@ run: SETUP_FLAGS := --best-effort
 run: build ## Set up what is missing, build, run `sessions demo` on a throwaway redis-server (--memory without one)
 	@scripts/run-demo.sh target/debug/sessions
 
-test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers)
+test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers) and the wheel check
 	$(CARGO) test --workspace
-	@$(MAKE) --no-print-directory test-python
+	@$(MAKE) --no-print-directory test-python check-wheel
 
-test-python: python-assets $(VENV_PYTHON) ## pytest of the Python host (conformance, interop with the Rust CLI)
+test-python: python-native ## pytest of the Python package on both backends (conformance, interop with the Rust CLI)
 	cd python && ../$(VENV_PYTHON) -m pytest -q
 
-# The package ships copies of the component and the kv script; they are
-# refreshed from the build output before every Python run.
-python-assets: ## Copy the built component and kv_batch.lua into python/agent_sessions/
-	@test -f $(COMPONENT) || $(CARGO) build -p agent-sessions-host
-	@cp $(COMPONENT) python/agent_sessions/agent_sessions.wasm
-	@cp redis/kv_batch.lua python/agent_sessions/kv_batch.lua
+check-wheel: wheel ## Install the wheel into a fresh virtual environment and use it there
+	@scripts/check-wheel.sh $(PYTHON) dist
 
+# The native module (python/src, the Rust host) is built in release mode
+# into python/agent_sessions/ and the package installed editable in .venv,
+# with its test and dev extras; cargo makes this a no-op when nothing changed.
+python-native: $(VENV_PYTHON) ## Build the Python package's native module (release) into .venv
+	cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) ../$(VENV)/bin/maturin develop --release --quiet --extras test,dev
+
+wheel: $(VENV_PYTHON) ## Build the Python package as a wheel (native module included) into dist/
+	cd python && ../$(VENV)/bin/maturin build --release --quiet --out ../dist
+
+# maturin is pinned here; pip install ./python takes any 1.x (pyproject.toml).
 $(VENV_PYTHON): python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
-	$(VENV_PYTHON) -m pip install --quiet -e 'python[test,dev]'
+	$(VENV_PYTHON) -m pip install --quiet maturin==1.16.0
 	@touch $(VENV_PYTHON)
 
 lint: deps ## cargo fmt --check and clippy with -D warnings, native and wasm; ruff and mypy --strict for Python
@@ -57,9 +63,9 @@ lint: deps ## cargo fmt --check and clippy with -D warnings, native and wasm; ru
 	$(CARGO) clippy -p agent-sessions-guest --target $(WASM_TARGET) -- -D warnings
 	@$(MAKE) --no-print-directory lint-python
 
-lint-python: $(VENV_PYTHON)
-	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench examples setup.py
-	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests bench examples setup.py
+lint-python: python-native
+	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench examples
+	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests bench examples
 	cd python && ../$(VENV)/bin/mypy
 	cd python && ../$(VENV)/bin/mypy bench/compare_hosts.py
 
@@ -67,9 +73,8 @@ bench: deps ## Benchmark component vs native vs redis-benchmark (~2 min after th
 	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench
 	target/release/sessions-bench $(if $(BENCH_QUICK),--quick,)
 
-bench-python: deps $(VENV_PYTHON) ## Python host vs Rust host vs plain redis-py, per-op latency at concurrency 1 (~1 min; BENCH_QUICK=1 for ~20 s)
+bench-python: deps python-native ## Python backends vs Rust host vs plain redis-py, per-op latency and asyncio throughput (~2 min; BENCH_QUICK=1 for ~30 s)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
-	@$(MAKE) --no-print-directory python-assets
 	$(VENV_PYTHON) python/bench/compare_hosts.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
 
 fuzz: ## Fuzz decoding and validation for FUZZ_SECONDS (default 60); non-zero exit on a crash

@@ -23,12 +23,16 @@ pub enum Error {
     /// Stored data does not decode.
     #[error("{}", describe_corruption(.0))]
     DataCorrupt(Corruption),
-    /// Storage cannot be reached or did not answer in time.
+    /// Storage cannot be reached; nothing was written.
     #[error("{0}")]
     Unavailable(String),
-    /// Storage answered with an error.
-    #[error("storage error: {0}")]
-    Backend(String),
+    /// Storage did not answer in time; a write may or may not have happened.
+    #[error("{0}")]
+    StorageTimeout(String),
+    /// Storage answered with an error (`kind`: wrong type, invalid batch,
+    /// other); nothing was written.
+    #[error("storage error: {message}")]
+    Backend { kind: ErrorKind, message: String },
     /// The whole operation took longer than the configured timeout.
     #[error("operation timed out after {0:?}")]
     Timeout(Duration),
@@ -63,12 +67,22 @@ impl From<agent_sessions_guest::SessionError> for Error {
 }
 
 impl Error {
-    /// A storage failure: unreachable or silent storage is `Unavailable`,
-    /// the rest `Backend`.
+    /// A storage failure by its kind.
     pub fn storage(kind: ErrorKind, message: String) -> Self {
         match kind {
-            ErrorKind::Unavailable | ErrorKind::Timeout => Error::Unavailable(message),
-            _ => Error::Backend(message),
+            ErrorKind::Unavailable => Error::Unavailable(message),
+            ErrorKind::Timeout => Error::StorageTimeout(message),
+            _ => Error::Backend { kind, message },
+        }
+    }
+
+    /// How storage failed, for errors that come from storage.
+    pub fn storage_kind(&self) -> Option<ErrorKind> {
+        match self {
+            Error::Unavailable(_) => Some(ErrorKind::Unavailable),
+            Error::StorageTimeout(_) => Some(ErrorKind::Timeout),
+            Error::Backend { kind, .. } => Some(*kind),
+            _ => None,
         }
     }
 

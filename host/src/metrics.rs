@@ -69,8 +69,8 @@ pub fn error_kind(error: &Error) -> &'static str {
         Error::Conflict(_) => "conflict",
         Error::DataCorrupt(_) => "data_corrupt",
         Error::Unavailable(_) => "unavailable",
-        Error::Backend(_) => "backend",
-        Error::Timeout(_) => "timeout",
+        Error::Backend { .. } => "backend",
+        Error::Timeout(_) | Error::StorageTimeout(_) => "timeout",
         Error::Guest(_) => "guest",
         Error::Setup(_) => "setup",
     }

@@ -221,36 +221,47 @@ impl SessionStore {
 
     /// Creates a session with a fresh id.
     pub async fn create(&self, input: SessionCreate) -> Result<Session, Error> {
-        let input = to_json(&input)?;
-        let session = self
-            .call("create", move |bindings, store| {
-                Box::pin(async move { bindings.agent_sessions_repository().call_create(store, &input).await })
-            })
-            .await?;
-        from_json(&session)
+        from_json(&self.create_json(to_json(&input)?).await?)
+    }
+
+    /// [`create`](Self::create) with the input and the session as JSON
+    /// documents of the shared schema (`schema/sessions.schema.json`), for
+    /// hosts that pass documents through: the component reads the input and
+    /// says what is wrong with it, field by field.
+    pub async fn create_json(&self, input: String) -> Result<String, Error> {
+        self.call("create", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_create(store, &input).await })
+        })
+        .await
     }
 
     /// The live session `id`, or [`Error::NotFound`].
     pub async fn get(&self, id: &str) -> Result<Session, Error> {
+        from_json(&self.get_json(id).await?)
+    }
+
+    /// [`get`](Self::get), the session as a JSON document.
+    pub async fn get_json(&self, id: &str) -> Result<String, Error> {
         let id = id.to_owned();
-        let session = self
-            .call("get", move |bindings, store| {
-                Box::pin(async move { bindings.agent_sessions_repository().call_get(store, &id).await })
-            })
-            .await?;
-        from_json(&session)
+        self.call("get", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_get(store, &id).await })
+        })
+        .await
     }
 
     /// Applies `changes` to the live session `id` and returns it updated.
     pub async fn update(&self, id: &str, changes: SessionUpdate) -> Result<Session, Error> {
+        from_json(&self.update_json(id, to_json(&changes)?).await?)
+    }
+
+    /// [`update`](Self::update) with the changes and the session as JSON
+    /// documents.
+    pub async fn update_json(&self, id: &str, changes: String) -> Result<String, Error> {
         let id = id.to_owned();
-        let changes = to_json(&changes)?;
-        let session = self
-            .call("update", move |bindings, store| {
-                Box::pin(async move { bindings.agent_sessions_repository().call_update(store, &id, &changes).await })
-            })
-            .await?;
-        from_json(&session)
+        self.call("update", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_update(store, &id, &changes).await })
+        })
+        .await
     }
 
     /// Deletes session `id`; true when a live session was deleted.
@@ -264,12 +275,15 @@ impl SessionStore {
 
     /// A page of sessions, newest first.
     pub async fn list(&self, limit: u32, offset: u64) -> Result<SessionPage, Error> {
-        let page = self
-            .call("list", move |bindings, store| {
-                Box::pin(async move { bindings.agent_sessions_repository().call_list(store, limit, offset).await })
-            })
-            .await?;
-        from_json(&page)
+        from_json(&self.list_json(limit, offset).await?)
+    }
+
+    /// [`list`](Self::list), the page as a JSON document.
+    pub async fn list_json(&self, limit: u32, offset: u64) -> Result<String, Error> {
+        self.call("list", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_list(store, limit, offset).await })
+        })
+        .await
     }
 
     /// Resets the TTLs of session `id`; false when it is gone.
@@ -284,12 +298,16 @@ impl SessionStore {
     /// Removes every expired session; reports how many, and what it could
     /// not judge and left alone.
     pub async fn cleanup_expired(&self) -> Result<CleanupReport, Error> {
-        let report = self
-            .call("cleanup_expired", |bindings, store| {
-                Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
-            })
-            .await?;
-        from_json(&report)
+        from_json(&self.cleanup_expired_json().await?)
+    }
+
+    /// [`cleanup_expired`](Self::cleanup_expired), the report as a JSON
+    /// document.
+    pub async fn cleanup_expired_json(&self) -> Result<String, Error> {
+        self.call("cleanup_expired", |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
+        })
+        .await
     }
 
     /// Indexes live sessions written by another service; returns how many.
@@ -303,14 +321,17 @@ impl SessionStore {
     /// One bounded step of the stats walk (see [`SessionStore::stats`]):
     /// start with cursor "" and default stats, repeat until `done`.
     pub async fn stats_page(&self, cursor: &str, so_far: SessionStats) -> Result<StatsPage, Error> {
+        from_json(&self.stats_page_json(cursor, to_json(&so_far)?).await?)
+    }
+
+    /// [`stats_page`](Self::stats_page) with the totals so far and the page
+    /// as JSON documents; `so_far` may be "" for the first step.
+    pub async fn stats_page_json(&self, cursor: &str, so_far: String) -> Result<String, Error> {
         let cursor = cursor.to_owned();
-        let so_far = to_json(&so_far)?;
-        let page = self
-            .call("stats", move |bindings, store| {
-                Box::pin(async move { bindings.agent_sessions_repository().call_stats(store, &cursor, &so_far).await })
-            })
-            .await?;
-        from_json(&page)
+        self.call("stats", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_stats(store, &cursor, &so_far).await })
+        })
+        .await
     }
 
     /// Counts sessions (by status, activity, remaining TTL) and

@@ -1,38 +1,30 @@
-"""The files shipped inside the package: the component and the kv script.
+"""The component and the kv script for the wasmtime-py backend.
 
-Both are copies of the repository's build output (`make python-assets`, run
-by `make setup` and `make test`, or by `pip install` from the repository);
-the package never carries its own version of either.
+Both are the bytes the native module embeds (the same build of `guest/` and
+`redis/kv_batch.lua` the Rust host carries), so the two backends can never
+run different rules. `AGENT_SESSIONS_COMPONENT` or the repository's
+`component=` argument load another component file instead.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
-COMPONENT_FILE = PACKAGE_DIR / "agent_sessions.wasm"
-KV_BATCH_SCRIPT_FILE = PACKAGE_DIR / "kv_batch.lua"
+from . import _native
 
 
-def component_path() -> Path:
-    """The component to load: `AGENT_SESSIONS_COMPONENT` if set, else the one
-    shipped in the package."""
-    override = os.environ.get("AGENT_SESSIONS_COMPONENT")
-    path = Path(override) if override else COMPONENT_FILE
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the agent-sessions component is missing at {path}; build it with `make python-assets` "
-            "in the repository (or pip install the package from the repository, which builds it)"
-        )
-    return path
+def component_bytes(path: str | Path | None = None) -> bytes:
+    """The component to load: `path`, else `AGENT_SESSIONS_COMPONENT`, else
+    the one built into the package."""
+    chosen = path if path is not None else os.environ.get("AGENT_SESSIONS_COMPONENT")
+    if chosen is None:
+        return _native.COMPONENT_WASM
+    file = Path(chosen)
+    if not file.is_file():
+        raise FileNotFoundError(f"no component file at {file}")
+    return file.read_bytes()
 
 
-@functools.cache
 def kv_batch_script() -> str:
-    if not KV_BATCH_SCRIPT_FILE.is_file():
-        raise FileNotFoundError(
-            f"the kv batch script is missing at {KV_BATCH_SCRIPT_FILE}; run `make python-assets` in the repository"
-        )
-    return KV_BATCH_SCRIPT_FILE.read_text()
+    return _native.KV_BATCH_SCRIPT

@@ -1,35 +1,31 @@
-"""`SessionRepository`: the design document's API over the component.
+"""`SessionRepository` and `AsyncSessionRepository`: the design document's
+API over the agent-sessions component.
 
 Every session rule (ids, validation, key layout, encodings, TTLs) runs in
-the WebAssembly component; this module only turns the document's inputs
-into JSON, the component's JSON documents into dataclasses, and the WIT
-error variant into exceptions.
+the WebAssembly component, reached through a backend:
+
+- `native` (default): the Rust host as an extension module
+  (`agent_sessions._native`): wasmtime, the precompiled component and a
+  reconnecting redis-rs connection, calls made with the GIL released and
+  awaitables driven by its tokio runtime.
+- `wasmtime-py`: the same component run by wasmtime-py, Redis by redis-py
+  (`pip install 'agent-sessions[wasmtime-py]'`), all in Python.
+
+This module only turns the document's inputs into JSON and the component's
+JSON documents into dataclasses; both backends raise the same exceptions.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import functools
 import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
-from wasmtime.component import Variant
-
-from . import _assets
-from ._runtime import ComponentRuntime
-from .errors import (
-    BackendError,
-    ConflictError,
-    DataCorruptError,
-    InvalidInputError,
-    SessionError,
-    SessionNotFoundError,
-)
-from .kv_redis import RedisKv
+from . import _native
+from .errors import InvalidInputError, SessionNotFoundError
 from .models import (
     CleanupReport,
     Corruption,
@@ -41,6 +37,9 @@ from .models import (
     TtlBucket,
 )
 
+if TYPE_CHECKING:
+    from ._wasmtime_backend import WasmtimeBackend
+
 #: Defaults shared with the Rust host (`guest/src/settings.rs`).
 DEFAULT_TTL_SECONDS = 3600
 DEFAULT_GRACE_SECONDS = 300
@@ -48,12 +47,13 @@ DEFAULT_BATCH_SIZE = 250
 DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
 DEFAULT_TIME_LIMIT_SECONDS = 30.0
 
+#: Which host runs the component: the Rust host as a native module, or wasmtime-py.
+BackendName = Literal["native", "wasmtime-py"]
+
 _U64_MAX = 2**64 - 1
 _U32_MAX = 2**32 - 1
 #: Fields the component reads as whole numbers: 10.0 is sent as 10.
 _WHOLE_NUMBER_FIELDS = ("reasoning_effort", "max_tokens", "expected_version")
-
-T = TypeVar("T")
 
 
 # ----------------------------------------------------------------- lowering
@@ -119,57 +119,45 @@ def _stats(document: dict[str, Any]) -> SessionStats:
     return SessionStats(**document)
 
 
-def _error(error: Variant) -> SessionError:
-    tag, payload = error.tag, error.payload
-    if tag == "invalid-input":
-        return InvalidInputError(str(payload))
-    if tag == "not-found":
-        return SessionNotFoundError(str(payload))
-    if tag == "conflict":
-        return ConflictError(str(payload))
-    if tag == "data-corrupt":
-        try:
-            corruption = Corruption(**json.loads(str(payload)))
-        except (ValueError, TypeError):
-            return DataCorruptError(f"corrupt data: {payload}", session_id="", key="", field="", detail=str(payload))
-        where = f"{corruption.key} field {corruption.field}" if corruption.field else corruption.key
-        return DataCorruptError(
-            f"session {corruption.session_id}: corrupt data in {where}: {corruption.message}",
-            session_id=corruption.session_id,
-            key=corruption.key,
-            field=corruption.field,
-            detail=corruption.message,
-        )
-    if tag == "backend":
-        kind = str(getattr(payload, "kind", "other")).replace("-", "_")
-        return BackendError(str(getattr(payload, "message", payload)), storage_kind=kind)
-    return SessionError(f"{tag}: {payload}")
+def _list_arguments(limit: Any, offset: Any) -> tuple[int, int]:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _U32_MAX:
+        raise InvalidInputError(f"limit must be a whole number from 0 to 1000, not {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _U64_MAX:
+        raise InvalidInputError(f"offset must be a whole number from 0, not {offset!r}")
+    return limit, offset
 
 
-def _unwrap(result: Any) -> Any:
-    # result<T, session-error> is lifted untagged: a Variant is the error.
-    if type(result) is Variant:
-        raise _error(result)
-    return result
+def _page(text: str) -> SessionListResponse:
+    page = json.loads(text)
+    return SessionListResponse(
+        sessions=[SessionDetail(**s) for s in page["sessions"]],
+        total=page["total"],
+        limit=page["limit"],
+        offset=page["offset"],
+        corrupt=_corruptions(page["corrupt"]),
+    )
 
 
-class SessionRepository:
-    """The session repository of the design document, backed by Redis.
+def _cleanup_report(text: str) -> CleanupReport:
+    report = json.loads(text)
+    return CleanupReport(
+        removed=report["removed"], skipped=report["skipped"], problems=_corruptions(report["problems"])
+    )
 
-    Thread-safe: calls from several threads run on separate component
-    instances and Redis connections.
 
-    - `redis_url`: `redis://[user:password@]host:port/db` or `rediss://` (TLS).
-    - `prefix`: prepended to every key (default: none, the document's layout).
-    - `ttl`: seconds a session lives without activity (default 3600).
-    - `component`: path of a `.wasm` to load instead of the shipped one.
-    - `grace`: seconds the hashes outlive the expiry key, for cleanup (300).
-    - `batch_size`: sessions per Redis batch in cleanup and reindex (250).
-    - `memory_limit`, `time_limit`: per call sandbox limits (64 MiB, 30 s).
-    - `socket_timeout`, `connect_timeout`: Redis timeouts in seconds (5, 2).
-    - `redis_client`: a `redis.Redis` to use instead of one built from the URL
-      (give it `retry=Retry(NoBackoff(), 0)` so writes are never replayed).
-    """
+def _check_settings(prefix: object, ttl: object, grace: object, batch_size: object) -> None:
+    for name, value in (("ttl", ttl), ("grace", grace), ("batch_size", batch_size)):
+        least = 0 if name == "grace" else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be a whole number of at least {least}")
+    if not isinstance(prefix, str):
+        raise ValueError("prefix must be a string")
+
+
+class _Repository:
+    """What both repositories share: settings, the backend, and its choice."""
+
+    _backend: _native.NativeStore | WasmtimeBackend
 
     def __init__(
         self,
@@ -184,39 +172,166 @@ class SessionRepository:
         time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
         socket_timeout: float = 5.0,
         connect_timeout: float = 2.0,
+        backend: BackendName = "native",
         redis_client: Any = None,
+        max_concurrency: int = 8,
     ) -> None:
-        for name, value in (("ttl", ttl), ("grace", grace), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < (0 if name == "grace" else 1):
-                raise ValueError(f"{name} must be a whole number of at least {0 if name == 'grace' else 1}")
-        if not isinstance(prefix, str):
-            raise ValueError("prefix must be a string")
+        _check_settings(prefix, ttl, grace, batch_size)
+        if not isinstance(redis_url, str):
+            raise ValueError("redis_url must be a string such as redis://127.0.0.1:6379/0")
         self.prefix = prefix
         self.ttl = ttl
         self.grace = grace
         self.batch_size = batch_size
-        self.kv = RedisKv(
-            redis_url,
-            prefix,
-            socket_timeout=socket_timeout,
-            connect_timeout=connect_timeout,
-            client=redis_client,
+        self.backend: BackendName = backend
+        if backend == "native":
+            if redis_client is not None:
+                raise ValueError("redis_client is for backend='wasmtime-py'; the native backend has its own client")
+            self._backend = _native.NativeStore(
+                redis_url,
+                prefix=prefix,
+                ttl=ttl,
+                grace=grace,
+                batch_size=batch_size,
+                memory_limit=memory_limit,
+                time_limit=time_limit,
+                socket_timeout=socket_timeout,
+                connect_timeout=connect_timeout,
+                component=component,
+            )
+        elif backend == "wasmtime-py":
+            if max_concurrency < 1:
+                raise ValueError("max_concurrency must be at least 1")
+            try:
+                from ._wasmtime_backend import WasmtimeBackend
+            except ImportError as error:
+                raise ImportError(
+                    f"backend='wasmtime-py' needs wasmtime and redis ({error.name} is missing): "
+                    "pip install 'agent-sessions[wasmtime-py]'"
+                ) from error
+            self._backend = WasmtimeBackend(
+                redis_url,
+                prefix=prefix,
+                ttl=ttl,
+                grace=grace,
+                batch_size=batch_size,
+                memory_limit=memory_limit,
+                time_limit=time_limit,
+                socket_timeout=socket_timeout,
+                connect_timeout=connect_timeout,
+                component=component,
+                redis_client=redis_client,
+                max_concurrency=max_concurrency,
+            )
+        else:
+            raise ValueError(f"backend must be 'native' or 'wasmtime-py', not {backend!r}")
+
+    @classmethod
+    def _in_memory(
+        cls,
+        *,
+        ttl: int,
+        grace: int,
+        prefix: str,
+        batch_size: int,
+        manual_clock: bool,
+        memory_limit: int,
+        time_limit: float,
+    ) -> Any:
+        _check_settings(prefix, ttl, grace, batch_size)
+        repository = cls.__new__(cls)
+        repository.prefix = prefix
+        repository.ttl = ttl
+        repository.grace = grace
+        repository.batch_size = batch_size
+        repository.backend = "native"
+        repository._backend = _native.NativeStore(
+            None,
+            prefix=prefix,
+            ttl=ttl,
+            grace=grace,
+            batch_size=batch_size,
+            memory_limit=memory_limit,
+            time_limit=time_limit,
+            socket_timeout=5.0,
+            connect_timeout=2.0,
+            manual_clock=manual_clock,
         )
-        path = Path(component) if component is not None else _assets.component_path()
-        self._runtime = ComponentRuntime(
-            path,
-            self.kv.execute,
-            (ttl, grace, batch_size),
+        return repository
+
+    def advance_clock(self, seconds: float) -> None:
+        """Moves the clock of a repository made with
+        `in_memory(manual_clock=True)` forward: TTLs run out without waiting."""
+        if not isinstance(self._backend, _native.NativeStore):
+            raise RuntimeError("advance_clock needs a repository made with in_memory(manual_clock=True)")
+        self._backend.advance_clock(seconds)
+
+    @property
+    def round_trips(self) -> int:
+        """Storage batches sent so far (one round trip each)."""
+        return self._backend.round_trips
+
+    @property
+    def storage(self) -> str:
+        """Where sessions are kept (password redacted)."""
+        return self._backend.storage
+
+
+class SessionRepository(_Repository):
+    """The session repository of the design document, backed by Redis.
+
+    Thread-safe: calls from several threads run in parallel, each on its own
+    sandboxed component instance; with the native backend the GIL is
+    released while a call runs.
+
+    - `redis_url`: `redis://[user:password@]host:port/db` or `rediss://` (TLS).
+      Nothing connects until the first call.
+    - `prefix`: prepended to every key (default: none, the document's layout).
+    - `ttl`: seconds a session lives without activity (default 3600).
+    - `component`: path of a `.wasm` to load instead of the built-in one.
+    - `grace`: seconds the hashes outlive the expiry key, for cleanup (300).
+    - `batch_size`: sessions per Redis batch in cleanup and reindex (250).
+    - `memory_limit`, `time_limit`: per call sandbox limits (64 MiB, 30 s).
+    - `socket_timeout`, `connect_timeout`: Redis timeouts in seconds (5, 2).
+    - `backend`: `"native"` (default, the Rust host) or `"wasmtime-py"`.
+    - `redis_client` (wasmtime-py only): a `redis.Redis` to use instead of
+      one built from the URL (give it `retry=Retry(NoBackoff(), 0)` so writes
+      are never replayed).
+
+    `SessionRepository.in_memory()` keeps sessions in process memory instead.
+    """
+
+    @classmethod
+    def in_memory(
+        cls,
+        *,
+        ttl: int = DEFAULT_TTL_SECONDS,
+        grace: int = DEFAULT_GRACE_SECONDS,
+        prefix: str = "",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        manual_clock: bool = False,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
+    ) -> SessionRepository:
+        """A repository over an in-memory store private to it, with Redis's
+        TTL semantics: for tests of code that uses sessions. With
+        `manual_clock=True` time only moves by `advance_clock(seconds)`."""
+        repository: SessionRepository = cls._in_memory(
+            ttl=ttl,
+            grace=grace,
+            prefix=prefix,
+            batch_size=batch_size,
+            manual_clock=manual_clock,
             memory_limit=memory_limit,
             time_limit=time_limit,
         )
+        return repository
 
     # -- the document's methods
 
     def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
         """Creates a session with a fresh UUID v4 (one atomic Redis batch)."""
-        document = _json(session_data, SessionCreate, "session_data")
-        return _session(_unwrap(self._runtime.call("create", document)))
+        return _session(self._backend.create(_json(session_data, SessionCreate, "session_data")))
 
     def get_session(self, session_id: str) -> SessionDetail | None:
         """The live session, or None when there is none (never created,
@@ -228,38 +343,27 @@ class SessionRepository:
 
     def get_session_or_raise(self, session_id: str) -> SessionDetail:
         """Like `get_session`, but raises SessionNotFoundError."""
-        return _session(_unwrap(self._runtime.call("get", _session_id(session_id))))
+        return _session(self._backend.get(_session_id(session_id)))
 
     def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> SessionDetail:
         """Changes the given fields, bumps `updated_at`, `last_activity` and
         `version`, and resets every TTL. Raises SessionNotFoundError when the
         session is gone, ConflictError when `expected_version` does not match."""
         changes = _json(update_data, SessionUpdate, "update_data")
-        return _session(_unwrap(self._runtime.call("update", _session_id(session_id), changes)))
+        return _session(self._backend.update(_session_id(session_id), changes))
 
     def delete_session(self, session_id: str) -> bool:
         """Removes every key of the session; True when a live session was deleted."""
-        return bool(_unwrap(self._runtime.call("delete", _session_id(session_id))))
+        return self._backend.delete(_session_id(session_id))
 
     def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
         """Sessions newest first by `created_at`, with the total (limit 0..1000)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _U32_MAX:
-            raise InvalidInputError(f"limit must be a whole number from 0 to 1000, not {limit!r}")
-        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _U64_MAX:
-            raise InvalidInputError(f"offset must be a whole number from 0, not {offset!r}")
-        page = json.loads(_unwrap(self._runtime.call("list", limit, offset)))
-        return SessionListResponse(
-            sessions=[SessionDetail(**s) for s in page["sessions"]],
-            total=page["total"],
-            limit=page["limit"],
-            offset=page["offset"],
-            corrupt=_corruptions(page["corrupt"]),
-        )
+        return _page(self._backend.list(*_list_arguments(limit, offset)))
 
     def extend_session_ttl(self, session_id: str) -> bool:
         """Resets every TTL and `last_activity`; False, writing nothing, if
         the session is gone."""
-        return bool(_unwrap(self._runtime.call("extend-ttl", _session_id(session_id))))
+        return self._backend.extend_ttl(_session_id(session_id))
 
     def cleanup_expired_sessions(self) -> int:
         """Removes every session whose expiry key is gone; returns how many."""
@@ -269,15 +373,12 @@ class SessionRepository:
 
     def cleanup_expired_sessions_report(self) -> CleanupReport:
         """Like `cleanup_expired_sessions`, with what it skipped and why."""
-        report = json.loads(_unwrap(self._runtime.call("cleanup-expired")))
-        return CleanupReport(
-            removed=report["removed"], skipped=report["skipped"], problems=_corruptions(report["problems"])
-        )
+        return _cleanup_report(self._backend.cleanup_expired())
 
     def reindex_sessions(self) -> int:
         """Adds live sessions that another service wrote (in `active_sessions`
         but not in the list index); returns how many."""
-        return int(_unwrap(self._runtime.call("reindex")))
+        return self._backend.reindex()
 
     def stats(self, progress: Callable[[SessionStats], None] | None = None) -> SessionStats:
         """Counts sessions (by status, activity, remaining TTL) and
@@ -285,33 +386,20 @@ class SessionRepository:
         `batch_size`; `progress` sees the totals after each step."""
         cursor, so_far = "", ""
         while True:
-            page = json.loads(_unwrap(self._runtime.call("stats", cursor, so_far)))
-            cursor, done = page["cursor"], page["done"]
-            if progress is not None or done:
-                stats = _stats(page["stats"])
-                if progress is not None:
-                    progress(stats)
-                if done:
-                    return stats
-            so_far = json.dumps(page["stats"])
+            page = json.loads(self._backend.stats(cursor, so_far))
+            cursor, so_far = page["cursor"], json.dumps(page["stats"])
+            if progress is not None:
+                progress(_stats(page["stats"]))
+            if page["done"]:
+                return _stats(page["stats"])
 
     def ping(self) -> float:
         """Seconds one Redis PING takes; raises BackendError when Redis is down."""
-        try:
-            return self.kv.ping()
-        except Exception as error:
-            raise BackendError(
-                f"Redis is unavailable at {self.kv.redacted_url}: {error}", storage_kind="unavailable"
-            ) from None
-
-    @property
-    def round_trips(self) -> int:
-        """Redis batches sent so far (one round trip each)."""
-        return self.kv.round_trips
+        return self._backend.ping()
 
     def close(self) -> None:
-        """Closes the Redis connections."""
-        self.kv.close()
+        """Closes the Redis connections; later calls raise."""
+        self._backend.close()
 
     def __enter__(self) -> SessionRepository:
         return self
@@ -320,66 +408,93 @@ class SessionRepository:
         self.close()
 
 
-class AsyncSessionRepository:
-    """`SessionRepository` for asyncio: the same methods as coroutines.
+class AsyncSessionRepository(_Repository):
+    """`SessionRepository` for asyncio: the same methods as coroutines, the
+    same arguments.
 
-    Component calls are synchronous (wasmtime-py and redis-py), so each runs
-    on a thread of a private pool of `max_concurrency` threads and never
-    blocks the event loop. Takes the same arguments as `SessionRepository`.
+    With the native backend each call is an awaitable driven by the Rust
+    host's tokio runtime: no thread per call, the event loop never blocks.
+    Cancelling a call drops it; a write reaches Redis as one atomic script
+    call or not at all, so nothing is left half-written. With
+    `backend="wasmtime-py"` calls run on a private pool of `max_concurrency`
+    threads.
     """
 
-    def __init__(self, *args: Any, max_concurrency: int = 8, **kwargs: Any) -> None:
-        if max_concurrency < 1:
-            raise ValueError("max_concurrency must be at least 1")
-        self.sync = SessionRepository(*args, **kwargs)
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max_concurrency, thread_name_prefix="agent-sessions"
+    @classmethod
+    def in_memory(
+        cls,
+        *,
+        ttl: int = DEFAULT_TTL_SECONDS,
+        grace: int = DEFAULT_GRACE_SECONDS,
+        prefix: str = "",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        manual_clock: bool = False,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
+    ) -> AsyncSessionRepository:
+        """See `SessionRepository.in_memory`."""
+        repository: AsyncSessionRepository = cls._in_memory(
+            ttl=ttl,
+            grace=grace,
+            prefix=prefix,
+            batch_size=batch_size,
+            manual_clock=manual_clock,
+            memory_limit=memory_limit,
+            time_limit=time_limit,
         )
-
-    async def _run(self, method: Callable[..., T], *args: Any) -> T:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(method, *args))
+        return repository
 
     async def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
-        return await self._run(self.sync.create_session, session_data)
+        return _session(await self._backend.create_async(_json(session_data, SessionCreate, "session_data")))
 
     async def get_session(self, session_id: str) -> SessionDetail | None:
-        return await self._run(self.sync.get_session, session_id)
+        try:
+            return await self.get_session_or_raise(session_id)
+        except SessionNotFoundError:
+            return None
 
     async def get_session_or_raise(self, session_id: str) -> SessionDetail:
-        return await self._run(self.sync.get_session_or_raise, session_id)
+        return _session(await self._backend.get_async(_session_id(session_id)))
 
     async def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> SessionDetail:
-        return await self._run(self.sync.update_session, session_id, update_data)
+        changes = _json(update_data, SessionUpdate, "update_data")
+        return _session(await self._backend.update_async(_session_id(session_id), changes))
 
     async def delete_session(self, session_id: str) -> bool:
-        return await self._run(self.sync.delete_session, session_id)
+        return await self._backend.delete_async(_session_id(session_id))
 
     async def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
-        return await self._run(self.sync.list_sessions, limit, offset)
+        return _page(await self._backend.list_async(*_list_arguments(limit, offset)))
 
     async def extend_session_ttl(self, session_id: str) -> bool:
-        return await self._run(self.sync.extend_session_ttl, session_id)
+        return await self._backend.extend_ttl_async(_session_id(session_id))
 
     async def cleanup_expired_sessions(self) -> int:
-        return await self._run(self.sync.cleanup_expired_sessions)
+        return (await self.cleanup_expired_sessions_report()).removed
 
     async def cleanup_expired_sessions_report(self) -> CleanupReport:
-        return await self._run(self.sync.cleanup_expired_sessions_report)
+        return _cleanup_report(await self._backend.cleanup_expired_async())
 
     async def reindex_sessions(self) -> int:
-        return await self._run(self.sync.reindex_sessions)
+        return await self._backend.reindex_async()
 
     async def stats(self, progress: Callable[[SessionStats], None] | None = None) -> SessionStats:
-        return await self._run(self.sync.stats, progress)
+        cursor, so_far = "", ""
+        while True:
+            page = json.loads(await self._backend.stats_async(cursor, so_far))
+            cursor, so_far = page["cursor"], json.dumps(page["stats"])
+            if progress is not None:
+                progress(_stats(page["stats"]))
+            if page["done"]:
+                return _stats(page["stats"])
 
     async def ping(self) -> float:
-        return await self._run(self.sync.ping)
+        return await self._backend.ping_async()
 
     async def close(self) -> None:
-        """Waits for running calls, then closes the Redis connections."""
-        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown)
-        self.sync.close()
+        """Waits for running calls (wasmtime-py backend), then closes the
+        Redis connections."""
+        await asyncio.to_thread(self._backend.close)
 
     async def __aenter__(self) -> AsyncSessionRepository:
         return self

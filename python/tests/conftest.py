@@ -1,4 +1,5 @@
-"""Test support: throwaway redis-server processes on free ports.
+"""Test support: throwaway redis-server processes on free ports, and the
+two backends every repository test runs on.
 
 Every test gets an empty Redis: a server per test module, flushed before
 each test. Nothing here skips: without redis-server the tests fail and say
@@ -18,6 +19,7 @@ import pytest
 import redis
 
 from agent_sessions import SessionRepository
+from agent_sessions.repository import BackendName
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -117,9 +119,19 @@ def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator[redis.Re
     client.close()
 
 
+BACKENDS: list[BackendName] = ["native", "wasmtime-py"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> BackendName:
+    """Each test that takes it runs once per backend."""
+    name: BackendName = request.param
+    return name
+
+
 @pytest.fixture
-def repo(redis_url: str) -> Iterator[SessionRepository]:
-    repository = SessionRepository(redis_url)
+def repo(redis_url: str, backend: BackendName) -> Iterator[SessionRepository]:
+    repository = SessionRepository(redis_url, backend=backend)
     yield repository
     repository.close()
 

@@ -23,6 +23,7 @@ from agent_sessions import (
 )
 from agent_sessions.errors import BackendError, DataCorruptError
 from agent_sessions.models import CleanupReport, SessionDetail, SessionListResponse, SessionStats
+from agent_sessions.repository import BackendName
 
 SCENARIOS = sorted((REPO / "tests" / "conformance").glob("*.json"))
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -287,7 +288,7 @@ def server() -> Iterator[RedisServer]:
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
-def test_scenario(path: Path, server: RedisServer) -> None:
+def test_scenario(path: Path, server: RedisServer, backend: BackendName) -> None:
     scenario = json.loads(path.read_text())
     check_scenario(scenario)
     settings = scenario.get("settings", {})
@@ -302,6 +303,7 @@ def test_scenario(path: Path, server: RedisServer) -> None:
         prefix=scenario.get("prefix", ""),
         ttl=settings.get("session_ttl_seconds", 3600),
         grace=settings.get("grace_seconds", 300),
+        backend=backend,
     )
     saved: dict[str, str] = {}
     try:

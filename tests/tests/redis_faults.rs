@@ -98,7 +98,7 @@ async fn redis_stopped_mid_load_fails_fast_and_the_host_recovers() {
                             recovered.fetch_add(1, Ordering::Relaxed);
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }
-                        Ok(Err(Error::Unavailable(_) | Error::Timeout(_))) => {
+                        Ok(Err(Error::Unavailable(_) | Error::StorageTimeout(_) | Error::Timeout(_))) => {
                             failed.fetch_add(1, Ordering::Relaxed);
                             tokio::time::sleep(Duration::from_millis(10)).await;
                         }

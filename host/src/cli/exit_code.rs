@@ -25,9 +25,9 @@ impl Exit {
             Error::InvalidInput(_) => Exit::Usage,
             Error::NotFound(_) => Exit::NotFound,
             Error::Conflict(_) => Exit::Conflict,
-            Error::Unavailable(_) | Error::Timeout(_) => Exit::Unavailable,
+            Error::Unavailable(_) | Error::Timeout(_) | Error::StorageTimeout(_) => Exit::Unavailable,
             Error::DataCorrupt(_) => Exit::Corrupt,
-            Error::Backend(_) | Error::Guest(_) | Error::Setup(_) => Exit::Failure,
+            Error::Backend { .. } | Error::Guest(_) | Error::Setup(_) => Exit::Failure,
         }
     }
 }

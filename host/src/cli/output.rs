@@ -45,8 +45,8 @@ pub fn error_json(error: &Error) -> Value {
         Error::Conflict(_) => "conflict",
         Error::DataCorrupt(_) => "data_corrupt",
         Error::Unavailable(_) => "unavailable",
-        Error::Timeout(_) => "timeout",
-        Error::Backend(_) => "backend",
+        Error::Timeout(_) | Error::StorageTimeout(_) => "timeout",
+        Error::Backend { .. } => "backend",
         Error::Guest(_) => "guest",
         Error::Setup(_) => "setup",
     };

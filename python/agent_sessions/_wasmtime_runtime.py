@@ -20,9 +20,9 @@ import wasmtime
 from wasmtime import Config, Engine, Store, WasiConfig
 from wasmtime.component import Component, Linker, Record
 
-from . import _wasmtime_speedups
+from . import _assets, _wasmtime_speedups
+from ._wasmtime_kv import StorageFailure
 from .errors import ComponentError
-from .kv_redis import StorageFailure
 
 _wasmtime_speedups.install()
 
@@ -46,7 +46,7 @@ class _Shared:
 
     _lock = threading.Lock()
     _engine: Engine | None = None
-    _components: dict[Path, Component] = {}
+    _components: dict[Path | None, Component] = {}
 
     @classmethod
     def engine(cls) -> Engine:
@@ -67,12 +67,13 @@ class _Shared:
             engine.increment_epoch()
 
     @classmethod
-    def component(cls, path: Path) -> Component:
+    def component(cls, path: Path | None) -> Component:
+        """The component at `path`, or the package's own when None."""
         engine = cls.engine()
         with cls._lock:
             component = cls._components.get(path)
             if component is None:
-                component = Component.from_file(engine, str(path))
+                component = Component(engine, _assets.component_bytes(path))
                 cls._components[path] = component
             return component
 
@@ -105,7 +106,7 @@ class ComponentRuntime:
 
     def __init__(
         self,
-        component_path: Path,
+        component_path: Path | None,
         kv_execute: Callable[[str, str], str],
         settings: tuple[int, int, int],
         *,
@@ -117,7 +118,8 @@ class ComponentRuntime:
         try:
             self.component = _Shared.component(component_path)
         except wasmtime.WasmtimeError as error:
-            raise ComponentError(f"cannot load the component {component_path}: {error}") from error
+            where = f" {component_path}" if component_path is not None else ""
+            raise ComponentError(f"cannot load the component{where}: {error}") from error
         self.linker = Linker(self.engine)
         self.linker.add_wasip2()
         ttl, grace, batch_size = settings

@@ -1,0 +1,296 @@
+//! [`NativeStore`]: one `SessionStore` of the Rust host, for Python.
+//!
+//! Every operation has two methods: `get` blocks the calling thread with the
+//! GIL released, `get_async` returns an awaitable driven by the tokio
+//! runtime (pyo3-async-runtimes), with no thread hand-off per call.
+//! Documents cross as JSON text in the shared schema; the Python package
+//! turns them into its dataclasses.
+//!
+//! Cancelling an awaitable drops the call: its instance is discarded, not
+//! reused, and a write batch already sent to Redis still applies whole or
+//! not at all (one script call), so nothing is left half-written.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent_sessions_host::kv::memory::{ManualClock, MemoryBackend};
+use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, SessionStoreBuilder};
+use pyo3::IntoPyObject;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::errors;
+use crate::runtime::block_on;
+
+/// The Rust host's session store (`agent_sessions._native.NativeStore`).
+#[pyclass(frozen, module = "agent_sessions._native")]
+pub struct NativeStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Built on first use, so a repository can be made before Redis is up
+    /// (as with redis-py); `None` again after `close`.
+    store: Mutex<Option<SessionStore>>,
+    builder: SessionStoreBuilder,
+    closed: std::sync::atomic::AtomicBool,
+    opening: tokio::sync::Mutex<()>,
+    clock: Option<ManualClock>,
+    /// The process that made the store: a forked child has no runtime
+    /// threads, so it must make its own store.
+    pid: u32,
+}
+
+impl Inner {
+    async fn store(&self) -> Result<SessionStore, PyErr> {
+        self.check_usable()?;
+        if let Some(store) = self.store.lock().expect("store lock").clone() {
+            return Ok(store);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(store) = self.store.lock().expect("store lock").clone() {
+            return Ok(store);
+        }
+        self.check_usable()?;
+        let store = self.builder.clone().build().await.map_err(errors::to_py)?;
+        *self.store.lock().expect("store lock") = Some(store.clone());
+        Ok(store)
+    }
+
+    fn check_usable(&self) -> PyResult<()> {
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(PyRuntimeError::new_err("this session repository is closed"));
+        }
+        if std::process::id() != self.pid {
+            return Err(PyRuntimeError::new_err(
+                "this session repository was made in another process (before a fork); make one in this process",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Runs one operation against the store with the GIL released.
+fn blocking<T, F, Fut>(py: Python<'_>, inner: &Arc<Inner>, operation: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce(SessionStore) -> Fut + Send,
+    Fut: Future<Output = Result<T, Error>> + Send,
+{
+    block_on(py, async {
+        let store = inner.store().await?;
+        operation(store).await.map_err(errors::to_py)
+    })
+}
+
+/// Starts one operation on the runtime and returns its awaitable.
+fn awaitable<'py, T, F, Fut>(py: Python<'py>, inner: &Arc<Inner>, operation: F) -> PyResult<Bound<'py, PyAny>>
+where
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+    F: FnOnce(SessionStore) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T, Error>> + Send + 'static,
+{
+    inner.check_usable()?;
+    let inner = inner.clone();
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let store = inner.store().await?;
+        operation(store).await.map_err(errors::to_py)
+    })
+}
+
+fn seconds(name: &str, value: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| PyValueError::new_err(format!("{name} must be a positive number of seconds, not {value}")))
+}
+
+#[pymethods]
+impl NativeStore {
+    /// Redis at `redis_url`, or the in-memory store when it is None (with
+    /// a clock that only `advance_clock` moves when `manual_clock`).
+    #[new]
+    #[pyo3(signature = (
+        redis_url, *, prefix, ttl, grace, batch_size, memory_limit, time_limit, socket_timeout,
+        connect_timeout, component=None, manual_clock=false,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        redis_url: Option<String>,
+        prefix: String,
+        ttl: u64,
+        grace: u64,
+        batch_size: u32,
+        memory_limit: usize,
+        time_limit: f64,
+        socket_timeout: f64,
+        connect_timeout: f64,
+        component: Option<PathBuf>,
+        manual_clock: bool,
+    ) -> PyResult<Self> {
+        let timeout = seconds("time_limit", time_limit)?;
+        let defaults = GuestLimits::default();
+        let limits = GuestLimits { memory_bytes: memory_limit, cpu_time: defaults.cpu_time.min(timeout), timeout };
+        let mut builder = SessionStore::builder()
+            .prefix(prefix)
+            .session_ttl(Duration::from_secs(ttl))
+            .grace_period(Duration::from_secs(grace))
+            .batch_size(batch_size)
+            .limits(limits);
+        if let Some(path) = component {
+            if !path.is_file() {
+                return Err(PyValueError::new_err(format!("no component file at {}", path.display())));
+            }
+            builder = builder.component_file(path);
+        }
+        let mut clock = None;
+        builder = match redis_url {
+            Some(url) => {
+                let options = RedisOptions {
+                    connect_timeout: seconds("connect_timeout", connect_timeout)?,
+                    response_timeout: seconds("socket_timeout", socket_timeout)?,
+                    ..RedisOptions::default()
+                };
+                builder.redis_with_options(url, options)
+            }
+            None if manual_clock => {
+                let manual = ManualClock::new();
+                clock = Some(manual.clone());
+                builder.memory_backend(MemoryBackend::with_clock(manual))
+            }
+            None => builder.memory(),
+        };
+        Ok(NativeStore {
+            inner: Arc::new(Inner {
+                store: Mutex::new(None),
+                builder,
+                closed: false.into(),
+                opening: tokio::sync::Mutex::new(()),
+                clock,
+                pid: std::process::id(),
+            }),
+        })
+    }
+
+    fn create(&self, py: Python<'_>, input: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.create_json(input).await })
+    }
+
+    fn create_async<'py>(&self, py: Python<'py>, input: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.create_json(input).await })
+    }
+
+    fn get(&self, py: Python<'_>, id: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.get_json(&id).await })
+    }
+
+    fn get_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.get_json(&id).await })
+    }
+
+    fn update(&self, py: Python<'_>, id: String, changes: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.update_json(&id, changes).await })
+    }
+
+    fn update_async<'py>(&self, py: Python<'py>, id: String, changes: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.update_json(&id, changes).await })
+    }
+
+    fn delete(&self, py: Python<'_>, id: String) -> PyResult<bool> {
+        blocking(py, &self.inner, move |store| async move { store.delete(&id).await })
+    }
+
+    fn delete_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.delete(&id).await })
+    }
+
+    fn list(&self, py: Python<'_>, limit: u32, offset: u64) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.list_json(limit, offset).await })
+    }
+
+    fn list_async<'py>(&self, py: Python<'py>, limit: u32, offset: u64) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.list_json(limit, offset).await })
+    }
+
+    fn extend_ttl(&self, py: Python<'_>, id: String) -> PyResult<bool> {
+        blocking(py, &self.inner, move |store| async move { store.extend_ttl(&id).await })
+    }
+
+    fn extend_ttl_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.extend_ttl(&id).await })
+    }
+
+    fn cleanup_expired(&self, py: Python<'_>) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.cleanup_expired_json().await })
+    }
+
+    fn cleanup_expired_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.cleanup_expired_json().await })
+    }
+
+    fn reindex(&self, py: Python<'_>) -> PyResult<u64> {
+        blocking(py, &self.inner, move |store| async move { store.reindex().await })
+    }
+
+    fn reindex_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.reindex().await })
+    }
+
+    fn stats(&self, py: Python<'_>, cursor: String, so_far: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.stats_page_json(&cursor, so_far).await })
+    }
+
+    fn stats_async<'py>(&self, py: Python<'py>, cursor: String, so_far: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.stats_page_json(&cursor, so_far).await })
+    }
+
+    /// Seconds one PING takes (0 for the in-memory store).
+    fn ping(&self, py: Python<'_>) -> PyResult<f64> {
+        blocking(py, &self.inner, move |store| async move { ping(store).await })
+    }
+
+    fn ping_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { ping(store).await })
+    }
+
+    /// Moves the in-memory store's manual clock forward.
+    fn advance_clock(&self, seconds: f64) -> PyResult<()> {
+        let clock = self.inner.clock.as_ref().ok_or_else(|| {
+            PyRuntimeError::new_err("advance_clock needs a repository made with in_memory(manual_clock=True)")
+        })?;
+        let by = Duration::try_from_secs_f64(seconds)
+            .map_err(|_| PyValueError::new_err(format!("cannot advance the clock by {seconds} seconds")))?;
+        clock.advance(by);
+        Ok(())
+    }
+
+    /// Storage round trips made so far.
+    #[getter]
+    fn round_trips(&self) -> u64 {
+        self.inner.store.lock().expect("store lock").as_ref().map_or(0, SessionStore::round_trips)
+    }
+
+    /// Where sessions are kept, password redacted.
+    #[getter]
+    fn storage(&self) -> String {
+        match self.inner.store.lock().expect("store lock").as_ref() {
+            Some(store) => store.storage_description(),
+            None => "not connected yet".to_owned(),
+        }
+    }
+
+    /// Drops the connection; calls in flight finish, later calls fail.
+    fn close(&self) {
+        self.inner.closed.store(true, std::sync::atomic::Ordering::Release);
+        self.inner.store.lock().expect("store lock").take();
+    }
+}
+
+async fn ping(store: SessionStore) -> Result<f64, Error> {
+    let latency = store.kv().backend().ping().await.map_err(|e| {
+        Error::Unavailable(format!("Redis is unavailable at {}: {}", store.storage_description(), e.message))
+    })?;
+    Ok(latency.as_secs_f64())
+}

@@ -1,32 +1,63 @@
-"""Per-operation latency of the Python host, the Rust host and plain redis-py, side by side.
+"""The Python package's backends, the Rust host and plain redis-py, side by side.
 
-Starts its own redis-server (free port, no persistence) and measures, at
-concurrency 1, create, get, update, extend (extend_ttl), delete and list (a
-page of 10 over 100 sessions) through three implementations against that one
-server:
+Starts its own redis-server (free port, no persistence) and measures, in one
+run against that one server, seven implementations of the design document's
+`SessionRepository`:
 
-- the Python host (`agent_sessions.SessionRepository`) in this process, timed
-  with `time.perf_counter_ns`;
-- the Rust host (`SessionStore`) through the bench crate's `host-latency`
-  binary, which measures the same round in the same order with the same inputs;
-- plain redis-py (`PlainRepository` below): the design document written
-  directly on redis.asyncio, as a service team would without the component,
-  in this process with its own event loop.
+- `native-sync`: `SessionRepository(backend="native")`, the Rust host as the
+  package's extension module (blocking calls, the GIL released);
+- `native-async`: `AsyncSessionRepository(backend="native")`, its awaitables
+  driven by the module's tokio runtime;
+- `wasmtime-py-sync`: `SessionRepository(backend="wasmtime-py")`, the same
+  component run by wasmtime-py, Redis by redis-py;
+- `wasmtime-py-async`: `AsyncSessionRepository(backend="wasmtime-py")`, the
+  above on a thread pool (`max_concurrency`, default 8);
+- `plain-sync`: `PlainSyncRepository` below, the design document written
+  directly on the synchronous redis-py client (`redis.Redis`), as a service
+  team would without the component;
+- `plain-async`: `PlainRepository` below, the same commands on redis.asyncio
+  (both share the code that builds the hashes, queues the commands and reads
+  the sessions back: only the I/O differs);
+- `rust`: the Rust host (`SessionStore`) through the bench crate's
+  `host-latency` binary, which runs the same round with the same inputs.
 
-They take turns in rounds, in the order python, rust, plain, plain, rust,
-python, ... (as `make bench` alternates its paths), so that the noise of a
-shared machine falls on all; every round warms up first and starts on an
-empty database. Latencies of all rounds are pooled per implementation before
-the percentiles are taken. A `ping` row is the floor: one PING through
-redis-py (Python), the Rust host's own Redis connection (redis-rs) and
-redis.asyncio (plain). `--pin` fixes where redis-server and the hosts run
-(default: the scheduler decides, as in `make bench`).
+1. Latency at concurrency 1: create, get, update, extend (extend_ttl), delete
+   and list (a page of 10 over 100 sessions), one call at a time (the async
+   implementations awaited one at a time on one asyncio event loop), timed
+   with `time.perf_counter_ns`; p50, p99, mean and ops/s per operation. A
+   `ping` row is the floor under every operation: one PING through each
+   implementation's own client (`repo.ping()` for the package's backends:
+   redis-rs for native, redis-py for wasmtime-py, through the thread pool
+   for wasmtime-py-async; `redis.Redis.ping` for plain-sync; redis.asyncio's
+   for plain-async; the host's redis-rs connection for rust).
+2. Ratios of p50 per operation, each marked met or missed: native-sync /
+   plain-sync and native-async / plain-async (target: at most 0.5),
+   native-sync / rust and native-async / rust (target: at most 1.3).
+3. Throughput at concurrency 32 of the async implementations: one event
+   loop, 32 tasks (asyncio.gather), each creating `--concurrent-calls`
+   sessions one after the other, then getting them; ops/s (all calls over
+   the wall time) of create and get, and the ratio native-async /
+   plain-async (target: at least 3); wasmtime-py-async for reference.
 
-Prints a table and writes the same as JSON to target/bench/python-vs-rust.json.
+The implementations take turns in rounds, in the order above, then reversed,
+and so on (as `make bench` alternates its paths), so that the noise of a
+shared machine falls on all of them; every turn starts on an empty database
+and warms up first (a round of `--warmup` calls per operation, and a short
+concurrent pass). Repositories and clients live for the whole run (the Rust
+binary is a new process each turn and warms up itself); latencies of all
+rounds are pooled per implementation and operation before the percentiles
+are taken. `--pin` fixes where redis-server and the hosts run (default: the
+scheduler decides, as in `make bench`).
+
+Prints the tables and writes everything (per implementation and operation
+p50/p99/mean/ops_per_s, the ratios with their targets, the concurrent
+throughput, the machine, Redis and package versions, the time) as JSON to
+target/bench/python.json. `--quick` takes about 40 s, the default about
+2-3 minutes on two cores.
 
     make bench-python                  # or, from the repository root:
     cargo build --release -p agent-sessions-bench --bin host-latency
-    .venv/bin/python python/bench/compare_hosts.py [--quick]
+    .venv/bin/python python/bench/compare_hosts.py --rust-bin target/release/host-latency [--quick]
 """
 
 from __future__ import annotations
@@ -34,6 +65,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import hashlib
 import importlib.metadata
 import json
@@ -51,15 +83,17 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "python"))
 
 import redis  # noqa: E402
 import redis.asyncio  # noqa: E402
+import redis.utils  # noqa: E402
 
 from agent_sessions import (  # noqa: E402
+    AsyncSessionRepository,
     SessionCreate,
     SessionDetail,
     SessionListResponse,
@@ -70,16 +104,40 @@ from agent_sessions import (  # noqa: E402
 
 #: Operations in the order a round runs them (the Rust binary's order too).
 OPS = ["create", "get", "update", "extend", "delete", "list"]
-#: Who is measured: the Python host, the Rust host, plain redis-py.
-HOSTS = ["python", "rust", "plain"]
-#: The floor: one PING on a plain client.
+#: The floor: one PING on each implementation's own client.
 PING = "ping"
+#: Who is measured, in the order of the first round.
+IMPLS = ["native-sync", "native-async", "wasmtime-py-sync", "wasmtime-py-async", "plain-sync", "plain-async", "rust"]
+#: Who is also measured at concurrency 32 (one event loop), and on what.
+ASYNC_IMPLS = ["native-async", "wasmtime-py-async", "plain-async"]
+CONCURRENT_OPS = ["create", "get"]
 #: Sessions the list operation pages through, 10 at a time.
 LIST_SESSIONS = 100
 PAGE = 10
 
-#: One round of one host: op -> (latencies in ns, seconds of the whole loop, round trips).
-RoundResult = dict[str, tuple[list[int], float, int]]
+DESCRIPTIONS = {
+    "native-sync": 'SessionRepository(backend="native"): the Rust host as an extension module',
+    "native-async": 'AsyncSessionRepository(backend="native"): awaitables driven by its tokio runtime',
+    "wasmtime-py-sync": 'SessionRepository(backend="wasmtime-py"): wasmtime-py and redis-py',
+    "wasmtime-py-async": 'AsyncSessionRepository(backend="wasmtime-py"): the above on a thread pool',
+    "plain-sync": "PlainSyncRepository: the design document on redis.Redis, no component",
+    "plain-async": "PlainRepository: the design document on redis.asyncio, no component",
+    "rust": "the Rust host (SessionStore) through the host-latency binary",
+}
+PING_CLIENTS = {
+    "native-sync": "repo.ping(): the native module's redis-rs connection",
+    "native-async": "await repo.ping(): the native module's redis-rs connection",
+    "wasmtime-py-sync": "repo.ping(): the backend's redis-py client",
+    "wasmtime-py-async": "await repo.ping(): the backend's redis-py client, through its thread pool",
+    "plain-sync": "redis.Redis.ping()",
+    "plain-async": "await redis.asyncio.Redis.ping()",
+    "rust": "the Rust host's redis-rs connection",
+}
+
+#: One measured loop: latencies in ns, seconds of the whole loop, round trips.
+Measured = tuple[list[int], float, int]
+#: One round of one implementation: op -> its measured loop.
+RoundResult = dict[str, Measured]
 
 COMPONENT_BUILD = REPO / "target/component/wasm32-wasip2/release/agent_sessions_guest.wasm"
 
@@ -99,12 +157,47 @@ def example() -> SessionCreate:
     )
 
 
+@dataclass(frozen=True)
+class Target:
+    """A ratio of two implementations' figures and the bound it should meet."""
+
+    numerator: str
+    denominator: str
+    bound: float
+    #: True: met when the ratio is at least `bound`; False: at most.
+    at_least: bool
+
+    @property
+    def name(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+    @property
+    def condition(self) -> str:
+        return f"{'>=' if self.at_least else '<='} {self.bound:g}"
+
+    def met(self, value: float | None) -> bool:
+        if value is None:
+            return False
+        return value >= self.bound if self.at_least else value <= self.bound
+
+
+#: p50 at concurrency 1: the native backend against plain redis-py and the Rust host.
+LATENCY_TARGETS = [
+    Target("native-sync", "plain-sync", 0.5, at_least=False),
+    Target("native-async", "plain-async", 0.5, at_least=False),
+    Target("native-sync", "rust", 1.3, at_least=False),
+    Target("native-async", "rust", 1.3, at_least=False),
+]
+#: ops/s at concurrency 32 on one event loop.
+THROUGHPUT_TARGETS = [Target("native-async", "plain-async", 3.0, at_least=True)]
+
+
 # ----------------------------------------------------------------- samples
 
 
 @dataclass
 class Samples:
-    """Latencies of one operation on one host, pooled over rounds."""
+    """Latencies of one operation of one implementation, pooled over rounds."""
 
     latencies_ns: list[int] = field(default_factory=list)
     elapsed_s: float = 0.0
@@ -135,6 +228,16 @@ def percentile_us(ordered_ns: list[int], fraction: float) -> float:
     if not ordered_ns:
         return 0.0
     return ordered_ns[int(math.floor((len(ordered_ns) - 1) * fraction + 0.5))] / 1e3
+
+
+def summarize(result: RoundResult) -> dict[str, dict[str, float]]:
+    """Per operation summaries of one round (without round trips)."""
+    out: dict[str, dict[str, float]] = {}
+    for op, (latencies, elapsed, round_trips) in result.items():
+        one = Samples()
+        one.add(latencies, elapsed, round_trips)
+        out[op] = {k: v for k, v in one.summary().items() if k != "round_trips"}
+    return out
 
 
 # --------------------------------------------------------------- the server
@@ -209,11 +312,54 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-# ------------------------------------------------------------ python host
+# ------------------------------------------------- what the rounds drive
 
 
-def python_round(repo: SessionRepository, client: redis.Redis, iterations: int) -> RoundResult:
-    """One round, as `host-latency` runs it."""
+class SyncRepo(Protocol):
+    """What a round needs of a blocking repository."""
+
+    @property
+    def round_trips(self) -> int: ...
+    def create_session(self, session_data: SessionCreate) -> SessionDetail: ...
+    def get_session(self, session_id: str) -> SessionDetail | None: ...
+    def update_session(self, session_id: str, update_data: SessionUpdate) -> SessionDetail: ...
+    def delete_session(self, session_id: str) -> bool: ...
+    def list_sessions(self, limit: int, offset: int) -> SessionListResponse: ...
+    def extend_session_ttl(self, session_id: str) -> bool: ...
+
+
+class AsyncRepo(Protocol):
+    """What a round needs of an asyncio repository."""
+
+    @property
+    def round_trips(self) -> int: ...
+    async def create_session(self, session_data: SessionCreate) -> SessionDetail: ...
+    async def get_session(self, session_id: str) -> SessionDetail | None: ...
+    async def update_session(self, session_id: str, update_data: SessionUpdate) -> SessionDetail: ...
+    async def delete_session(self, session_id: str) -> bool: ...
+    async def list_sessions(self, limit: int, offset: int) -> SessionListResponse: ...
+    async def extend_session_ttl(self, session_id: str) -> bool: ...
+
+
+def _check_get(session_id: str, session: SessionDetail | None) -> None:
+    if session is None or session.id != session_id:
+        raise RuntimeError(f"get {session_id}: no such session")
+
+
+def _check_page(page: SessionListResponse, offset: int) -> None:
+    if len(page.sessions) != PAGE:
+        raise RuntimeError(f"a page of {len(page.sessions)} at offset {offset}")
+
+
+def _page_offset(n: int) -> int:
+    return (n % (LIST_SESSIONS // PAGE)) * PAGE
+
+
+# ------------------------------------------------------- concurrency 1
+
+
+def sync_round(repo: SyncRepo, ping: Callable[[], object], iterations: int) -> RoundResult:
+    """One round of a blocking repository, as `host-latency` runs it."""
     out: RoundResult = {}
     clock = time.perf_counter_ns
 
@@ -235,9 +381,7 @@ def python_round(repo: SessionRepository, client: redis.Redis, iterations: int) 
 
     def get(n: int) -> None:
         session_id = ids[n % len(ids)]
-        session = repo.get_session(session_id)
-        if session is None or session.id != session_id:
-            raise RuntimeError(f"get {session_id}: no such session")
+        _check_get(session_id, repo.get_session(session_id))
 
     def update(n: int) -> None:
         repo.update_session(ids[n % len(ids)], SessionUpdate(name=f"renamed {n}"))
@@ -251,13 +395,11 @@ def python_round(repo: SessionRepository, client: redis.Redis, iterations: int) 
             raise RuntimeError("delete_session found no session")
 
     def list_page(n: int) -> None:
-        offset = (n % (LIST_SESSIONS // PAGE)) * PAGE
-        page = repo.list_sessions(PAGE, offset)
-        if len(page.sessions) != PAGE:
-            raise RuntimeError(f"a page of {len(page.sessions)} at offset {offset}")
+        offset = _page_offset(n)
+        _check_page(repo.list_sessions(PAGE, offset), offset)
 
-    def ping(_n: int) -> None:
-        client.ping()
+    def ping_once(_n: int) -> None:
+        ping()
 
     timed("create", create)
     timed("get", get)
@@ -268,10 +410,111 @@ def python_round(repo: SessionRepository, client: redis.Redis, iterations: int) 
     timed("list", list_page)
     for session_id in fixture:
         repo.delete_session(session_id)
-    timed(PING, ping)
+    timed(PING, ping_once)
     # A PING is one round trip, though not a kv batch.
     latencies, elapsed, _ = out[PING]
     out[PING] = (latencies, elapsed, iterations)
+    return out
+
+
+async def async_round(repo: AsyncRepo, ping: Callable[[], Awaitable[object]], iterations: int) -> RoundResult:
+    """One round of an asyncio repository, awaited one call at a time."""
+    out: RoundResult = {}
+    clock = time.perf_counter_ns
+
+    async def timed(op: str, call: Callable[[int], Awaitable[None]]) -> None:
+        latencies = [0] * iterations
+        round_trips = repo.round_trips
+        loop_started = clock()
+        for n in range(iterations):
+            started = clock()
+            await call(n)
+            latencies[n] = clock() - started
+        elapsed = (clock() - loop_started) / 1e9
+        out[op] = (latencies, elapsed, repo.round_trips - round_trips)
+
+    ids: list[str] = []
+
+    async def create(_n: int) -> None:
+        ids.append((await repo.create_session(example())).id)
+
+    async def get(n: int) -> None:
+        session_id = ids[n % len(ids)]
+        _check_get(session_id, await repo.get_session(session_id))
+
+    async def update(n: int) -> None:
+        await repo.update_session(ids[n % len(ids)], SessionUpdate(name=f"renamed {n}"))
+
+    async def extend(n: int) -> None:
+        if not await repo.extend_session_ttl(ids[n % len(ids)]):
+            raise RuntimeError("extend_session_ttl found no session")
+
+    async def delete(n: int) -> None:
+        if not await repo.delete_session(ids[n % len(ids)]):
+            raise RuntimeError("delete_session found no session")
+
+    async def list_page(n: int) -> None:
+        offset = _page_offset(n)
+        _check_page(await repo.list_sessions(PAGE, offset), offset)
+
+    async def ping_once(_n: int) -> None:
+        await ping()
+
+    await timed("create", create)
+    await timed("get", get)
+    await timed("update", update)
+    await timed("extend", extend)
+    await timed("delete", delete)
+    fixture = [(await repo.create_session(example())).id for _ in range(LIST_SESSIONS)]
+    await timed("list", list_page)
+    for session_id in fixture:
+        await repo.delete_session(session_id)
+    await timed(PING, ping_once)
+    latencies, elapsed, _ = out[PING]
+    out[PING] = (latencies, elapsed, iterations)
+    return out
+
+
+# ------------------------------------------------------ concurrency 32
+
+
+async def concurrent_round(repo: AsyncRepo, tasks: int, calls: int) -> RoundResult:
+    """`tasks` tasks on this event loop, each creating `calls` sessions one
+    after the other, then (once all are done) getting them, then deleting
+    them (not measured). Elapsed is the wall time of all tasks, so
+    ops / elapsed is the throughput."""
+    out: RoundResult = {}
+    clock = time.perf_counter_ns
+    owned: list[list[str]] = [[] for _ in range(tasks)]
+
+    async def creator(task: int) -> list[int]:
+        latencies = [0] * calls
+        for n in range(calls):
+            started = clock()
+            owned[task].append((await repo.create_session(example())).id)
+            latencies[n] = clock() - started
+        return latencies
+
+    async def getter(task: int) -> list[int]:
+        latencies = [0] * calls
+        for n, session_id in enumerate(owned[task]):
+            started = clock()
+            session = await repo.get_session(session_id)
+            latencies[n] = clock() - started
+            _check_get(session_id, session)
+        return latencies
+
+    async def deleter(task: int) -> None:
+        for session_id in owned[task]:
+            await repo.delete_session(session_id)
+
+    for op, worker in (("create", creator), ("get", getter)):
+        round_trips = repo.round_trips
+        started = clock()
+        per_task = await asyncio.gather(*(worker(task) for task in range(tasks)))
+        elapsed = (clock() - started) / 1e9
+        out[op] = ([ns for latencies in per_task for ns in latencies], elapsed, repo.round_trips - round_trips)
+    await asyncio.gather(*(deleter(task) for task in range(tasks)))
     return out
 
 
@@ -286,19 +529,42 @@ def _optional(value: str | None, convert: Callable[[str], Any]) -> Any:
     return convert(value) if value else None
 
 
-class PlainRepository:
-    """The design document's SessionRepository written directly on
-    redis.asyncio, the way a service team would from the document alone:
-    the two hashes, `active_sessions` and the expiry key; a MULTI pipeline
-    for create, update and delete; EXISTS, then HGETALL of both hashes for
-    get; EXPIRE for extend. No versions, no list index, no validation
-    beyond types: a baseline for the cost of the component, not a rival."""
+def _data_key(session_id: str) -> str:
+    return f"session:{session_id}:data"
 
-    def __init__(self, client: redis.asyncio.Redis, ttl: int = 3600) -> None:
-        self.redis = client
+
+def _meta_key(session_id: str) -> str:
+    return f"session:{session_id}:meta"
+
+
+def _expiry_key(session_id: str) -> str:
+    return f"session_expiry:{session_id}"
+
+
+#: A redis-py pipeline, blocking or asyncio: both queue commands the same way.
+Pipeline = redis.client.Pipeline | redis.asyncio.client.Pipeline
+
+
+class _PlainCommands:
+    """The design document's session store written directly on redis-py, the
+    way a service team would from the document alone: the two hashes,
+    `active_sessions` and the expiry key; a MULTI pipeline for create,
+    update and delete; EXISTS, then HGETALL of both hashes for get; EXPIRE
+    for extend; SMEMBERS, then the hashes of a page, for list. No versions,
+    no list index, no validation beyond types: a baseline for the cost of
+    the component, not a rival.
+
+    The one source of the commands and of the field encoding for
+    `PlainSyncRepository` (redis.Redis) and `PlainRepository`
+    (redis.asyncio): they only send what is queued here and read it back
+    with `_detail`. `round_trips` counts what they send."""
+
+    def __init__(self, ttl: int) -> None:
         self.ttl = ttl
+        self.round_trips = 0
 
-    async def create_session(self, session_data: SessionCreate) -> SessionDetail:
+    def _queue_create(self, pipe: Pipeline, session_data: SessionCreate) -> SessionDetail:
+        """Queues a new session's writes (in a MULTI pipeline); what create returns."""
         session_id = str(uuid.uuid4())
         now = _utc_now()
         data: dict[Any, str] = {
@@ -319,28 +585,14 @@ class PlainRepository:
             "is_active": "true",
             "status": session_data.status or "running",
         }
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(f"session:{session_id}:data", mapping=data)
-            pipe.hset(f"session:{session_id}:meta", mapping=meta)
-            pipe.sadd("active_sessions", session_id)
-            pipe.set(f"session_expiry:{session_id}", "", ex=self.ttl)
-            await pipe.execute()
+        pipe.hset(_data_key(session_id), mapping=data)
+        pipe.hset(_meta_key(session_id), mapping=meta)
+        pipe.sadd("active_sessions", session_id)
+        pipe.set(_expiry_key(session_id), "", ex=self.ttl)
         return self._detail(session_id, data, meta)
 
-    async def get_session(self, session_id: str) -> SessionDetail | None:
-        if not await self.redis.exists(f"session_expiry:{session_id}"):
-            return None
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hgetall(f"session:{session_id}:data")
-            pipe.hgetall(f"session:{session_id}:meta")
-            data, meta = await pipe.execute()
-        if not data or not meta:
-            return None
-        return self._detail(session_id, data, meta)
-
-    async def update_session(self, session_id: str, update_data: SessionUpdate) -> SessionDetail:
-        if not await self.redis.exists(f"session_expiry:{session_id}"):
-            raise LookupError(session_id)
+    def _queue_update(self, pipe: Pipeline, session_id: str, update_data: SessionUpdate) -> None:
+        """Queues an update's writes (in a MULTI pipeline)."""
         changes: dict[Any, str] = {
             name: json.dumps(value) if name == "tools" else str(value)
             for name, value in dataclasses.asdict(update_data).items()
@@ -350,41 +602,37 @@ class PlainRepository:
         meta: dict[Any, str] = {"updated_at": now, "last_activity": now}
         if update_data.status is not None:
             meta["status"] = update_data.status
-        async with self.redis.pipeline(transaction=True) as pipe:
-            if changes:
-                pipe.hset(f"session:{session_id}:data", mapping=changes)
-            pipe.hset(f"session:{session_id}:meta", mapping=meta)
-            pipe.expire(f"session_expiry:{session_id}", self.ttl)
-            await pipe.execute()
-        session = await self.get_session(session_id)
-        if session is None:
-            raise LookupError(session_id)
-        return session
+        if changes:
+            pipe.hset(_data_key(session_id), mapping=changes)
+        pipe.hset(_meta_key(session_id), mapping=meta)
+        pipe.expire(_expiry_key(session_id), self.ttl)
 
-    async def delete_session(self, session_id: str) -> bool:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.srem("active_sessions", session_id)
-            pipe.delete(f"session:{session_id}:data", f"session:{session_id}:meta", f"session_expiry:{session_id}")
-            _, deleted = await pipe.execute()
-        return bool(deleted)
+    @staticmethod
+    def _queue_delete(pipe: Pipeline, session_id: str) -> None:
+        """Queues a delete (in a MULTI pipeline); the second reply says whether it deleted."""
+        pipe.srem("active_sessions", session_id)
+        pipe.delete(_data_key(session_id), _meta_key(session_id), _expiry_key(session_id))
 
-    async def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
-        ids = sorted(m.decode() if isinstance(m, bytes) else m for m in await self.redis.smembers("active_sessions"))
-        page = ids[offset : offset + limit]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for session_id in page:
-                pipe.hgetall(f"session:{session_id}:data")
-                pipe.hgetall(f"session:{session_id}:meta")
-            hashes = await pipe.execute()
+    @staticmethod
+    def _queue_hashes(pipe: Pipeline, session_ids: list[str]) -> None:
+        """Queues HGETALL of both hashes of each session."""
+        for session_id in session_ids:
+            pipe.hgetall(_data_key(session_id))
+            pipe.hgetall(_meta_key(session_id))
+
+    @staticmethod
+    def _page_ids(members: set[Any], limit: int, offset: int) -> tuple[list[str], list[str]]:
+        """All ids (sorted) and those of the page."""
+        ids = sorted(m.decode() if isinstance(m, bytes) else m for m in members)
+        return ids, ids[offset : offset + limit]
+
+    def _page(self, ids: list[str], page: list[str], hashes: list[Any], limit: int, offset: int) -> SessionListResponse:
         sessions = [
             self._detail(session_id, hashes[2 * i], hashes[2 * i + 1])
             for i, session_id in enumerate(page)
             if hashes[2 * i] and hashes[2 * i + 1]
         ]
         return SessionListResponse(sessions=sessions, total=len(ids), limit=limit, offset=offset, corrupt=[])
-
-    async def extend_session_ttl(self, session_id: str) -> bool:
-        return bool(await self.redis.expire(f"session_expiry:{session_id}", self.ttl))
 
     def _detail(self, session_id: str, data: dict[Any, Any], meta: dict[Any, Any]) -> SessionDetail:
         def text(values: dict[Any, Any], name: str) -> str | None:
@@ -414,76 +662,126 @@ class PlainRepository:
         )
 
 
-async def _plain_round(url: str, iterations: int) -> RoundResult:
-    client = redis.asyncio.Redis.from_url(url)
-    repo = PlainRepository(client)
-    out: RoundResult = {}
-    clock = time.perf_counter_ns
+class PlainSyncRepository(_PlainCommands):
+    """`_PlainCommands` on the blocking redis-py client (`redis.Redis`)."""
 
-    async def timed(op: str, call: Callable[[int], Awaitable[None]], round_trips: int) -> None:
-        latencies = [0] * iterations
-        loop_started = clock()
-        for n in range(iterations):
-            started = clock()
-            await call(n)
-            latencies[n] = clock() - started
-        out[op] = (latencies, (clock() - loop_started) / 1e9, round_trips * iterations)
+    def __init__(self, client: redis.Redis, ttl: int = 3600) -> None:
+        super().__init__(ttl)
+        self.redis = client
 
-    ids: list[str] = []
+    def _exists(self, session_id: str) -> bool:
+        self.round_trips += 1
+        return bool(self.redis.exists(_expiry_key(session_id)))
 
-    async def create(_n: int) -> None:
-        ids.append((await repo.create_session(example())).id)
+    def _execute(self, pipe: redis.client.Pipeline) -> list[Any]:
+        self.round_trips += 1
+        return pipe.execute()
 
-    async def get(n: int) -> None:
-        session_id = ids[n % len(ids)]
-        session = await repo.get_session(session_id)
-        if session is None or session.id != session_id:
-            raise RuntimeError(f"get {session_id}: no such session")
+    def create_session(self, session_data: SessionCreate) -> SessionDetail:
+        with self.redis.pipeline(transaction=True) as pipe:
+            session = self._queue_create(pipe, session_data)
+            self._execute(pipe)
+        return session
 
-    async def update(n: int) -> None:
-        await repo.update_session(ids[n % len(ids)], SessionUpdate(name=f"renamed {n}"))
+    def get_session(self, session_id: str) -> SessionDetail | None:
+        if not self._exists(session_id):
+            return None
+        with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_hashes(pipe, [session_id])
+            data, meta = self._execute(pipe)
+        if not data or not meta:
+            return None
+        return self._detail(session_id, data, meta)
 
-    async def extend(n: int) -> None:
-        if not await repo.extend_session_ttl(ids[n % len(ids)]):
-            raise RuntimeError("extend_session_ttl found no session")
+    def update_session(self, session_id: str, update_data: SessionUpdate) -> SessionDetail:
+        if not self._exists(session_id):
+            raise LookupError(session_id)
+        with self.redis.pipeline(transaction=True) as pipe:
+            self._queue_update(pipe, session_id, update_data)
+            self._execute(pipe)
+        session = self.get_session(session_id)
+        if session is None:
+            raise LookupError(session_id)
+        return session
 
-    async def delete(n: int) -> None:
-        if not await repo.delete_session(ids[n % len(ids)]):
-            raise RuntimeError("delete_session found no session")
+    def delete_session(self, session_id: str) -> bool:
+        with self.redis.pipeline(transaction=True) as pipe:
+            self._queue_delete(pipe, session_id)
+            _, deleted = self._execute(pipe)
+        return bool(deleted)
 
-    async def list_page(n: int) -> None:
-        offset = (n % (LIST_SESSIONS // PAGE)) * PAGE
-        page = await repo.list_sessions(PAGE, offset)
-        if len(page.sessions) != PAGE:
-            raise RuntimeError(f"a page of {len(page.sessions)} at offset {offset}")
+    def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
+        self.round_trips += 1
+        ids, page = self._page_ids(self.redis.smembers("active_sessions"), limit, offset)
+        with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_hashes(pipe, page)
+            hashes = self._execute(pipe)
+        return self._page(ids, page, hashes, limit, offset)
 
-    async def ping(_n: int) -> None:
-        await client.ping()
-
-    # Round trips per call: create 1, get 2, update 3 (EXISTS, MULTI, get's 2), extend 1, delete 1, list 2.
-    await timed("create", create, 1)
-    await timed("get", get, 2)
-    await timed("update", update, 4)
-    await timed("extend", extend, 1)
-    await timed("delete", delete, 1)
-    fixture = [(await repo.create_session(example())).id for _ in range(LIST_SESSIONS)]
-    await timed("list", list_page, 2)
-    for session_id in fixture:
-        await repo.delete_session(session_id)
-    await timed(PING, ping, 1)
-    await client.aclose()
-    return out
+    def extend_session_ttl(self, session_id: str) -> bool:
+        self.round_trips += 1
+        return bool(self.redis.expire(_expiry_key(session_id), self.ttl))
 
 
-def plain_round(url: str, iterations: int, warmup: int) -> RoundResult:
-    """One round of the plain implementation, in an event loop of its own."""
+class PlainRepository(_PlainCommands):
+    """`_PlainCommands` on redis.asyncio: the same commands, awaited."""
 
-    async def run() -> RoundResult:
-        if warmup:
-            await _plain_round(url, warmup)
-        return await _plain_round(url, iterations)
+    def __init__(self, client: redis.asyncio.Redis, ttl: int = 3600) -> None:
+        super().__init__(ttl)
+        self.redis = client
 
-    return asyncio.run(run())
+    async def _exists(self, session_id: str) -> bool:
+        self.round_trips += 1
+        return bool(await self.redis.exists(_expiry_key(session_id)))
+
+    async def _execute(self, pipe: redis.asyncio.client.Pipeline) -> list[Any]:
+        self.round_trips += 1
+        return await pipe.execute()
+
+    async def create_session(self, session_data: SessionCreate) -> SessionDetail:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            session = self._queue_create(pipe, session_data)
+            await self._execute(pipe)
+        return session
+
+    async def get_session(self, session_id: str) -> SessionDetail | None:
+        if not await self._exists(session_id):
+            return None
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_hashes(pipe, [session_id])
+            data, meta = await self._execute(pipe)
+        if not data or not meta:
+            return None
+        return self._detail(session_id, data, meta)
+
+    async def update_session(self, session_id: str, update_data: SessionUpdate) -> SessionDetail:
+        if not await self._exists(session_id):
+            raise LookupError(session_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self._queue_update(pipe, session_id, update_data)
+            await self._execute(pipe)
+        session = await self.get_session(session_id)
+        if session is None:
+            raise LookupError(session_id)
+        return session
+
+    async def delete_session(self, session_id: str) -> bool:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            self._queue_delete(pipe, session_id)
+            _, deleted = await self._execute(pipe)
+        return bool(deleted)
+
+    async def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
+        self.round_trips += 1
+        ids, page = self._page_ids(await self.redis.smembers("active_sessions"), limit, offset)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self._queue_hashes(pipe, page)
+            hashes = await self._execute(pipe)
+        return self._page(ids, page, hashes, limit, offset)
+
+    async def extend_session_ttl(self, session_id: str) -> bool:
+        self.round_trips += 1
+        return bool(await self.redis.expire(_expiry_key(session_id), self.ttl))
 
 
 # -------------------------------------------------------------- rust host
@@ -511,27 +809,165 @@ def rust_round(binary: Path, url: str, iterations: int, warmup: int) -> RoundRes
     return out
 
 
+# ------------------------------------------------------------ the contenders
+
+
+class Contenders:
+    """Every implementation's repository and client, for the whole run, and
+    one event loop for the asyncio ones."""
+
+    def __init__(self, url: str, rust_bin: Path, runner: asyncio.Runner) -> None:
+        self.url = url
+        self.rust_bin = rust_bin
+        self.runner = runner
+        self.native_sync = SessionRepository(url, backend="native")
+        self.native_async = AsyncSessionRepository(url, backend="native")
+        self.wasmtime_sync = SessionRepository(url, backend="wasmtime-py")
+        self.wasmtime_async = AsyncSessionRepository(url, backend="wasmtime-py")
+        self.plain_client = redis.Redis.from_url(url)
+        self.plain_sync = PlainSyncRepository(self.plain_client)
+        self.plain_async_client = redis.asyncio.Redis.from_url(url)
+        self.plain_async = PlainRepository(self.plain_async_client)
+
+    def _sync(self, impl: str) -> tuple[SyncRepo, Callable[[], object]]:
+        if impl == "native-sync":
+            return self.native_sync, self.native_sync.ping
+        if impl == "wasmtime-py-sync":
+            return self.wasmtime_sync, self.wasmtime_sync.ping
+        return self.plain_sync, self.plain_client.ping
+
+    def _async(self, impl: str) -> tuple[AsyncRepo, Callable[[], Awaitable[object]]]:
+        if impl == "native-async":
+            return self.native_async, self.native_async.ping
+        if impl == "wasmtime-py-async":
+            return self.wasmtime_async, self.wasmtime_async.ping
+        return self.plain_async, self.plain_async_client.ping
+
+    def turn(
+        self, impl: str, iterations: int, warmup: int, tasks: int, concurrent_calls: int
+    ) -> tuple[RoundResult, RoundResult]:
+        """One implementation's turn: a warm-up, then a measured round at
+        concurrency 1 and (asyncio implementations) at concurrency `tasks`."""
+        if impl == "rust":
+            return rust_round(self.rust_bin, self.url, iterations, warmup), {}
+        if impl in ASYNC_IMPLS:
+            repo, ping = self._async(impl)
+
+            async def run() -> tuple[RoundResult, RoundResult]:
+                if warmup:
+                    await async_round(repo, ping, warmup)
+                    await concurrent_round(repo, tasks, min(warmup, 10))
+                return await async_round(repo, ping, iterations), await concurrent_round(repo, tasks, concurrent_calls)
+
+            return self.runner.run(run())
+        sync_repo, sync_ping = self._sync(impl)
+        if warmup:
+            sync_round(sync_repo, sync_ping, warmup)
+        return sync_round(sync_repo, sync_ping, iterations), {}
+
+    def close(self) -> None:
+        self.native_sync.close()
+        self.wasmtime_sync.close()
+        self.plain_client.close()
+
+        async def close_async() -> None:
+            await self.native_async.close()
+            await self.wasmtime_async.close()
+            await self.plain_async_client.aclose()
+
+        self.runner.run(close_async())
+
+
 # ---------------------------------------------------------------- report
 
 
-def ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else 0.0
+def ratio(a: float, b: float) -> float | None:
+    return a / b if b > 0 else None
 
 
-def table(rows: list[dict[str, Any]]) -> str:
-    header = (
-        f"{'op':<8} | {'python p50 us':>13} {'rust p50 us':>11} {'plain p50 us':>12} | "
-        f"{'py/rust':>7} {'py/plain':>8} | {'python p99':>10} {'rust p99':>9} {'plain p99':>9}"
-    )
-    lines = [header, "-" * len(header)]
-    for row in rows:
-        p, r, q = row["python"], row["rust"], row["plain"]
-        if row["op"] == PING:
-            lines.append("-" * len(header))
+def ratio_rows(
+    stats: dict[str, dict[str, dict[str, float]]], ops: list[str], targets: list[Target], metric: str, judged: bool
+) -> list[dict[str, Any]]:
+    """Per operation and target: the ratio of `metric`, and (when `judged`) whether it meets the target."""
+    rows = []
+    for op in ops:
+        for target in targets:
+            value = ratio(stats[target.numerator][op][metric], stats[target.denominator][op][metric])
+            rows.append(
+                {
+                    "op": op,
+                    "name": target.name,
+                    "numerator": target.numerator,
+                    "denominator": target.denominator,
+                    "metric": metric,
+                    "value": value,
+                    "target": target.condition if judged else None,
+                    "met": target.met(value) if judged else None,
+                }
+            )
+    return rows
+
+
+def _heading(names: list[str], width: int, first: str, first_width: int = 8) -> list[str]:
+    """Two header lines: each name split at its last hyphen."""
+    top, bottom = [], []
+    for name in names:
+        head, _, tail = name.rpartition("-")
+        top.append(f"{head:>{width}}")
+        bottom.append(f"{tail:>{width}}")
+    return [f"{'':<{first_width}} |" + " ".join(top), f"{first:<{first_width}} |" + " ".join(bottom)]
+
+
+def latency_table(stats: dict[str, dict[str, dict[str, float]]], metric: str) -> str:
+    width = 11
+    lines = _heading(IMPLS, width, "op")
+    lines.append("-" * len(lines[0]))
+    for op in [*OPS, PING]:
+        if op == PING:
+            lines.append("-" * len(lines[0]))
+        lines.append(f"{op:<8} |" + " ".join(f"{stats[impl][op][metric]:>{width}.1f}" for impl in IMPLS))
+    return "\n".join(lines)
+
+
+def _mark(value: float | None, met: bool | None) -> str:
+    shown = "n/a" if value is None else f"{value:.2f}x"
+    if met is None:
+        return shown
+    return f"{shown} {'met' if met else 'MISSED'}"
+
+
+def ratio_table(rows: list[dict[str, Any]], targets: list[Target], ops: list[str]) -> str:
+    width = max(len(t.name) for t in targets) + 1
+    lines = [
+        f"{'op':<8} |" + " ".join(f"{t.name:>{width}}" for t in targets),
+        f"{'target':<8} |" + " ".join(f"{t.condition:>{width}}" for t in targets),
+    ]
+    lines.append("-" * len(lines[0]))
+    by_key = {(row["op"], row["name"]): row for row in rows}
+    for op in ops:
+        if op == PING:
+            lines.append("-" * len(lines[0]))
+        cells = [by_key[(op, t.name)] for t in targets]
+        lines.append(f"{op:<8} |" + " ".join(f"{_mark(c['value'], c['met']):>{width}}" for c in cells))
+    return "\n".join(lines)
+
+
+def throughput_table(stats: dict[str, dict[str, dict[str, float]]], rows: list[dict[str, Any]]) -> str:
+    width = 19
+    lines = _heading(ASYNC_IMPLS, width, "op")
+    target = THROUGHPUT_TARGETS[0]
+    lines[0] += f" | {target.name:>28}"
+    lines[1] += f" | {'target ' + target.condition:>28}"
+    lines.append("-" * len(lines[0]))
+    by_op = {row["op"]: row for row in rows if row["name"] == target.name}
+    for op in CONCURRENT_OPS:
+        cells = []
+        for impl in ASYNC_IMPLS:
+            one = stats[impl][op]
+            cells.append(f"{one['ops_per_s']:>7.0f} ({one['p50_us']:>5.0f}/{one['p99_us']:>5.0f})")
+        row = by_op[op]
         lines.append(
-            f"{row['op']:<8} | {p['p50_us']:>13.1f} {r['p50_us']:>11.1f} {q['p50_us']:>12.1f} | "
-            f"{row['ratio_p50']:>6.2f}x {row['ratio_p50_plain']:>7.2f}x | "
-            f"{p['p99_us']:>10.1f} {r['p99_us']:>9.1f} {q['p99_us']:>9.1f}"
+            f"{op:<8} |" + " ".join(f"{c:>{width}}" for c in cells) + f" | {_mark(row['value'], row['met']):>28}"
         )
     return "\n".join(lines)
 
@@ -545,11 +981,35 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "os": platform.system(), "arch": platform.machine()}
+    return {
+        "cores": os.cpu_count(),
+        "cpus_allowed": len(os.sched_getaffinity(0)),
+        "cpu": cpu,
+        "os": platform.system(),
+        "kernel": platform.release(),
+        "arch": platform.machine(),
+    }
 
 
-def sha256(path: Path) -> str | None:
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+def versions(redis_version: str) -> dict[str, str | None]:
+    def version(package: str) -> str | None:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "python": platform.python_version(),
+        "agent-sessions": version("agent-sessions"),
+        "wasmtime-py": version("wasmtime"),
+        "redis-py": version("redis"),
+        "hiredis": version("hiredis") if redis.utils.HIREDIS_AVAILABLE else None,
+        "redis-server": redis_version,
+    }
+
+
+def sha256(data: bytes | None) -> str | None:
+    return hashlib.sha256(data).hexdigest() if data is not None else None
 
 
 def main() -> None:
@@ -561,15 +1021,25 @@ def main() -> None:
         help="the bench crate's host-latency binary (relative paths: from the repository root)",
     )
     parser.add_argument(
-        "--iterations", type=int, help="measured calls per operation, host and round (default 2000; 800 with --quick)"
+        "--iterations",
+        type=int,
+        help="measured calls per operation, implementation and round at concurrency 1 (default 1000; 300 with --quick)",
     )
-    parser.add_argument("--rounds", type=int, help="rounds per host (default 3; 2 with --quick)")
-    parser.add_argument("--warmup", type=int, default=100, help="unmeasured calls per operation before each round")
-    parser.add_argument("--quick", action="store_true", help="about 20 s instead of about a minute")
+    parser.add_argument("--rounds", type=int, help="rounds per implementation (default 3; 2 with --quick)")
+    parser.add_argument("--warmup", type=int, default=100, help="unmeasured calls per operation before each turn")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="asyncio tasks for the throughput measurement (default 32)"
+    )
+    parser.add_argument(
+        "--concurrent-calls",
+        type=int,
+        help="calls per task and operation in the throughput measurement (default 100; 40 with --quick)",
+    )
+    parser.add_argument("--quick", action="store_true", help="about 40 s instead of 2-3 minutes")
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("target/bench/python-vs-rust.json"),
+        default=Path("target/bench/python.json"),
         help="where to write the JSON (relative paths: from the repository root)",
     )
     parser.add_argument("--redis-server", default="redis-server", help="the redis-server binary")
@@ -582,19 +1052,24 @@ def main() -> None:
         "round trip between two CPUs can cost tens of us more than one within a CPU",
     )
     args = parser.parse_args()
-    iterations = args.iterations or (800 if args.quick else 2000)
+    iterations = args.iterations or (300 if args.quick else 1000)
     rounds = args.rounds or (2 if args.quick else 3)
-    if iterations < 1 or rounds < 1 or args.warmup < 0:
-        parser.error("--iterations and --rounds must be at least 1, --warmup at least 0")
+    concurrent_calls = args.concurrent_calls or (40 if args.quick else 100)
+    tasks = args.concurrency
+    if iterations < 1 or rounds < 1 or args.warmup < 0 or tasks < 1 or concurrent_calls < 1:
+        parser.error(
+            "--iterations, --rounds, --concurrency and --concurrent-calls must be at least 1, --warmup at least 0"
+        )
     rust_bin = args.rust_bin if args.rust_bin.is_absolute() else REPO / args.rust_bin
     output = args.output if args.output.is_absolute() else REPO / args.output
     if not rust_bin.is_file():
         sys.exit(f"{rust_bin} not found: `cargo build --release -p agent-sessions-bench --bin host-latency`")
-    component = _assets.component_path()  # raises with instructions when missing
-    if sha256(COMPONENT_BUILD) not in (None, sha256(component)):
+    component = _assets.component_bytes()  # what both backends of the package run
+    built = COMPONENT_BUILD.read_bytes() if COMPONENT_BUILD.is_file() else None
+    if built is not None and built != component:
         print(
-            f"warning: {component} differs from {COMPONENT_BUILD} (the Rust host embeds the latter); "
-            "copy it again for a like-for-like comparison",
+            f"warning: the package's component differs from {COMPONENT_BUILD.relative_to(REPO)} (which the Rust "
+            "host embeds); rebuild the native module (`make python-native`) for a like-for-like comparison",
             file=sys.stderr,
         )
 
@@ -610,110 +1085,128 @@ def main() -> None:
         os.sched_setaffinity(0, {allowed[1]})
 
     started = time.monotonic()
+    started_at = datetime.now(UTC).isoformat(timespec="seconds")
     server = RedisServer(args.redis_server, redis_cpus)
     try:
-        client = redis.Redis.from_url(server.url)
-        repo = SessionRepository(server.url)
-        redis_version = client.info("server")["redis_version"]
-        print(
-            f"compare_hosts: redis-server {redis_version} on port {server.port}, {os.cpu_count()} cores, "
-            f"{rounds} rounds x {iterations} calls per op and host, warm-up {args.warmup}, pin {args.pin}",
-            file=sys.stderr,
-        )
-
-        pooled = {host: {op: Samples() for op in [*OPS, PING]} for host in HOSTS}
-        per_round: list[dict[str, Any]] = []
-        order: list[str] = []
-        for round_index in range(rounds):
-            order += HOSTS if round_index % 2 == 0 else HOSTS[::-1]
-        for chunk, host in enumerate(order):
-            client.flushall()
-            chunk_started = time.monotonic()
-            if host == "python":
-                if args.warmup:
-                    python_round(repo, client, args.warmup)
-                result = python_round(repo, client, iterations)
-            elif host == "plain":
-                result = plain_round(server.url, iterations, args.warmup)
-            else:
-                result = rust_round(rust_bin, server.url, iterations, args.warmup)
-            summaries: dict[str, dict[str, float]] = {}
-            for op, (latencies, elapsed, round_trips) in result.items():
-                pooled[host][op].add(latencies, elapsed, round_trips)
-                one = Samples()
-                one.add(latencies, elapsed, round_trips)
-                summaries[op] = {k: v for k, v in one.summary().items() if k != "round_trips"}
-            per_round.append({"chunk": chunk, "host": host, "ops": summaries})
+        admin = redis.Redis.from_url(server.url)
+        redis_version = str(admin.info("server")["redis_version"])
+        with asyncio.Runner() as runner:
+            contenders = Contenders(server.url, rust_bin, runner)
             print(
-                f"  chunk {chunk + 1}/{len(order)}: {host:<6} {time.monotonic() - chunk_started:5.1f} s"
-                f"  (get p50 {summaries['get']['p50_us']:.0f} us)",
+                f"compare_hosts: redis-server {redis_version} on port {server.port}, {os.cpu_count()} cores, "
+                f"{rounds} rounds x {iterations} calls per op and implementation, {tasks} tasks x "
+                f"{concurrent_calls} calls concurrently, warm-up {args.warmup}, pin {args.pin}",
                 file=sys.stderr,
             )
-        leftover = client.dbsize()
-        repo.close()
-        client.close()
+
+            pooled = {impl: {op: Samples() for op in [*OPS, PING]} for impl in IMPLS}
+            concurrent = {impl: {op: Samples() for op in CONCURRENT_OPS} for impl in ASYNC_IMPLS}
+            per_turn: list[dict[str, Any]] = []
+            order: list[str] = []
+            for round_index in range(rounds):
+                order += IMPLS if round_index % 2 == 0 else IMPLS[::-1]
+            for turn, impl in enumerate(order):
+                admin.flushall()
+                gc.collect()
+                turn_started = time.monotonic()
+                latency, throughput = contenders.turn(impl, iterations, args.warmup, tasks, concurrent_calls)
+                for op, (latencies, elapsed, round_trips) in latency.items():
+                    pooled[impl][op].add(latencies, elapsed, round_trips)
+                for op, (latencies, elapsed, round_trips) in throughput.items():
+                    concurrent[impl][op].add(latencies, elapsed, round_trips)
+                summaries = summarize(latency)
+                per_turn.append(
+                    {
+                        "turn": turn,
+                        "round": turn // len(IMPLS),
+                        "impl": impl,
+                        "ops": summaries,
+                        "concurrent": summarize(throughput),
+                        "elapsed_s": time.monotonic() - turn_started,
+                    }
+                )
+                extra = ""
+                if throughput:
+                    got, elapsed, _ = throughput["get"]
+                    extra = f", c{tasks} get {len(got) / elapsed:.0f} op/s"
+                print(
+                    f"  turn {turn + 1:>2}/{len(order)}: {impl:<17} {time.monotonic() - turn_started:5.1f} s"
+                    f"  (get p50 {summaries['get']['p50_us']:.0f} us{extra})",
+                    file=sys.stderr,
+                )
+            leftover = admin.dbsize()
+            contenders.close()
+        admin.close()
     finally:
         server.stop()
     elapsed = time.monotonic() - started
 
-    rows: list[dict[str, Any]] = []
-    for op in [*OPS, PING]:
-        p, r, q = (pooled[host][op].summary() for host in HOSTS)
-        rows.append(
-            {
-                "op": op,
-                "python": p,
-                "rust": r,
-                "plain": q,
-                "ratio_p50": ratio(p["p50_us"], r["p50_us"]),
-                "ratio_p99": ratio(p["p99_us"], r["p99_us"]),
-                "ratio_ops_per_s": ratio(p["ops_per_s"], r["ops_per_s"]),
-                "ratio_p50_plain": ratio(p["p50_us"], q["p50_us"]),
-                "ratio_p99_plain": ratio(p["p99_us"], q["p99_us"]),
-            }
-        )
+    latency_stats = {impl: {op: pooled[impl][op].summary() for op in [*OPS, PING]} for impl in IMPLS}
+    throughput_stats = {impl: {op: concurrent[impl][op].summary() for op in CONCURRENT_OPS} for impl in ASYNC_IMPLS}
+    latency_ratios = ratio_rows(latency_stats, OPS, LATENCY_TARGETS, "p50_us", judged=True)
+    latency_ratios += ratio_rows(latency_stats, [PING], LATENCY_TARGETS, "p50_us", judged=False)
+    throughput_ratios = ratio_rows(throughput_stats, CONCURRENT_OPS, THROUGHPUT_TARGETS, "ops_per_s", judged=True)
+    judged = [row for row in latency_ratios + throughput_ratios if row["met"] is not None]
+    met = sum(1 for row in judged if row["met"])
 
+    scale = "quick" if args.quick else "default"
     print(
-        f"\nPython host vs Rust host vs plain redis-py, concurrency 1, one redis-server "
-        f"({'quick' if args.quick else 'default'} scale, {rounds} rounds x {iterations} calls per op and host, "
-        f"pin {args.pin}, {elapsed:.0f} s)\n"
+        f"\nagent-sessions for Python: native and wasmtime-py backends vs plain redis-py vs the Rust host, "
+        f"one redis-server {redis_version} ({scale} scale, {rounds} rounds x {iterations} calls per op and "
+        f"implementation, pin {args.pin}, {elapsed:.0f} s)"
     )
-    print(table(rows))
+    print("\nconcurrency 1, p50 us\n")
+    print(latency_table(latency_stats, "p50_us"))
+    print("\nconcurrency 1, p99 us\n")
+    print(latency_table(latency_stats, "p99_us"))
+    print("\nconcurrency 1, mean us\n")
+    print(latency_table(latency_stats, "mean_us"))
+    print("\nratios of p50 (ping: for information, no target)\n")
+    print(ratio_table(latency_ratios, LATENCY_TARGETS, [*OPS, PING]))
     print(
-        "\npy/rust = python host / rust host; py/plain = python host / plain redis-py (the design document on "
-        "redis.asyncio, no component). list: a page of 10 over 100 sessions. ping: redis-py PING (python), the "
-        "Rust host's redis-rs connection (rust), redis.asyncio PING (plain): the floor under every operation."
+        f"\nasyncio, one event loop, {tasks} tasks x {concurrent_calls} calls per round: ops/s (p50/p99 us per call)\n"
+    )
+    print(throughput_table(throughput_stats, throughput_ratios))
+    print(
+        f"\n{met} of {len(judged)} targets met. list: a page of {PAGE} over {LIST_SESSIONS} sessions. ping: one "
+        "PING through each implementation's own client (native: redis-rs; wasmtime-py: redis-py, through the "
+        "thread pool for async; plain: redis-py / redis.asyncio; rust: redis-rs), the floor under every operation."
     )
     if leftover:
-        print(f"warning: {leftover} keys left in Redis after the last round", file=sys.stderr)
+        print(f"warning: {leftover} keys left in Redis after the last turn", file=sys.stderr)
 
     report = {
-        "scale": "quick" if args.quick else "default",
-        "concurrency": 1,
+        "time": started_at,
+        "scale": scale,
         "iterations_per_round": iterations,
-        "rounds_per_host": rounds,
+        "rounds": rounds,
         "warmup_per_round": args.warmup,
+        "concurrency": {"latency": 1, "throughput": tasks, "calls_per_task": concurrent_calls},
         "pin": args.pin,
         "order": order,
         "elapsed_s": elapsed,
         "machine": machine(),
-        "versions": {
-            "python": platform.python_version(),
-            "wasmtime-py": importlib.metadata.version("wasmtime"),
-            "redis-py": importlib.metadata.version("redis"),
-            "redis-server": redis_version,
-        },
+        "versions": versions(redis_version),
         "component_sha256": sha256(component),
+        "component_build_sha256": sha256(built),
         "rust_bin": str(rust_bin),
+        "implementations": DESCRIPTIONS,
+        "ping_clients": PING_CLIENTS,
         "notes": {
-            "ratio": "python / rust; ratio_*_plain: python / plain",
-            "plain": "the design document on redis.asyncio without the component (PlainRepository)",
+            "latency": "concurrency 1, latencies of all rounds pooled; ops_per_s: calls over the time of their loops",
             "list": f"a page of {PAGE} over {LIST_SESSIONS} sessions",
-            "ping": "one PING: redis-py for python, the Rust host's redis-rs connection for rust",
-            "round_trips": "Redis round trips per call (kv batches; 1 for ping)",
+            "round_trips": "Redis round trips per call (kv batches or commands; 1 for ping)",
+            "ratios": "numerator p50 / denominator p50 per operation; ping ratios are not judged",
+            "throughput": f"{tasks} asyncio tasks on one event loop, each making {concurrent_calls} calls one "
+            "after the other per round; ops_per_s: all calls over the wall time of all tasks",
+            "throughput_ratios": "numerator ops/s / denominator ops/s",
         },
-        "ops": rows,
-        "rounds": per_round,
+        "latency": latency_stats,
+        "ratios": latency_ratios,
+        "throughput": throughput_stats,
+        "throughput_ratios": throughput_ratios,
+        "targets": {"met": met, "judged": len(judged), "all_met": met == len(judged)},
+        "turns": per_turn,
     }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(report, indent=2) + "\n")

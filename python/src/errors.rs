@@ -15,10 +15,42 @@ fn class<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
 
 /// The Python exception for `error`.
 pub fn to_py(error: Error) -> PyErr {
-    Python::attach(|py| match exception(py, &error) {
+    Python::attach(|py| from_host(py, &error))
+}
+
+fn from_host(py: Python<'_>, error: &Error) -> PyErr {
+    match exception(py, error) {
         Ok(exception) => PyErr::from_value(exception),
         Err(failure) => failure,
-    })
+    }
+}
+
+/// Why a call failed, kept without the GIL until the thread that raises it
+/// holds it.
+pub enum Failure {
+    Host(Error),
+    Python(PyErr),
+}
+
+impl Failure {
+    pub fn into_pyerr(self, py: Python<'_>) -> PyErr {
+        match self {
+            Failure::Host(error) => from_host(py, &error),
+            Failure::Python(error) => error,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Host(error)
+    }
+}
+
+impl From<PyErr> for Failure {
+    fn from(error: PyErr) -> Self {
+        Failure::Python(error)
+    }
 }
 
 fn exception<'py>(py: Python<'py>, error: &Error) -> PyResult<Bound<'py, PyAny>> {

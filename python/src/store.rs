@@ -94,9 +94,9 @@ where
 {
     inner.check_usable()?;
     let inner = inner.clone();
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    crate::runtime::awaitable(py, async move {
         let store = inner.store().await?;
-        operation(store).await.map_err(errors::to_py)
+        Ok(operation(store).await?)
     })
 }
 

@@ -233,6 +233,9 @@ impl Runtime {
         let reused = self.idle().pop();
         if let Some(mut warm) = reused {
             let state = warm.store.data_mut();
+            // Stores sharing this runtime may talk to storage through
+            // different connections (`SessionStore::with_own_connection`).
+            state.kv = kv.clone();
             state.settings = settings;
             state.round_trips = 0;
             state.computing_since = Instant::now();

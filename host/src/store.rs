@@ -191,6 +191,21 @@ impl SessionStore {
         })
     }
 
+    /// The same store (component, settings, prefix, round-trip count) on
+    /// a Redis connection of its own, driven by the async runtime this is
+    /// called on: for example one per thread, each blocking on its own
+    /// current-thread runtime, so that a call never hands off to another
+    /// thread. Fails with [`Error::Unavailable`] when Redis cannot be reached.
+    pub async fn with_own_connection(&self) -> Result<SessionStore, Error> {
+        let kv = self.inner.kv.with_own_connection().await.map_err(|e| match e {
+            ConnectError::Invalid(message) => Error::InvalidInput(message),
+            ConnectError::Unreachable(message) => Error::Unavailable(message),
+        })?;
+        Ok(SessionStore {
+            inner: Arc::new(Inner { runtime: self.inner.runtime.clone(), kv, settings: self.inner.settings }),
+        })
+    }
+
     pub fn settings(&self) -> Settings {
         self.inner.settings
     }

@@ -1,8 +1,11 @@
 //! [`NativeStore`]: one `SessionStore` of the Rust host, for Python.
 //!
 //! Every operation has two methods: `get` blocks the calling thread with the
-//! GIL released, `get_async` returns an awaitable driven by the tokio
-//! runtime (pyo3-async-runtimes), with no thread hand-off per call.
+//! GIL released, `get_async` returns an awaitable driven by the shared tokio
+//! runtime. A blocking call runs on a [`Lane`]: a current-thread runtime
+//! with a Redis connection of its own, which the calling thread drives
+//! itself, so the call never waits for another thread to wake up (about
+//! 30 µs of a `get` on the 2-core machine this was measured on).
 //! Documents cross as JSON text in the shared schema; the Python package
 //! turns them into its dataclasses.
 //!
@@ -37,13 +40,62 @@ struct Inner {
     builder: SessionStoreBuilder,
     closed: std::sync::atomic::AtomicBool,
     opening: tokio::sync::Mutex<()>,
+    /// Idle lanes for blocking calls, one taken per call in flight.
+    lanes: Mutex<Vec<Lane>>,
     clock: Option<ManualClock>,
     /// The process that made the store: a forked child has no runtime
     /// threads, so it must make its own store.
     pid: u32,
 }
 
+/// Lanes kept idle at most; more calls at once make lanes that are
+/// dropped afterwards.
+const MAX_IDLE_LANES: usize = 32;
+
+/// A current-thread runtime and a store on a connection it drives.
+struct Lane {
+    runtime: Option<tokio::runtime::Runtime>,
+    store: SessionStore,
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // Dropping a runtime may block, which panics on a runtime thread
+        // (where the last reference to a store can go); this does not.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Lane {
+    fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.runtime.as_ref().expect("a lane has its runtime until dropped").block_on(future)
+    }
+}
+
 impl Inner {
+    /// An idle lane, or a new one (on a new connection to the store's Redis).
+    fn take_lane(&self, py: Python<'_>) -> PyResult<Lane> {
+        if let Some(lane) = self.lanes.lock().expect("lanes lock").pop() {
+            return Ok(lane);
+        }
+        let shared = block_on(py, self.store())?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start a runtime for blocking calls: {e}")))?;
+        let store = py.detach(|| runtime.block_on(shared.with_own_connection())).map_err(errors::to_py)?;
+        Ok(Lane { runtime: Some(runtime), store })
+    }
+
+    fn give_back(&self, lane: Lane) {
+        let mut lanes = self.lanes.lock().expect("lanes lock");
+        if lanes.len() < MAX_IDLE_LANES && !self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            lanes.push(lane);
+        }
+    }
+
     async fn store(&self) -> Result<SessionStore, PyErr> {
         self.check_usable()?;
         if let Some(store) = self.store.lock().expect("store lock").clone() {
@@ -72,17 +124,18 @@ impl Inner {
     }
 }
 
-/// Runs one operation against the store with the GIL released.
+/// Runs one operation on a lane, with the GIL released.
 fn blocking<T, F, Fut>(py: Python<'_>, inner: &Arc<Inner>, operation: F) -> PyResult<T>
 where
     T: Send,
     F: FnOnce(SessionStore) -> Fut + Send,
     Fut: Future<Output = Result<T, Error>> + Send,
 {
-    block_on(py, async {
-        let store = inner.store().await?;
-        operation(store).await.map_err(errors::to_py)
-    })
+    inner.check_usable()?;
+    let lane = inner.take_lane(py)?;
+    let result = py.detach(|| lane.block_on(operation(lane.store.clone())));
+    inner.give_back(lane);
+    result.map_err(errors::to_py)
 }
 
 /// Starts one operation on the runtime and returns its awaitable.
@@ -168,6 +221,7 @@ impl NativeStore {
                 builder,
                 closed: false.into(),
                 opening: tokio::sync::Mutex::new(()),
+                lanes: Mutex::new(Vec::new()),
                 clock,
                 pid: std::process::id(),
             }),
@@ -285,6 +339,7 @@ impl NativeStore {
     fn close(&self) {
         self.inner.closed.store(true, std::sync::atomic::Ordering::Release);
         self.inner.store.lock().expect("store lock").take();
+        self.inner.lanes.lock().expect("lanes lock").clear();
     }
 }
 

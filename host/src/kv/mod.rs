@@ -75,6 +75,17 @@ impl KvStore {
         &self.backend
     }
 
+    /// This store (prefix, round-trip count) on a storage connection of
+    /// its own, driven by the async runtime this is called on; the
+    /// in-memory backend is shared as it is.
+    pub async fn with_own_connection(&self) -> Result<KvStore, redis::ConnectError> {
+        let backend = match &self.backend {
+            Backend::Redis(redis) => Backend::Redis(redis.another_connection().await?),
+            Backend::Memory(memory) => Backend::Memory(memory.clone()),
+        };
+        Ok(KvStore { backend, prefix: self.prefix.clone(), round_trips: self.round_trips.clone() })
+    }
+
     pub fn prefix(&self) -> &str {
         &self.prefix
     }

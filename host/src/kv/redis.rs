@@ -50,6 +50,8 @@ pub enum ConnectError {
 #[derive(Clone)]
 pub struct RedisBackend {
     connection: ConnectionManager,
+    /// What made `connection`, to open another one like it.
+    recipe: std::sync::Arc<(redis::Client, ConnectionManagerConfig)>,
     /// SHA1 of [`KV_BATCH_SCRIPT`], for EVALSHA.
     script_sha: String,
     /// The URL with any password replaced by `***`, for messages.
@@ -89,10 +91,25 @@ impl RedisBackend {
             .set_response_timeout(Some(options.response_timeout))
             .set_number_of_retries(options.reconnect_retries)
             .set_max_delay(Duration::from_millis(500));
-        let connection = ConnectionManager::new_with_config(client, config).await.map_err(|e| {
+        let connection = ConnectionManager::new_with_config(client.clone(), config.clone()).await.map_err(|e| {
             ConnectError::Unreachable(format!("cannot connect to Redis at {redacted_url}: {}", describe(&e)))
         })?;
-        Ok(Self { connection, script_sha: Script::new(KV_BATCH_SCRIPT).get_hash().to_owned(), redacted_url })
+        Ok(Self {
+            connection,
+            recipe: std::sync::Arc::new((client, config)),
+            script_sha: Script::new(KV_BATCH_SCRIPT).get_hash().to_owned(),
+            redacted_url,
+        })
+    }
+
+    /// A backend like this one on a connection of its own, driven by the
+    /// async runtime this is called on. Fails when Redis cannot be reached.
+    pub async fn another_connection(&self) -> Result<Self, ConnectError> {
+        let (client, config) = &*self.recipe;
+        let connection = ConnectionManager::new_with_config(client.clone(), config.clone()).await.map_err(|e| {
+            ConnectError::Unreachable(format!("cannot connect to Redis at {}: {}", self.redacted_url, describe(&e)))
+        })?;
+        Ok(Self { connection, ..self.clone() })
     }
 
     pub fn redacted_url(&self) -> &str {

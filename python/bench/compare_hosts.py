@@ -953,7 +953,7 @@ def ratio_table(rows: list[dict[str, Any]], targets: list[Target], ops: list[str
 
 
 def throughput_table(stats: dict[str, dict[str, dict[str, float]]], rows: list[dict[str, Any]]) -> str:
-    width = 19
+    width = 21
     lines = _heading(ASYNC_IMPLS, width, "op")
     target = THROUGHPUT_TARGETS[0]
     lines[0] += f" | {target.name:>28}"
@@ -1023,9 +1023,9 @@ def main() -> None:
     parser.add_argument(
         "--iterations",
         type=int,
-        help="measured calls per operation, implementation and round at concurrency 1 (default 1000; 300 with --quick)",
+        help="measured calls per operation, implementation and round at concurrency 1 (default 2000; 1000 quick)",
     )
-    parser.add_argument("--rounds", type=int, help="rounds per implementation (default 3; 2 with --quick)")
+    parser.add_argument("--rounds", type=int, help="rounds per implementation (default 4; 2 with --quick)")
     parser.add_argument("--warmup", type=int, default=100, help="unmeasured calls per operation before each turn")
     parser.add_argument(
         "--concurrency", type=int, default=32, help="asyncio tasks for the throughput measurement (default 32)"
@@ -1033,7 +1033,7 @@ def main() -> None:
     parser.add_argument(
         "--concurrent-calls",
         type=int,
-        help="calls per task and operation in the throughput measurement (default 100; 40 with --quick)",
+        help="calls per task and operation in the throughput measurement (default 100; 50 with --quick)",
     )
     parser.add_argument("--quick", action="store_true", help="about 40 s instead of 2-3 minutes")
     parser.add_argument(
@@ -1052,9 +1052,9 @@ def main() -> None:
         "round trip between two CPUs can cost tens of us more than one within a CPU",
     )
     args = parser.parse_args()
-    iterations = args.iterations or (300 if args.quick else 1000)
-    rounds = args.rounds or (2 if args.quick else 3)
-    concurrent_calls = args.concurrent_calls or (40 if args.quick else 100)
+    iterations = args.iterations or (1000 if args.quick else 2000)
+    rounds = args.rounds or (2 if args.quick else 4)
+    concurrent_calls = args.concurrent_calls or (50 if args.quick else 100)
     tasks = args.concurrency
     if iterations < 1 or rounds < 1 or args.warmup < 0 or tasks < 1 or concurrent_calls < 1:
         parser.error(

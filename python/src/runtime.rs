@@ -1,8 +1,8 @@
 //! The tokio runtime behind every call, and the two ways Python waits for
 //! it: [`block_on`] for blocking calls and [`awaitable`] for asyncio.
 //!
-//! One multi-threaded runtime per process (pyo3-async-runtimes' global one)
-//! drives Redis connections for both kinds of call.
+//! One multi-threaded runtime per process drives the connection awaitables
+//! use; blocking calls drive lanes of their own (`store.rs`).
 //!
 //! An awaitable's result reaches its event loop without the runtime's
 //! threads taking the GIL: a finished call queues its outcome on the loop's
@@ -12,7 +12,8 @@
 //! (what `pyo3_async_runtimes::tokio::future_into_py` does, with a
 //! blocking-pool hand-off besides) made the loop wake up only to wait for
 //! the GIL: a `get` cost about 100 µs more awaited than blocking on the
-//! 2-core machine this was measured on.
+//! 2-core machine this was measured on, and 32 concurrent gets reached a
+//! third of the throughput.
 
 use std::future::Future;
 use std::io::{PipeReader, PipeWriter, Read, Write};
@@ -26,7 +27,14 @@ use pyo3::{IntoPyObjectExt, intern};
 use crate::errors::Failure;
 
 fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("agent-sessions")
+            .enable_all()
+            .build()
+            .expect("start the tokio runtime")
+    })
 }
 
 /// Runs `future` to completion on the runtime with the GIL released, so
@@ -50,7 +58,7 @@ where
     let waker = loop_waker(&event_loop)?;
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?;
     let target = py_future.clone().unbind();
-    let task = runtime().spawn(async move {
+    let mut call = Box::pin(async move {
         let outcome = future.await;
         let produce: Produce = Box::new(move |py| match outcome {
             Ok(value) => value.into_py_any(py),
@@ -58,7 +66,18 @@ where
         });
         waker.push(target, produce);
     });
-    py_future.call_method1(intern!(py, "add_done_callback"), (AbortOnCancel { task: task.abort_handle() },))?;
+    // Run the call here until it first waits (for Redis): the component's
+    // work is done on this warm thread, and the hand-off to the runtime is
+    // off the critical path, overlapping the round trip. The task the
+    // runtime spawns polls the call again at once, with its own waker.
+    let finished = py.detach(|| {
+        let _context = runtime().enter();
+        call.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())).is_ready()
+    });
+    if !finished {
+        let task = runtime().spawn(call);
+        py_future.call_method1(intern!(py, "add_done_callback"), (AbortOnCancel { task: task.abort_handle() },))?;
+    }
     Ok(py_future)
 }
 

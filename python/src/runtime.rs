@@ -58,7 +58,7 @@ where
     let waker = loop_waker(&event_loop)?;
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?;
     let target = py_future.clone().unbind();
-    let mut call = Box::pin(async move {
+    let call = Box::pin(async move {
         let outcome = future.await;
         let produce: Produce = Box::new(move |py| match outcome {
             Ok(value) => value.into_py_any(py),
@@ -67,18 +67,80 @@ where
         waker.push(target, produce);
     });
     // Run the call here until it first waits (for Redis): the component's
-    // work is done on this warm thread, and the hand-off to the runtime is
-    // off the critical path, overlapping the round trip. The task the
-    // runtime spawns polls the call again at once, with its own waker.
+    // work is done on this warm thread. Only when the wait ends does the
+    // call move to the runtime, spawned by the thread that woke it (the
+    // connection's), so no other thread is woken to take it over.
+    let mut call: Call = call;
+    let parked = Arc::new(Parked { state: Mutex::new(State::Polling { woken: false }) });
+    let waker = std::task::Waker::from(parked.clone());
     let finished = py.detach(|| {
         let _context = runtime().enter();
-        call.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())).is_ready()
+        call.as_mut().poll(&mut std::task::Context::from_waker(&waker)).is_ready()
     });
     if !finished {
-        let task = runtime().spawn(call);
-        py_future.call_method1(intern!(py, "add_done_callback"), (AbortOnCancel { task: task.abort_handle() },))?;
+        parked.first_poll_pending(call);
+        py_future.call_method1(intern!(py, "add_done_callback"), (AbortOnCancel { call: parked },))?;
     }
     Ok(py_future)
+}
+
+type Call = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A call that ran on the loop's thread until it had to wait, and the
+/// waker it registered then: the first wake hands it to the runtime.
+struct Parked {
+    state: Mutex<State>,
+}
+
+enum State {
+    /// The loop's thread is polling it; `woken` if it was woken meanwhile.
+    Polling { woken: bool },
+    /// Waiting for its first wake.
+    Waiting(Call),
+    /// On the runtime, which polls it with its own wakers from now on.
+    Spawned(tokio::task::AbortHandle),
+    /// Cancelled before it was spawned: dropped.
+    Cancelled,
+}
+
+impl Parked {
+    fn first_poll_pending(&self, call: Call) {
+        let mut state = self.state.lock().expect("parked call lock");
+        *state = match *state {
+            State::Polling { woken: true } => State::Spawned(runtime().spawn(call).abort_handle()),
+            _ => State::Waiting(call),
+        };
+    }
+
+    fn cancel(&self) {
+        let dropped = {
+            let mut state = self.state.lock().expect("parked call lock");
+            match std::mem::replace(&mut *state, State::Cancelled) {
+                State::Spawned(task) => {
+                    task.abort();
+                    None
+                }
+                State::Waiting(call) => Some(call),
+                State::Polling { .. } | State::Cancelled => None,
+            }
+        };
+        drop(dropped);
+    }
+}
+
+impl std::task::Wake for Parked {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut state = self.state.lock().expect("parked call lock");
+        match std::mem::replace(&mut *state, State::Cancelled) {
+            State::Polling { .. } => *state = State::Polling { woken: true },
+            State::Waiting(call) => *state = State::Spawned(runtime().spawn(call).abort_handle()),
+            other => *state = other,
+        }
+    }
 }
 
 fn running_loop(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
@@ -162,17 +224,18 @@ fn loop_waker(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
 }
 
 /// Done-callback of an awaitable's asyncio future: a cancelled future
-/// aborts its task.
+/// drops its call, or aborts it once on the runtime (it is then dropped at
+/// its next await point).
 #[pyclass(frozen)]
 struct AbortOnCancel {
-    task: tokio::task::AbortHandle,
+    call: Arc<Parked>,
 }
 
 #[pymethods]
 impl AbortOnCancel {
     fn __call__(&self, future: &Bound<'_, PyAny>) -> PyResult<()> {
         if future.call_method0(intern!(future.py(), "cancelled"))?.is_truthy()? {
-            self.task.abort();
+            self.call.cancel();
         }
         Ok(())
     }

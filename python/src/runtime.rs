@@ -55,22 +55,35 @@ where
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
     let event_loop = running_loop(py)?;
-    let waker = loop_waker(&event_loop)?;
+    let completions = loop_waker(&event_loop)?;
+    let in_flight = InFlight::start(&completions);
     let py_future = event_loop.call_method0(intern!(py, "create_future"))?;
     let target = py_future.clone().unbind();
+    let others_in_flight = in_flight.others;
+    let waker = completions;
     let call = Box::pin(async move {
         let outcome = future.await;
+        drop(in_flight);
         let produce: Produce = Box::new(move |py| match outcome {
             Ok(value) => value.into_py_any(py),
             Err(failure) => Err(failure.into_pyerr(py)),
         });
         waker.push(target, produce);
     });
-    // Run the call here until it first waits (for Redis): the component's
-    // work is done on this warm thread. Only when the wait ends does the
-    // call move to the runtime, spawned by the thread that woke it (the
-    // connection's), so no other thread is woken to take it over.
     let mut call: Call = call;
+    // With other calls of this loop in flight, the loop's thread is the
+    // busy one: the call goes to the runtime's threads at once (32 tasks
+    // creating sessions kept the loop's thread at 100 % otherwise).
+    if others_in_flight {
+        let task = runtime().spawn(call).abort_handle();
+        let parked = Arc::new(Parked { state: Mutex::new(State::Spawned(task)) });
+        py_future.call_method1(intern!(py, "add_done_callback"), (AbortOnCancel { call: parked },))?;
+        return Ok(py_future);
+    }
+    // Alone, the call runs here until it first waits (for Redis): the
+    // component's work is done on this warm thread. Only when the wait ends
+    // does the call move to the runtime, spawned by the thread that woke it
+    // (the connection's), so no other thread is woken to take it over.
     let parked = Arc::new(Parked { state: Mutex::new(State::Polling { woken: false }) });
     let waker = std::task::Waker::from(parked.clone());
     let finished = py.detach(|| {
@@ -85,6 +98,27 @@ where
 }
 
 type Call = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Counts a loop's calls in flight, from start until the call is finished
+/// or dropped (cancelled).
+struct InFlight {
+    completions: Arc<Completions>,
+    /// Whether other calls of the loop were in flight when this one started.
+    others: bool,
+}
+
+impl InFlight {
+    fn start(completions: &Arc<Completions>) -> Self {
+        let before = completions.in_flight.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlight { completions: completions.clone(), others: before > 0 }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.completions.in_flight.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
 
 /// A call that ran on the loop's thread until it had to wait, and the
 /// waker it registered then: the first wake hands it to the runtime.
@@ -154,6 +188,8 @@ type Produce = Box<dyn FnOnce(Python<'_>) -> PyResult<Py<PyAny>> + Send>;
 /// What runtime threads share with one event loop: finished calls, and the
 /// pipe that wakes the loop when the first of them arrives.
 struct Completions {
+    /// Calls of this loop started and not yet finished or dropped.
+    in_flight: std::sync::atomic::AtomicUsize,
     finished: Mutex<Vec<(Py<PyAny>, Produce)>>,
     wake: PipeWriter,
     woken: PipeReader,
@@ -216,7 +252,7 @@ fn loop_waker(event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Completions>> {
     }
     let (woken, wake) = std::io::pipe()?;
     let fd = woken.as_raw_fd();
-    let completions = Arc::new(Completions { finished: Mutex::new(Vec::new()), wake, woken });
+    let completions = Arc::new(Completions { in_flight: 0.into(), finished: Mutex::new(Vec::new()), wake, woken });
     let waker = Bound::new(py, LoopWaker { completions: completions.clone() })?;
     event_loop.call_method1(intern!(py, "add_reader"), (fd, &waker))?;
     loops.set_item(event_loop, waker)?;

@@ -42,19 +42,22 @@ check-wheel: wheel ## Install the wheel into a fresh virtual environment and use
 	@scripts/check-wheel.sh $(PYTHON) dist
 
 # The native module (python/src, the Rust host) is built in release mode
-# into python/agent_sessions/ and the package installed editable in .venv,
-# with its test and dev extras; cargo makes this a no-op when nothing changed.
+# into python/agent_sessions/ and the package installed editable in .venv;
+# cargo makes this a few seconds when nothing changed.
+MATURIN_DEVELOP = cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) ../$(VENV)/bin/maturin develop --release --quiet
 python-native: $(VENV_PYTHON) ## Build the Python package's native module (release) into .venv
-	cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) ../$(VENV)/bin/maturin develop --release --quiet --extras test,dev
+	$(MATURIN_DEVELOP)
 
 wheel: $(VENV_PYTHON) ## Build the Python package as a wheel (native module included) into dist/
 	cd python && ../$(VENV)/bin/maturin build --release --quiet --out ../dist
 
 # maturin is pinned here; pip install ./python takes any 1.x (pyproject.toml).
+# The first build installs the test and dev extras too.
 $(VENV_PYTHON): python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV_PYTHON) -m pip install --quiet --upgrade pip
 	$(VENV_PYTHON) -m pip install --quiet maturin==1.16.0
+	$(MATURIN_DEVELOP) --extras test,dev > /dev/null
 	@touch $(VENV_PYTHON)
 
 lint: deps ## cargo fmt --check and clippy with -D warnings, native and wasm; ruff and mypy --strict for Python

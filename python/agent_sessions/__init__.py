@@ -6,6 +6,11 @@ backed by the agent-sessions WebAssembly component and Redis.
     repo = SessionRepository("redis://127.0.0.1:6379/0")
     session = repo.create_session(SessionCreate(model_id="gpt-4", tools=["search"]))
     repo.get_session(session.id)
+
+`AsyncSessionRepository` has the same methods as coroutines. By default the
+component runs in the Rust host, built into this package (`_native`);
+`backend="wasmtime-py"` runs it with wasmtime-py and redis-py instead.
+`SessionRepository.in_memory()` needs no Redis, for tests.
 """
 
 from .errors import (
@@ -27,11 +32,12 @@ from .models import (
     SessionUpdate,
     TtlBucket,
 )
-from .repository import AsyncSessionRepository, SessionRepository
+from .repository import AsyncSessionRepository, BackendName, SessionRepository
 
 __all__ = [
     "AsyncSessionRepository",
     "BackendError",
+    "BackendName",
     "CleanupReport",
     "ComponentError",
     "ConflictError",

@@ -34,7 +34,10 @@
 --     zrem (member, ...)                integer
 --     zcard (-)                         integer
 --     zscore (member)                   text or false
---     zrevrange (start, stop)           [member, ...]
+--     zrevrange (start, stop)           [member, score, ...]
+--     zrevrangebyscore (max, min [, offset, count])
+--                                       [member, score, ...]: max down to min
+--                                       (Redis bounds: 12, (12, +inf, -inf)
 --     zscan (cursor, count)             [cursor, [member, ...]]
 --     sismember (member)                integer: 1 if a member
 --     scan (cursor, pattern, count)     [cursor, [key, ...]] (keys unprefixed)
@@ -95,7 +98,8 @@ end
 local TYPES = {
   hgetall = 'hash', hget = 'hash', hmget = 'hash', hset = 'hash', hincrby = 'hash',
   sadd = 'set', srem = 'set', scard = 'set', sscan = 'set', sismember = 'set',
-  zadd = 'zset', zrem = 'zset', zcard = 'zset', zscore = 'zset', zrevrange = 'zset', zscan = 'zset',
+  zadd = 'zset', zrem = 'zset', zcard = 'zset', zscore = 'zset', zrevrange = 'zset', zrevrangebyscore = 'zset',
+  zscan = 'zset',
   set = 'string', exists = '', pttl = '', pexpire = '', del = '', scan = '',
 }
 -- Ops that name items (fields or members): arguments per item.
@@ -145,6 +149,28 @@ for i = 1, op_count do
     end
   elseif code == 'sscan' or code == 'zscan' then
     empty = tonumber(entry[4]) == 0
+  elseif code == 'zrevrangebyscore' then
+    local args = #entry - 2
+    if args ~= 2 and args ~= 4 then
+      return refuse('op ' .. index .. ': unknown op ' .. code .. ' with ' .. args .. ' args')
+    end
+    for j = 3, 4 do
+      local bound = entry[j]
+      local number = type(bound) == 'string' and string.gsub(bound, '^%(', '') or ''
+      local score = tonumber(number)
+      if not (number == 'inf' or number == '+inf' or number == '-inf'
+          or (score and score == score and score ~= math.huge and score ~= -math.huge)) then
+        return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(bound)) .. ' is not a score bound')
+      end
+    end
+    if args == 4 then
+      for j = 5, 6 do
+        if not string.match(tostring(entry[j]), '^%d+$') then
+          return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(entry[j])) .. ' is not a count')
+        end
+      end
+      empty = tonumber(entry[6]) == 0
+    end
   elseif code == 'scan' then
     empty = tonumber(entry[5]) == 0 or entry[4] == ''
   end
@@ -289,7 +315,13 @@ for i = 1, op_count do
   elseif code == 'zscore' then
     reply = call('ZSCORE', key, e[3])
   elseif code == 'zrevrange' then
-    reply = call('ZREVRANGE', key, e[3], e[4])
+    reply = call('ZREVRANGE', key, e[3], e[4], 'WITHSCORES')
+  elseif code == 'zrevrangebyscore' then
+    if e[6] then
+      reply = call('ZREVRANGEBYSCORE', key, e[3], e[4], 'WITHSCORES', 'LIMIT', e[5], e[6])
+    else
+      reply = call('ZREVRANGEBYSCORE', key, e[3], e[4], 'WITHSCORES')
+    end
   elseif code == 'zscan' then
     reply = scanned(call('ZSCAN', key, e[3], 'COUNT', e[4]), 2)
   elseif code == 'sismember' then

@@ -115,7 +115,7 @@ impl Path {
                     Op::Get => store.run(move |r| r.get(&id)).await.map(|_| None),
                     Op::Update => store.run(move |r| r.update(&id, change)).await.map(|_| None),
                     Op::Extend => store.run(move |r| r.extend_ttl(&id)).await.map(|_| None),
-                    Op::List => store.run(move |r| r.list(10, offset)).await.map(|_| None),
+                    Op::List => store.run(move |r| r.list(10, offset, "")).await.map(|_| None),
                     Op::Delete => store.run(move |r| r.delete(&id)).await.map(|_| None),
                 }
                 .map_err(native_error)

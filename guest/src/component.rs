@@ -84,8 +84,8 @@ impl Guest for Component {
         repository()?.delete(&id).map_err(error_to_wit)
     }
 
-    fn list(limit: u32, offset: u64) -> Result<String> {
-        document(repository()?.list(limit, offset))
+    fn list(limit: u32, offset: u64, page_token: String) -> Result<String> {
+        document(repository()?.list(limit, offset, &page_token))
     }
 
     fn extend_ttl(id: String) -> Result<bool> {

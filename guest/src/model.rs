@@ -144,6 +144,10 @@ pub struct SessionPage {
     pub total: u64,
     pub limit: u32,
     pub offset: u64,
+    /// Pass to `list` for the page after this one: stable while sessions
+    /// are added or removed. None after the last page.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
     pub corrupt: Vec<Corruption>,
 }
 

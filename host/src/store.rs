@@ -288,15 +288,27 @@ impl SessionStore {
         .await
     }
 
-    /// A page of sessions, newest first.
+    /// A page of sessions, newest first: ranks `offset..offset + limit`.
+    /// The page's `next_page_token` continues it with
+    /// [`list_after`](Self::list_after).
     pub async fn list(&self, limit: u32, offset: u64) -> Result<SessionPage, Error> {
-        from_json(&self.list_json(limit, offset).await?)
+        from_json(&self.list_json(limit, offset, String::new()).await?)
     }
 
-    /// [`list`](Self::list), the page as a JSON document.
-    pub async fn list_json(&self, limit: u32, offset: u64) -> Result<String, Error> {
+    /// The `limit` sessions after the page whose `next_page_token` is
+    /// `page_token`, newest first: stable while sessions are added or
+    /// removed, and as cheap on page 1,000 as on page 1.
+    pub async fn list_after(&self, limit: u32, page_token: &str) -> Result<SessionPage, Error> {
+        from_json(&self.list_json(limit, 0, page_token.to_owned()).await?)
+    }
+
+    /// [`list`](Self::list) or, with a page token, [`list_after`](Self::list_after);
+    /// the page as a JSON document.
+    pub async fn list_json(&self, limit: u32, offset: u64, page_token: String) -> Result<String, Error> {
         self.call("list", move |bindings, store| {
-            Box::pin(async move { bindings.agent_sessions_repository().call_list(store, limit, offset).await })
+            Box::pin(
+                async move { bindings.agent_sessions_repository().call_list(store, limit, offset, &page_token).await },
+            )
         })
         .await
     }

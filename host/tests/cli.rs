@@ -164,6 +164,37 @@ fn text_output_is_readable() {
 }
 
 #[test]
+fn list_pages_with_page_tokens() {
+    let redis = RedisServer::start();
+    for name in ["a", "b", "c"] {
+        assert_eq!(code(&sessions(&redis, &["create", "--model-id", "m", "--name", name])), 0);
+    }
+    let first = json(&sessions(&redis, &["--json", "list", "--limit", "2"]));
+    let token = first["next_page_token"].as_str().expect("a full page has a token").to_owned();
+    let text = sessions(&redis, &["list", "--limit", "2"]);
+    assert!(String::from_utf8_lossy(&text.stdout).contains(&format!("next page: --page-token {token}")));
+    let second = sessions(&redis, &["--json", "list", "--limit", "2", "--page-token", &token]);
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    let second = json(&second);
+    assert_eq!(second["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_page_token"], Value::Null);
+    let mut names: Vec<Value> = first["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["sessions"].as_array().unwrap())
+        .map(|s| s["name"].clone())
+        .collect();
+    names.sort_by_key(|name| name.to_string());
+    assert_eq!(names, ["a", "b", "c"]);
+    let both = sessions(&redis, &["list", "--offset", "1", "--page-token", &token]);
+    assert_eq!(code(&both), 2, "an offset and a token together are a usage error");
+    let bad = sessions(&redis, &["list", "--page-token", "nonsense"]);
+    assert_eq!(code(&bad), 2);
+    assert!(stderr(&bad).contains("page token"), "{}", stderr(&bad));
+}
+
+#[test]
 fn exit_codes_say_what_happened() {
     let redis = RedisServer::start();
     let missing = "0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10";

@@ -86,8 +86,8 @@ class WasmtimeBackend:
     def delete(self, id: str, /) -> bool:
         return bool(self._call("delete", id))
 
-    def list(self, limit: int, offset: int, /) -> str:
-        return str(self._call("list", limit, offset))
+    def list(self, limit: int, offset: int, page_token: str, /) -> str:
+        return str(self._call("list", limit, offset, page_token))
 
     def extend_ttl(self, id: str, /) -> bool:
         return bool(self._call("extend-ttl", id))
@@ -130,8 +130,8 @@ class WasmtimeBackend:
     def delete_async(self, id: str, /) -> Awaitable[bool]:
         return self._submit(self.delete, id)
 
-    def list_async(self, limit: int, offset: int, /) -> Awaitable[str]:
-        return self._submit(self.list, limit, offset)
+    def list_async(self, limit: int, offset: int, page_token: str, /) -> Awaitable[str]:
+        return self._submit(self.list, limit, offset, page_token)
 
     def extend_ttl_async(self, id: str, /) -> Awaitable[bool]:
         return self._submit(self.extend_ttl, id)

@@ -27,7 +27,7 @@ from .errors import ComponentError
 _wasmtime_speedups.install()
 
 PACKAGE = "agent:sessions"
-VERSION = "0.2.0"
+VERSION = "0.3.0"
 REPOSITORY = f"{PACKAGE}/repository@{VERSION}"
 EXPORTS = ("create", "get", "update", "delete", "list", "extend-ttl", "cleanup-expired", "reindex", "stats")
 # Exports the Python host does not call (yet): acquire-cleanup-lease,

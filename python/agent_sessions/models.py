@@ -109,6 +109,9 @@ class SessionListResponse:
     offset: int
     #: Sessions of this page that could not be decoded; the rest is returned.
     corrupt: list[Corruption]
+    #: Pass as `page_token` for the page after this one (stable while
+    #: sessions are added or removed); None after the last page.
+    next_page_token: str | None = None
 
 
 @dataclass

@@ -119,12 +119,14 @@ def _stats(document: dict[str, Any]) -> SessionStats:
     return SessionStats(**document)
 
 
-def _list_arguments(limit: Any, offset: Any) -> tuple[int, int]:
+def _list_arguments(limit: Any, offset: Any, page_token: Any) -> tuple[int, int, str]:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _U32_MAX:
         raise InvalidInputError(f"limit must be a whole number from 0 to 1000, not {limit!r}")
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= _U64_MAX:
         raise InvalidInputError(f"offset must be a whole number from 0, not {offset!r}")
-    return limit, offset
+    if page_token is not None and not isinstance(page_token, str):
+        raise InvalidInputError(f"page_token must be a string from next_page_token, not {type(page_token).__name__}")
+    return limit, offset, page_token or ""
 
 
 def _page(text: str) -> SessionListResponse:
@@ -135,6 +137,7 @@ def _page(text: str) -> SessionListResponse:
         limit=page["limit"],
         offset=page["offset"],
         corrupt=_corruptions(page["corrupt"]),
+        next_page_token=page.get("next_page_token"),
     )
 
 
@@ -356,9 +359,13 @@ class SessionRepository(_Repository):
         """Removes every key of the session; True when a live session was deleted."""
         return self._backend.delete(_session_id(session_id))
 
-    def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
-        """Sessions newest first by `created_at`, with the total (limit 0..1000)."""
-        return _page(self._backend.list(*_list_arguments(limit, offset)))
+    def list_sessions(self, limit: int = 10, offset: int = 0, page_token: str | None = None) -> SessionListResponse:
+        """Sessions newest first by `created_at`, with the total (limit 0..1000).
+
+        Page by `offset` (ranks; costs O(offset)), or pass a page's
+        `next_page_token` as `page_token` for the page after it: stable while
+        sessions are added or removed."""
+        return _page(self._backend.list(*_list_arguments(limit, offset, page_token)))
 
     def extend_session_ttl(self, session_id: str) -> bool:
         """Resets every TTL and `last_activity`; False, writing nothing, if
@@ -463,8 +470,10 @@ class AsyncSessionRepository(_Repository):
     async def delete_session(self, session_id: str) -> bool:
         return await self._backend.delete_async(_session_id(session_id))
 
-    async def list_sessions(self, limit: int = 10, offset: int = 0) -> SessionListResponse:
-        return _page(await self._backend.list_async(*_list_arguments(limit, offset)))
+    async def list_sessions(
+        self, limit: int = 10, offset: int = 0, page_token: str | None = None
+    ) -> SessionListResponse:
+        return _page(await self._backend.list_async(*_list_arguments(limit, offset, page_token)))
 
     async def extend_session_ttl(self, session_id: str) -> bool:
         return await self._backend.extend_ttl_async(_session_id(session_id))

@@ -260,12 +260,18 @@ impl NativeStore {
         awaitable(py, &self.inner, move |store| async move { store.delete(&id).await })
     }
 
-    fn list(&self, py: Python<'_>, limit: u32, offset: u64) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.list_json(limit, offset).await })
+    fn list(&self, py: Python<'_>, limit: u32, offset: u64, page_token: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.list_json(limit, offset, page_token).await })
     }
 
-    fn list_async<'py>(&self, py: Python<'py>, limit: u32, offset: u64) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.list_json(limit, offset).await })
+    fn list_async<'py>(
+        &self,
+        py: Python<'py>,
+        limit: u32,
+        offset: u64,
+        page_token: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.list_json(limit, offset, page_token).await })
     }
 
     fn extend_ttl(&self, py: Python<'_>, id: String) -> PyResult<bool> {

@@ -40,6 +40,9 @@ CALL_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "reindex": (),
     "stats": (),
 }
+# The keys a call may leave out (as in the Rust runner's optional_call_keys):
+# `save` on create (the id) and list (the next page token), `page_token` on list.
+OPTIONAL_CALL_KEYS: dict[str, tuple[str, ...]] = {"create": ("save",), "list": ("save", "page_token")}
 ERROR_KINDS = ("invalid_input", "not_found", "conflict", "data_corrupt", "backend")
 
 
@@ -69,7 +72,7 @@ def check_keys(obj: Any, allowed: list[str], required: list[str], what: str) -> 
 
 def check_step(step: Any) -> None:
     """One step's keys: a call step takes `call`, its arguments and `expect`
-    (plus an optional `save` on `create`); a Redis step takes `redis` and
+    (plus its optional keys); a Redis step takes `redis` and
     `expect`. A call's `expect` must also be well formed."""
     if not isinstance(step, dict):
         raise MalformedScenario(f"a step must be an object, got {step!r}")
@@ -81,8 +84,9 @@ def check_step(step: Any) -> None:
     name = step["call"]
     if not isinstance(name, str) or name not in CALL_ARGUMENTS:
         raise MalformedScenario(f"unknown call {name!r}")
-    allowed = ["call", "expect", *CALL_ARGUMENTS[name]] + (["save"] if name == "create" else [])
-    check_keys(step, allowed, [key for key in allowed if key != "save"], f"a {name} step")
+    optional = OPTIONAL_CALL_KEYS.get(name, ())
+    allowed = ["call", "expect", *CALL_ARGUMENTS[name], *optional]
+    check_keys(step, allowed, [key for key in allowed if key not in optional], f"a {name} step")
     expect = step["expect"]
     if not (isinstance(expect, dict) and len(expect) == 1 and set(expect) <= {"ok", "error"}):
         raise MalformedScenario(f'"expect" of a call must be {{"ok": ..}} or {{"error": ..}}, got {expect!r}')
@@ -256,7 +260,7 @@ def call(repo: SessionRepository, step: dict[str, Any]) -> Any:
     if name == "delete":
         return repo.delete_session(step["id"])
     if name == "list":
-        return repo.list_sessions(step["limit"], step["offset"])
+        return repo.list_sessions(step["limit"], step["offset"], step.get("page_token"))
     if name == "extend_ttl":
         return repo.extend_session_ttl(step["id"])
     if name == "cleanup_expired":
@@ -336,8 +340,11 @@ def test_scenario(path: Path, server: RedisServer, backend: BackendName) -> None
             except Mismatch as mismatch:
                 raise AssertionError(f"{where}\n{mismatch}\nactual: {json.dumps(result, indent=1)}") from None
             if "save" in step:
-                assert "ok" in result, f"{where}: cannot save an id from a failed call"
-                saved[step["save"]] = result["ok"]["id"]
+                # A create saves the session's id, a list its next page token.
+                field = "next_page_token" if step["call"] == "list" else "id"
+                assert "ok" in result, f"{where}: cannot save a {field} from a failed call"
+                assert isinstance(result["ok"].get(field), str), f"{where}: the result has no {field}"
+                saved[step["save"]] = result["ok"][field]
     finally:
         repo.close()
         client.close()

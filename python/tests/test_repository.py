@@ -204,6 +204,11 @@ async def test_async_repository_runs_off_the_event_loop(redis_url: str, backend:
         assert ticks > 0, "the event loop was blocked"
         page = await repo.list_sessions(limit=5, offset=0)
         assert page.total == 20 and len(page.sessions) == 5
+        walked = [s.id for s in page.sessions]
+        while page.next_page_token is not None:
+            page = await repo.list_sessions(limit=6, page_token=page.next_page_token)
+            walked.extend(s.id for s in page.sessions)
+        assert sorted(walked) == sorted(s.id for s in created), "page tokens visit every session once"
         assert await repo.get_session(MISSING) is None
         with pytest.raises(InvalidInputError):
             await repo.get_session("nope")

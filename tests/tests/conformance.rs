@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
+use agent_sessions_host::{Error, SessionCreate, SessionPage, SessionStore, SessionUpdate};
 use agent_sessions_tests::RedisServer;
 use serde_json::{Map, Value, json};
 
@@ -244,26 +244,34 @@ fn call_arguments(call: &str) -> Option<&'static [&'static str]> {
     })
 }
 
+/// The keys a call may leave out: `save` on `create` (the id) and `list`
+/// (the next page token), `page_token` on `list`.
+fn optional_call_keys(call: &str) -> &'static [&'static str] {
+    match call {
+        "create" => &["save"],
+        "list" => &["save", "page_token"],
+        _ => &[],
+    }
+}
+
 /// One step's keys: a call step takes `call`, its arguments and `expect`
-/// (plus an optional `save` on `create`); a Redis step takes `redis` and
-/// `expect`. A call's `expect` must also be well formed.
+/// (plus its optional keys); a Redis step takes `redis` and `expect`. A
+/// call's `expect` must also be well formed.
 fn check_step(step: &Value) -> Result<(), String> {
     let object = as_object(step, "a step")?;
-    let (what, allowed) = match (object.get("call"), object.contains_key("redis")) {
+    let (what, allowed, optional) = match (object.get("call"), object.contains_key("redis")) {
         (Some(call), false) => {
             let call = as_str(call, "call")?;
             let arguments = call_arguments(call).ok_or_else(|| format!("unknown call {call:?}"))?;
             let mut allowed = vec!["call", "expect"];
             allowed.extend_from_slice(arguments);
-            if call == "create" {
-                allowed.push("save");
-            }
-            (format!("a {call} step"), allowed)
+            allowed.extend_from_slice(optional_call_keys(call));
+            (format!("a {call} step"), allowed, optional_call_keys(call))
         }
-        (None, true) => ("a redis step".to_owned(), vec!["redis", "expect"]),
+        (None, true) => ("a redis step".to_owned(), vec!["redis", "expect"], &[][..]),
         _ => return Err("a step needs exactly one of \"call\" and \"redis\"".into()),
     };
-    let required: Vec<&str> = allowed.iter().copied().filter(|key| *key != "save").collect();
+    let required: Vec<&str> = allowed.iter().copied().filter(|key| !optional.contains(key)).collect();
     check_keys(object, &allowed, &required, &what)?;
     if object.contains_key("call") {
         parse_call_expectation(&object["expect"])?;
@@ -359,14 +367,17 @@ impl Runner<'_> {
 
         if let Some(name) = save {
             match &outcome {
-                CallOutcome::Ok(session) => {
-                    let id =
-                        session["id"].as_str().ok_or_else(|| StepFailure::problem("the created session has no id"))?;
-                    self.vars.insert(name, id.to_owned());
+                CallOutcome::Ok(result) => {
+                    // A create saves the session's id, a list its next page token.
+                    let field = if call == "list" { "next_page_token" } else { "id" };
+                    let value = result[field]
+                        .as_str()
+                        .ok_or_else(|| StepFailure::problem(format!("\"save\": the result has no {field}")))?;
+                    self.vars.insert(name, value.to_owned());
                 }
                 CallOutcome::Error(actual) => {
                     return Err(StepFailure::mismatch(
-                        format!("\"save\": {name:?} needs the create to succeed"),
+                        format!("\"save\": {name:?} needs the {call} to succeed"),
                         &json!({ "ok": {"$any": true} }),
                         &json!({ "error": actual }),
                     ));
@@ -399,7 +410,13 @@ impl Runner<'_> {
                 let limit = as_u64(&step["limit"], "limit")?;
                 let limit = u32::try_from(limit).map_err(|_| format!("\"limit\" {limit} does not fit a u32"))?;
                 let offset = as_u64(&step["offset"], "offset")?;
-                store.list(limit, offset).await.map(|page| to_json(&page))
+                let token = step.get("page_token").map(|token| as_str(token, "page_token")).transpose()?;
+                match store.list_json(limit, offset, token.unwrap_or_default().to_owned()).await {
+                    Ok(page) => serde_json::from_str::<SessionPage>(&page)
+                        .map(|page| to_json(&page))
+                        .map_err(|e| Error::Guest(format!("the page does not read: {e}"))),
+                    Err(error) => Err(error),
+                }
             }
             "cleanup_expired" => store.cleanup_expired().await.map(|report| to_json(&report)),
             "reindex" => store.reindex().await.map(|added| json!(added)),
@@ -830,6 +847,10 @@ fn scenario_rules() {
     assert_eq!(check(json!({"call": "stats", "expect": {"ok": {}}})), Ok(()));
     assert_eq!(check(json!({"redis": ["GET", "x"], "expect": null})), Ok(()));
     assert_eq!(check(json!({"call": "create", "input": {"model_id": "m"}, "save": "a", "expect": {"ok": {}}})), Ok(()));
+    assert_eq!(
+        check(json!({"call": "list", "limit": 1, "offset": 0, "page_token": "t", "save": "b", "expect": {"ok": {}}})),
+        Ok(())
+    );
 
     for step in [json!({"call": "stats"}), json!({"call": "get", "id": "x"}), json!({"redis": ["GET", "x"]})] {
         let error = check(step.clone()).unwrap_err();

@@ -5,7 +5,7 @@
 //! the same answer, word for word, so the two cannot drift.
 
 use agent_sessions_guest::kv::rules::MAX_TTL_MS;
-use agent_sessions_guest::kv::{Batch, KeyScanRequest, Op, ScanRequest};
+use agent_sessions_guest::kv::{Batch, KeyScanRequest, Op, Reply, ScanRequest, ScoreBound};
 use agent_sessions_host::kv::KvStore;
 use agent_sessions_host::kv::{Backend, memory::MemoryBackend, redis::RedisBackend};
 use agent_sessions_host::{RedisOptions, SessionStore};
@@ -28,6 +28,15 @@ fn bad_batches() -> Vec<(&'static str, Batch)> {
         ("NaN score", one(Op::SortedAdd { key: "z".into(), members: vec![(f64::NAN, "m".into())] })),
         ("scan count 0", one(Op::SortedScan(ScanRequest { key: "z".into(), cursor: "0".into(), count: 0 }))),
         (
+            "score range count 0",
+            one(Op::SortedRangeByScoreDesc {
+                key: "z".into(),
+                max: ScoreBound::inclusive(f64::INFINITY),
+                min: ScoreBound::inclusive(f64::NEG_INFINITY),
+                limit: Some((0, 0)),
+            }),
+        ),
+        (
             "empty key-scan pattern",
             one(Op::KeyScan(KeyScanRequest { pattern: String::new(), cursor: "0".into(), count: 10 })),
         ),
@@ -41,13 +50,16 @@ fn bad_batches() -> Vec<(&'static str, Batch)> {
 }
 
 /// Packed batches a guest would never send.
-const MALFORMED: [(&str, &str, &str); 6] = [
+const MALFORMED: [(&str, &str, &str); 9] = [
     ("not JSON", "k", "[[],"),
     ("not [conditions, ops]", "k", "{}"),
     ("key number out of range", "k", r#"[[],[["exists",2]]]"#),
     ("unknown op", "k", r#"[[],[["frobnicate",1]]]"#),
     ("op without a key", "k", r#"[[],[["exists",0]]]"#),
     ("unknown condition", "k", r#"[[["maybe",1]],[]]"#),
+    ("score bound not a number", "z", r#"[[],[["zrevrangebyscore",1,"ten","0"]]]"#),
+    ("score range with 3 args", "z", r#"[[],[["zrevrangebyscore",1,"10","0","5"]]]"#),
+    ("score range count not a count", "z", r#"[[],[["zrevrangebyscore",1,"10","0","0","-1"]]]"#),
 ];
 
 /// The same prefix over Redis and over memory.
@@ -75,6 +87,9 @@ async fn both_backends_refuse_the_same_batches_with_the_same_words() {
         let from_memory = in_memory.execute_packed(keys, packed).await.unwrap();
         assert!(from_redis.starts_with("[4,"), "{what}: {from_redis}");
         assert!(from_memory.starts_with("[4,"), "{what}: {from_memory}");
+        if what.starts_with("score") {
+            assert_eq!(from_redis, from_memory, "{what}");
+        }
     }
     let mut connection = redis.connection();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
@@ -109,4 +124,45 @@ async fn wrong_types_name_the_key_without_the_prefix_on_both_backends() {
     let mut connection = redis.connection();
     let other: bool = redis::cmd("EXISTS").arg("app:other").query(&mut connection).unwrap();
     assert!(!other, "a batch that meets a wrong type writes nothing");
+}
+
+/// Rank and score ranges (the index reads of `list`) give the same members,
+/// scores and order on both backends: ties at one score ordered by member,
+/// descending; exclusive bounds; LIMIT offset and count.
+#[tokio::test]
+async fn sorted_ranges_agree_on_both_backends() {
+    let redis = RedisServer::start();
+    let (on_redis, in_memory) = both_backends(&redis).await;
+    let members = vec![
+        (1000.0, "a".to_owned()),
+        (2000.0, "b".into()),
+        (2000.0, "d".into()),
+        (2000.0, "c".into()),
+        (3000.5, "e".into()),
+    ];
+    let write = Batch::new().op(Op::SortedAdd { key: "z".into(), members });
+    on_redis.execute(&write).await.unwrap();
+    in_memory.execute(&write).await.unwrap();
+    let range =
+        |max: ScoreBound, min: ScoreBound, limit| Op::SortedRangeByScoreDesc { key: "z".into(), max, min, limit };
+    let (inf, neg_inf) = (ScoreBound::inclusive(f64::INFINITY), ScoreBound::inclusive(f64::NEG_INFINITY));
+    let reads = Batch::new()
+        .op(Op::SortedRangeDesc { key: "z".into(), start: 1, stop: 3 })
+        .op(range(inf, neg_inf, None))
+        .op(range(ScoreBound::inclusive(2000.0), ScoreBound::inclusive(2000.0), Some((1, 5))))
+        .op(range(ScoreBound::exclusive(2000.0), neg_inf, Some((0, 10))))
+        .op(range(ScoreBound::exclusive(3000.5), ScoreBound::exclusive(1000.0), None));
+    let from_redis = on_redis.execute(&reads).await.unwrap();
+    let from_memory = in_memory.execute(&reads).await.unwrap();
+    assert_eq!(from_redis, from_memory);
+    let agent_sessions_guest::kv::BatchOutcome::Applied(replies) = from_redis else { panic!("{from_redis:?}") };
+    let scored = |reply: &Reply| match reply {
+        Reply::Scored(members) => members.iter().map(|(m, s)| format!("{m}@{s}")).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(scored(&replies[0]), ["d@2000", "c@2000", "b@2000"]);
+    assert_eq!(scored(&replies[1]), ["e@3000.5", "d@2000", "c@2000", "b@2000", "a@1000"]);
+    assert_eq!(scored(&replies[2]), ["c@2000", "b@2000"]);
+    assert_eq!(scored(&replies[3]), ["a@1000"]);
+    assert_eq!(scored(&replies[4]), ["d@2000", "c@2000", "b@2000"]);
 }

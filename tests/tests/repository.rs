@@ -17,6 +17,7 @@ on_both_backends!(
     update_of_missing_session_is_not_found,
     delete_removes_the_session,
     list_pages_newest_first,
+    page_tokens_visit_every_session_once_while_sessions_come_and_go,
     list_validates_limit,
     extend_ttl_only_for_live_sessions,
     expired_sessions_are_gone_and_cleaned_up,
@@ -186,6 +187,51 @@ async fn list_pages_newest_first(backend: Backend) {
     assert!(empty.sessions.is_empty());
     assert_eq!(empty.total, 25);
     assert!(h.store.list(10, u64::MAX).await.unwrap().sessions.is_empty());
+}
+
+async fn page_tokens_visit_every_session_once_while_sessions_come_and_go(backend: Backend) {
+    let h = backend.harness(|b| b).await;
+    // Created back to back: many share a creation millisecond, so pages end
+    // inside runs of ties.
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(h.store.create(minimal(&format!("model-{n}"))).await.unwrap().id);
+    }
+    let first = h.store.list(7, 0).await.unwrap();
+    let mut seen: Vec<String> = first.sessions.iter().map(|s| s.id.clone()).collect();
+    let mut token = first.next_page_token.clone().expect("a full page has a next page token");
+    let mut deleted = Vec::new();
+    let mut pages = 1;
+    loop {
+        // Between pages, sessions arrive (newer: they sort before the pages
+        // already read) and one not yet seen leaves.
+        for n in 0..3 {
+            h.store.create(minimal(&format!("late-{pages}-{n}"))).await.unwrap();
+        }
+        if let Some(victim) = ids.iter().find(|id| !seen.contains(id) && !deleted.contains(*id)) {
+            assert!(h.store.delete(victim).await.unwrap());
+            deleted.push(victim.clone());
+        }
+        let page = h.store.list_after(7, &token).await.unwrap();
+        assert_eq!(page.offset, 0);
+        seen.extend(page.sessions.iter().map(|s| s.id.clone()));
+        pages += 1;
+        match page.next_page_token {
+            Some(next) => token = next,
+            None => break,
+        }
+        assert!(pages < 20, "the walk does not end");
+    }
+    let mut expected: Vec<String> = ids.iter().rev().filter(|id| !deleted.contains(id)).cloned().collect();
+    let mut walked = seen.clone();
+    assert_eq!(walked.len(), expected.len(), "every remaining session once: {walked:?}");
+    walked.sort();
+    expected.sort();
+    assert_eq!(walked, expected, "only the sessions that existed when the walk began, none deleted before its page");
+    match h.store.list_after(7, "garbage").await {
+        Err(Error::InvalidInput(message)) => assert!(message.contains("page token"), "{message}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 async fn list_validates_limit(backend: Backend) {

@@ -80,11 +80,20 @@ pub enum Op {
         key: String,
         member: String,
     },
-    /// Ranks `start..=stop`, highest score first.
+    /// Ranks `start..=stop`, highest score first, with their scores.
     SortedRangeDesc {
         key: String,
         start: u64,
         stop: u64,
+    },
+    /// Members scored from `max` down to `min`, highest first (ties: the
+    /// greater member first), with their scores; with `limit`, `count` of
+    /// them after skipping `offset` (Redis's `LIMIT offset count`).
+    SortedRangeByScoreDesc {
+        key: String,
+        max: ScoreBound,
+        min: ScoreBound,
+        limit: Option<(u64, u64)>,
     },
     SortedScan(ScanRequest),
     /// SISMEMBER: 1 if `member` is in the set.
@@ -95,6 +104,33 @@ pub enum Op {
     /// SCAN with MATCH: keys matching a glob pattern, one bounded page; the
     /// reply's members are keys. The pattern takes the key's place.
     KeyScan(KeyScanRequest),
+}
+
+/// One end of a score range: a score (may be infinite), in or out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreBound {
+    pub score: f64,
+    pub exclusive: bool,
+}
+
+impl ScoreBound {
+    pub fn inclusive(score: f64) -> Self {
+        Self { score, exclusive: false }
+    }
+
+    pub fn exclusive(score: f64) -> Self {
+        Self { score, exclusive: true }
+    }
+
+    /// Whether `score` lies on the inner side of this bound as a maximum.
+    pub fn admits_below(&self, score: f64) -> bool {
+        if self.exclusive { score < self.score } else { score <= self.score }
+    }
+
+    /// Whether `score` lies on the inner side of this bound as a minimum.
+    pub fn admits_above(&self, score: f64) -> bool {
+        if self.exclusive { score > self.score } else { score >= self.score }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +170,7 @@ impl Op {
             | Op::SortedRemove { key, .. }
             | Op::SortedScore { key, .. }
             | Op::SortedRangeDesc { key, .. }
+            | Op::SortedRangeByScoreDesc { key, .. }
             | Op::SetContains { key, .. } => key,
             Op::SetScan(scan) | Op::SortedScan(scan) => &scan.key,
             Op::KeyScan(scan) => &scan.pattern,
@@ -157,6 +194,7 @@ impl Op {
             | Op::SortedSize(_)
             | Op::SortedScore { .. }
             | Op::SortedRangeDesc { .. }
+            | Op::SortedRangeByScoreDesc { .. }
             | Op::SortedScan(_) => Some(KeyType::SortedSet),
             Op::StringSet { .. }
             | Op::Exists(_)
@@ -214,6 +252,8 @@ pub enum Reply {
     Fields(Vec<(String, String)>),
     Values(Vec<Option<String>>),
     Scan(ScanPage),
+    /// Members with their scores, in the order storage gave them.
+    Scored(Vec<(String, f64)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -344,6 +384,13 @@ impl Reply {
         match self {
             Reply::Texts(values) => Ok(values),
             other => Err(unexpected("texts", &other)),
+        }
+    }
+
+    pub fn into_scored(self) -> Result<Vec<(String, f64)>, KvError> {
+        match self {
+            Reply::Scored(members) => Ok(members),
+            other => Err(unexpected("scored members", &other)),
         }
     }
 

@@ -52,6 +52,7 @@ pub fn check(batch: &Batch) -> Result<(), KvError> {
         let empty = match op {
             Op::SetScan(scan) | Op::SortedScan(scan) => scan.count == 0,
             Op::KeyScan(scan) => scan.count == 0 || scan.pattern.is_empty(),
+            Op::SortedRangeByScoreDesc { limit, .. } => limit.is_some_and(|(_, count)| count == 0),
             _ => items == Some(0),
         };
         if empty {

@@ -30,7 +30,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{Batch, BatchOutcome, Condition, ErrorKind, KeyScanRequest, KvError, Op, Reply, ScanPage, ScanRequest};
+use super::{
+    Batch, BatchOutcome, Condition, ErrorKind, KeyScanRequest, KvError, Op, Reply, ScanPage, ScanRequest, ScoreBound,
+};
 
 /// A batch as `kv.execute` takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -232,6 +234,15 @@ pub fn encode_batch(batch: &Batch) -> Result<PackedBatch, KvError> {
                 e.arg_display((*start).min(i64::MAX as u64));
                 e.arg_display((*stop).min(i64::MAX as u64));
             }
+            Op::SortedRangeByScoreDesc { max, min, limit, .. } => {
+                e.entry("zrevrangebyscore", key)?;
+                e.arg(&bound_text(max));
+                e.arg(&bound_text(min));
+                if let Some((offset, count)) = limit {
+                    e.arg_display((*offset).min(i64::MAX as u64));
+                    e.arg_display((*count).min(i64::MAX as u64));
+                }
+            }
             Op::SetContains { member, .. } => {
                 e.entry("sismember", key)?;
                 e.arg(member);
@@ -300,6 +311,38 @@ fn integer(value: &Value) -> Option<i64> {
     value.as_i64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.3e18).map(|f| f as i64))
 }
 
+/// A score bound as Redis reads it: `12`, `(12` (exclusive), `+inf`, `-inf`.
+fn bound_text(bound: &ScoreBound) -> String {
+    let score = score_text(bound.score);
+    if bound.exclusive { format!("({score}") } else { score }
+}
+
+/// A score as Redis writes it: integers without a fraction, `inf`, `-inf`.
+fn score_text(score: f64) -> String {
+    if score == f64::INFINITY {
+        "+inf".to_owned()
+    } else if score == f64::NEG_INFINITY {
+        "-inf".to_owned()
+    } else {
+        score.to_string()
+    }
+}
+
+/// The bound `text` stands for: `(` makes it exclusive; `inf`, `+inf` and
+/// `-inf` are the infinities; anything else must be a number.
+fn parse_bound(text: &str) -> Option<ScoreBound> {
+    let (exclusive, number) = match text.strip_prefix('(') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let score = match number {
+        "inf" | "+inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        _ => number.parse::<f64>().ok().filter(|score| score.is_finite())?,
+    };
+    Some(ScoreBound { score, exclusive })
+}
+
 fn text(value: Value) -> Option<String> {
     match value {
         Value::String(text) => Some(text),
@@ -341,7 +384,14 @@ fn reply_of(op: &Op, value: Value) -> Option<Reply> {
         }
         Op::HashGet { .. } | Op::SortedScore { .. } => Reply::Text(optional_text(value)?),
         Op::HashGetFields { .. } => Reply::Values(list(value)?.into_iter().map(optional_text).collect::<Option<_>>()?),
-        Op::SortedRangeDesc { .. } => Reply::Texts(texts(value)?),
+        Op::SortedRangeDesc { .. } | Op::SortedRangeByScoreDesc { .. } => {
+            let mut flat = texts(value)?.into_iter();
+            let mut scored = Vec::with_capacity(flat.len() / 2);
+            while let Some(member) = flat.next() {
+                scored.push((member, flat.next()?.parse().ok()?));
+            }
+            Reply::Scored(scored)
+        }
         Op::SetScan(_) | Op::SortedScan(_) | Op::KeyScan(_) => {
             let mut page = list(value)?.into_iter();
             let cursor = page.next().and_then(text)?;
@@ -421,6 +471,20 @@ pub fn decode_batch(keys: &[String], batch: &str) -> Result<Batch, KvError> {
                 ("zcard", 0) => Op::SortedSize(key),
                 ("zscore", 1) => Op::SortedScore { key, member: args.remove(0) },
                 ("zrevrange", 2) => Op::SortedRangeDesc { start: number(&args[0])?, stop: number(&args[1])?, key },
+                ("zrevrangebyscore", 2 | 4) => {
+                    let bound = |text: &str| {
+                        parse_bound(text).ok_or_else(|| invalid(format!("op {index}: {text:?} is not a score bound")))
+                    };
+                    Op::SortedRangeByScoreDesc {
+                        max: bound(&args[0])?,
+                        min: bound(&args[1])?,
+                        limit: match args.get(2..4) {
+                            Some([offset, count]) => Some((number(offset)?, number(count)?)),
+                            _ => None,
+                        },
+                        key,
+                    }
+                }
                 ("sismember", 1) => Op::SetContains { key, member: args.remove(0) },
                 _ => return Err(bad()),
             },
@@ -482,6 +546,9 @@ pub fn encode_reply(outcome: &Result<BatchOutcome, KvError>) -> String {
                 ),
                 Reply::Values(values) => Value::Array(values.iter().map(optional).collect()),
                 Reply::Scan(page) => json!([page.cursor, page.members]),
+                Reply::Scored(members) => Value::Array(
+                    members.iter().flat_map(|(member, score)| [json!(member), json!(score_text(*score))]).collect(),
+                ),
             }));
             Value::Array(items)
         }
@@ -508,6 +575,12 @@ mod tests {
             .op(Op::KeyScan(KeyScanRequest { pattern: "session:*".into(), cursor: "0".into(), count: 10 }))
             .op(Op::SetScan(ScanRequest { key: "s".into(), cursor: "17".into(), count: 250 }))
             .op(Op::HashGetFields { key: "m".into(), fields: vec!["a".into(), "b".into()] })
+            .op(Op::SortedRangeByScoreDesc {
+                key: "z".into(),
+                max: ScoreBound::exclusive(1_750_000_000_123.0),
+                min: ScoreBound::inclusive(f64::NEG_INFINITY),
+                limit: Some((1000, 10)),
+            })
     }
 
     #[test]
@@ -531,10 +604,11 @@ mod tests {
             Reply::Integer(1),
             Reply::Integer(1),
             Reply::Integer(2),
-            Reply::Texts(vec!["a".into(), "b".into()]),
+            Reply::Scored(vec![("a".into(), 1_750_000_000_123.0), ("b".into(), 0.5)]),
             Reply::Scan(ScanPage { cursor: "0".into(), members: vec!["session:x".into()] }),
             Reply::Scan(ScanPage { cursor: "0".into(), members: vec![] }),
             Reply::Values(vec![Some("1".into()), None]),
+            Reply::Scored(vec![]),
         ];
         let outcome = Ok(BatchOutcome::Applied(replies));
         assert_eq!(decode_reply(&batch, &encode_reply(&outcome)), outcome);

@@ -123,9 +123,14 @@ pub enum Command {
         /// Sessions per page (0 to 1000).
         #[arg(long, default_value_t = 10)]
         limit: u32,
-        /// Sessions to skip.
-        #[arg(long, default_value_t = 0)]
+        /// Sessions to skip (costs O(offset); see --page-token).
+        #[arg(long, default_value_t = 0, conflicts_with = "page_token")]
         offset: u64,
+        /// Continue after the page that printed this token (its
+        /// `next_page_token`): stable while sessions are added, and as cheap
+        /// deep in the list as at its start.
+        #[arg(long)]
+        page_token: Option<String>,
     },
     /// Reset a session's TTL (and last_activity); exit 3 if it is gone.
     Extend {

@@ -171,9 +171,12 @@ async fn run(cli: Cli) -> Result<Finding, Failure> {
                 return Ok(Finding::SessionGone);
             }
         }
-        Command::List { limit, offset } => {
-            let page = store.list(*limit, *offset).await?;
-            show(output::document(&page), output::page_text(&page));
+        Command::List { limit, offset, page_token } => {
+            let page = match page_token {
+                Some(token) => store.list_after(*limit, token).await?,
+                None => store.list(*limit, *offset).await?,
+            };
+            show(output::document(&page), output::page_text(&page, page_token.is_some()));
             if !page.corrupt.is_empty() {
                 return Ok(Finding::UnreadableEntries);
             }

@@ -86,8 +86,9 @@ pub fn session_text(session: &Session) -> String {
     rows.iter().map(|(name, value)| format!("{name:<18} {value}\n")).collect()
 }
 
-/// A page as a table, one session per line.
-pub fn page_text(page: &SessionPage) -> String {
+/// A page as a table, one session per line; `after_token` when it was
+/// asked for with a page token (so its ranks are unknown).
+pub fn page_text(page: &SessionPage, after_token: bool) -> String {
     let mut out = String::new();
     if page.sessions.is_empty() {
         out.push_str("no sessions on this page\n");
@@ -108,14 +109,26 @@ pub fn page_text(page: &SessionPage) -> String {
             ));
         }
     }
-    let shown_to = page.offset + page.sessions.len() as u64;
-    out.push_str(&format!(
-        "sessions {}-{} of {} (limit {})\n",
-        if page.sessions.is_empty() { page.offset } else { page.offset + 1 },
-        shown_to,
-        page.total,
-        page.limit
-    ));
+    if after_token {
+        out.push_str(&format!(
+            "{} sessions after the page token, of {} (limit {})\n",
+            page.sessions.len(),
+            page.total,
+            page.limit
+        ));
+    } else {
+        let shown_to = page.offset + page.sessions.len() as u64;
+        out.push_str(&format!(
+            "sessions {}-{} of {} (limit {})\n",
+            if page.sessions.is_empty() { page.offset } else { page.offset + 1 },
+            shown_to,
+            page.total,
+            page.limit
+        ));
+    }
+    if let Some(token) = &page.next_page_token {
+        out.push_str(&format!("next page: --page-token {token}\n"));
+    }
     for c in &page.corrupt {
         out.push_str(&format!("corrupt: session {} ({} {}): {}\n", c.session_id, c.key, c.field, c.message));
     }

@@ -389,11 +389,29 @@ impl State {
                 Some(Value::Sorted(sorted)) => sorted.scores.get(member).map(|score| format_score(*score)),
                 _ => None,
             }),
-            Op::SortedRangeDesc { key, start, stop } => Reply::Texts(match self.value(key) {
+            Op::SortedRangeDesc { key, start, stop } => Reply::Scored(match self.value(key) {
                 Some(Value::Sorted(sorted)) if start <= stop => {
                     let take = usize::try_from(stop - start).unwrap_or(usize::MAX).saturating_add(1);
                     let skip = usize::try_from(*start).unwrap_or(usize::MAX);
-                    sorted.ranked.iter().rev().skip(skip).take(take).map(|(_, m)| m.clone()).collect()
+                    sorted.ranked.iter().rev().skip(skip).take(take).map(|(s, m)| (m.clone(), s.0)).collect()
+                }
+                _ => Vec::new(),
+            }),
+            Op::SortedRangeByScoreDesc { key, max, min, limit } => Reply::Scored(match self.value(key) {
+                Some(Value::Sorted(sorted)) => {
+                    let (skip, take) = limit.map_or((0, usize::MAX), |(offset, count)| {
+                        (usize::try_from(offset).unwrap_or(usize::MAX), usize::try_from(count).unwrap_or(usize::MAX))
+                    });
+                    sorted
+                        .ranked
+                        .iter()
+                        .rev()
+                        .skip_while(|(score, _)| !max.admits_below(score.0))
+                        .take_while(|(score, _)| min.admits_above(score.0))
+                        .skip(skip)
+                        .take(take)
+                        .map(|(s, m)| (m.clone(), s.0))
+                        .collect()
                 }
                 _ => Vec::new(),
             }),

@@ -69,7 +69,7 @@ impl Guest for Hostile {
     fn delete(_: String) -> Result<bool, SessionError> {
         refuse()
     }
-    fn list(_: u32, _: u64) -> Result<String, SessionError> {
+    fn list(_: u32, _: u64, _: String) -> Result<String, SessionError> {
         refuse()
     }
     fn extend_ttl(_: String) -> Result<bool, SessionError> {

@@ -29,6 +29,7 @@ pub mod model;
 mod ops;
 pub mod repository;
 pub mod settings;
+pub mod shard;
 pub mod timestamp;
 pub mod validation;
 

@@ -2,12 +2,14 @@
 //! processes, stores over both backends, and direct reads of Redis.
 
 pub mod invariants;
+pub mod redis_cluster;
 pub mod redis_server;
 
 use std::time::Duration;
 
 use agent_sessions_host::kv::memory::{ManualClock, MemoryBackend};
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionStoreBuilder, SessionUpdate};
+pub use redis_cluster::RedisCluster;
 pub use redis_server::RedisServer;
 
 /// A store under test, with the Redis server behind it (if any) kept alive.

@@ -21,6 +21,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::redis_server::{install_hint, spawn_server};
+
 /// Primaries of a cluster; each gets one replica.
 const PRIMARIES: usize = 3;
 /// Redis Cluster's hash slots: 0..=16383.
@@ -34,14 +36,6 @@ const POLL_EVERY: Duration = Duration::from_millis(25);
 /// Connect/read/write timeout of the harness's own checks, so that a
 /// stopped (SIGSTOP) node makes a check fail instead of hang.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
-
-fn install_hint(program: &str) -> String {
-    format!(
-        "{program} was not found on PATH. The integration tests start their own \
-        Redis servers and need it: install it with `sudo apt-get install redis-server` (Debian/Ubuntu), \
-        `brew install redis` (macOS), or run `make setup`."
-    )
-}
 
 /// A running Redis Cluster of three primaries and three replicas; see the
 /// module documentation.
@@ -144,26 +138,19 @@ impl RedisCluster {
         for (&port, &bus_port) in ports[..nodes].iter().zip(&ports[nodes..]) {
             let dir = self.dir.join(port.to_string());
             std::fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-enabled", "yes", "--cluster-port", &bus_port.to_string()])
-                .arg("--cluster-config-file")
-                .arg(dir.join("nodes.conf"))
-                .args(["--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0"])
-                .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-                .arg("--logfile")
-                .arg(dir.join("redis.log"))
-                .arg("--dir")
-                .arg(&dir)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let child = match child {
-                Ok(child) => child,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint("redis-server")),
-                Err(e) => panic!("could not start redis-server: {e}"),
-            };
+            let child = spawn_server(
+                Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--cluster-enabled", "yes", "--cluster-port", &bus_port.to_string()])
+                    .arg("--cluster-config-file")
+                    .arg(dir.join("nodes.conf"))
+                    .args(["--cluster-node-timeout", "2000", "--repl-diskless-sync-delay", "0"])
+                    .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
+                    .arg("--logfile")
+                    .arg(dir.join("redis.log"))
+                    .arg("--dir")
+                    .arg(&dir),
+            );
             self.nodes.push(Node { port, child, killed: false, dir });
         }
         for node in &mut self.nodes {

@@ -34,9 +34,25 @@ pub struct TlsFiles {
     pub ca: std::path::PathBuf,
 }
 
-const INSTALL_HINT: &str = "redis-server was not found on PATH. The integration tests start their own \
-    Redis servers and need it: install it with `sudo apt-get install redis-server` (Debian/Ubuntu), \
-    `brew install redis` (macOS), or run `make setup`.";
+/// What to do when `program` (`redis-server`, `redis-cli`) is missing.
+pub fn install_hint(program: &str) -> String {
+    format!(
+        "{program} was not found on PATH. The integration tests start their own \
+        Redis servers and need it: install it with `sudo apt-get install redis-server` (Debian/Ubuntu), \
+        `brew install redis` (macOS), or run `make setup`."
+    )
+}
+
+/// Starts `command` (a `redis-server` and its arguments) with its output
+/// discarded; panics with install instructions when it is missing (tests
+/// fail, never skip).
+pub fn spawn_server(command: &mut Command) -> Child {
+    match command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+        Ok(child) => child,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{}", install_hint("redis-server")),
+        Err(e) => panic!("could not start redis-server: {e}"),
+    }
+}
 
 impl RedisServer {
     /// Starts a server; panics with install instructions when `redis-server`
@@ -67,22 +83,15 @@ impl RedisServer {
                     "no".into(),
                 ],
             };
-            let child = Command::new("redis-server")
-                .args(&port_args)
-                .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-                .args(["--daemonize", "no", "--loglevel", "warning"])
-                .args(&options.args)
-                .arg("--dir")
-                .arg(std::env::temp_dir())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn();
-            let child = match child {
-                Ok(child) => child,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!("{INSTALL_HINT}"),
-                Err(e) => panic!("could not start redis-server: {e}"),
-            };
+            let child = spawn_server(
+                Command::new("redis-server")
+                    .args(&port_args)
+                    .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+                    .args(["--daemonize", "no", "--loglevel", "warning"])
+                    .args(&options.args)
+                    .arg("--dir")
+                    .arg(std::env::temp_dir()),
+            );
             let scheme = if options.tls.is_some() { "rediss" } else { "redis" };
             let auth = options.credentials.as_ref().map(|c| format!("{c}@")).unwrap_or_default();
             let tls_ca = options.tls.as_ref().map(|tls| std::fs::read(&tls.ca).expect("read the test CA"));

@@ -10,7 +10,7 @@ VENV_PYTHON := $(VENV)/bin/python
 .PHONY: help deps setup build run test test-python check-wheel lint lint-python bench bench-python fuzz component python-native wheel release clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
 
 # `deps` only looks when nothing is missing (well under a second), so `run`
 # and `test` start with it every time; `setup` adds the full build and .venv.

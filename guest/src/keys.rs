@@ -34,6 +34,67 @@ pub fn expiry(id: &SessionId) -> String {
     format!("session_expiry:{id}")
 }
 
+/// How the keys are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// The design document's: one `active_sessions` set and one
+    /// `session_index` for every session.
+    #[default]
+    Document,
+    /// `shards` groups (see [`crate::shard`]), each with its hash tag on its
+    /// set, its index and every key of its sessions, so that a session's
+    /// batch touches one Redis Cluster slot: `session:{s17}:<id>:data`,
+    /// `session:{s17}:<id>:meta`, `session_expiry:{s17}:<id>`,
+    /// `active_sessions:{s17}`, `session_index:{s17}`.
+    Sharded { shards: u32 },
+}
+
+impl Layout {
+    /// Every key of session `id`, with the set and index of its group.
+    pub fn session_keys(&self, id: &SessionId) -> SessionKeys {
+        match self {
+            Layout::Document => SessionKeys {
+                data: data(id),
+                meta: meta(id),
+                expiry: expiry(id),
+                active: ACTIVE_SESSIONS.to_owned(),
+                index: SESSION_INDEX.to_owned(),
+            },
+            Layout::Sharded { shards } => {
+                let tag = crate::shard::tag(crate::shard::shard_of(id, *shards));
+                SessionKeys {
+                    data: format!("session:{tag}:{id}:data"),
+                    meta: format!("session:{tag}:{id}:meta"),
+                    expiry: format!("session_expiry:{tag}:{id}"),
+                    active: format!("{ACTIVE_SESSIONS}:{tag}"),
+                    index: format!("{SESSION_INDEX}:{tag}"),
+                }
+            }
+        }
+    }
+
+    /// The set and index of every group, in shard order (one group in the
+    /// document's layout).
+    pub fn groups(&self) -> Vec<GroupKeys> {
+        match self {
+            Layout::Document => vec![GroupKeys { active: ACTIVE_SESSIONS.to_owned(), index: SESSION_INDEX.to_owned() }],
+            Layout::Sharded { shards } => (0..*shards)
+                .map(|shard| {
+                    let tag = crate::shard::tag(shard);
+                    GroupKeys { active: format!("{ACTIVE_SESSIONS}:{tag}"), index: format!("{SESSION_INDEX}:{tag}") }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The set and index of one group of sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupKeys {
+    pub active: String,
+    pub index: String,
+}
+
 /// Which of a session's keys a key name is, for scans of the keyspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionKeyKind {
@@ -46,12 +107,13 @@ pub enum SessionKeyKind {
 /// which [`parse_session_key`] rejects).
 pub const SESSION_KEYS_PATTERN: &str = "session*";
 
-/// The session id and kind of a per-session key name, if it is one.
+/// The session id and kind of a per-session key name, if it is one, in
+/// either layout (a sharded name carries its `{s<k>}` tag after the colon).
 pub fn parse_session_key(key: &str) -> Option<(SessionId, SessionKeyKind)> {
     if let Some(id) = key.strip_prefix("session_expiry:") {
-        return SessionId::parse(id).ok().map(|id| (id, SessionKeyKind::Expiry));
+        return SessionId::parse(without_tag(id)).ok().map(|id| (id, SessionKeyKind::Expiry));
     }
-    let rest = key.strip_prefix("session:")?;
+    let rest = without_tag(key.strip_prefix("session:")?);
     let (id, kind) = if let Some(id) = rest.strip_suffix(":data") {
         (id, SessionKeyKind::Data)
     } else {
@@ -60,17 +122,29 @@ pub fn parse_session_key(key: &str) -> Option<(SessionId, SessionKeyKind)> {
     SessionId::parse(id).ok().map(|id| (id, kind))
 }
 
-/// The keys of one session, built once per operation.
+/// `rest` without a leading `{s<k>}:` shard tag.
+fn without_tag(rest: &str) -> &str {
+    match rest.strip_prefix("{s").and_then(|tagged| tagged.split_once("}:")) {
+        Some((shard, after)) if !shard.is_empty() && shard.bytes().all(|b| b.is_ascii_digit()) => after,
+        _ => rest,
+    }
+}
+
+/// The keys of one session, built once per operation: its own three, and
+/// the set and index of its group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionKeys {
     pub data: String,
     pub meta: String,
     pub expiry: String,
+    pub active: String,
+    pub index: String,
 }
 
 impl SessionKeys {
+    /// The keys of `id` in the design document's layout.
     pub fn new(id: &SessionId) -> Self {
-        Self { data: data(id), meta: meta(id), expiry: expiry(id) }
+        Layout::Document.session_keys(id)
     }
 }
 
@@ -86,5 +160,24 @@ mod tests {
         assert_eq!(keys.meta, "session:0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10:meta");
         assert_eq!(keys.expiry, "session_expiry:0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10");
         assert_eq!(ACTIVE_SESSIONS, "active_sessions");
+        assert_eq!((keys.active.as_str(), keys.index.as_str()), ("active_sessions", "session_index"));
+    }
+
+    #[test]
+    fn sharded_keys_carry_the_shard_tag_and_parse_back() {
+        let id = SessionId::parse("11111111-1111-4111-8111-111111111111").unwrap();
+        let keys = Layout::Sharded { shards: 64 }.session_keys(&id);
+        assert_eq!(keys.data, "session:{s35}:11111111-1111-4111-8111-111111111111:data");
+        assert_eq!(keys.meta, "session:{s35}:11111111-1111-4111-8111-111111111111:meta");
+        assert_eq!(keys.expiry, "session_expiry:{s35}:11111111-1111-4111-8111-111111111111");
+        assert_eq!((keys.active.as_str(), keys.index.as_str()), ("active_sessions:{s35}", "session_index:{s35}"));
+        assert_eq!(parse_session_key(&keys.data), Some((id, SessionKeyKind::Data)));
+        assert_eq!(parse_session_key(&keys.meta), Some((id, SessionKeyKind::Meta)));
+        assert_eq!(parse_session_key(&keys.expiry), Some((id, SessionKeyKind::Expiry)));
+        assert_eq!(parse_session_key("session:{sx}:11111111-1111-4111-8111-111111111111:data"), None);
+        let groups = Layout::Sharded { shards: 4 }.groups();
+        assert_eq!(groups.len(), 4);
+        assert_eq!(groups[3].index, "session_index:{s3}");
+        assert_eq!(Layout::Document.groups()[0].active, "active_sessions");
     }
 }

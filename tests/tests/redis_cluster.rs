@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 use agent_sessions_guest::id::SessionId;
+use agent_sessions_guest::keys::Layout;
 use agent_sessions_guest::shard::{DEFAULT_SHARDS, shard_of, tag};
 use agent_sessions_tests::redis_cluster::{NodeInfo, RedisCluster};
 
@@ -85,13 +86,9 @@ fn the_sharded_key_names_of_one_session_share_a_slot() {
         let shard = shard_of(&id, DEFAULT_SHARDS);
         shards.insert(shard);
         let tag = tag(shard);
-        let keys = [
-            format!("session:{tag}:{id}:data"),
-            format!("session:{tag}:{id}:meta"),
-            format!("session_expiry:{tag}:{id}"),
-            format!("active_sessions:{tag}"),
-            format!("session_index:{tag}"),
-        ];
+        // The names the guest builds for the sharded layout.
+        let session = Layout::Sharded { shards: DEFAULT_SHARDS }.session_keys(&id);
+        let keys = [session.data, session.meta, session.expiry, session.active, session.index];
         let slots: Vec<u16> = keys.iter().map(|key| cluster.keyslot(key)).collect();
         assert!(
             slots.iter().all(|&slot| slot == slots[0]),

@@ -5,7 +5,7 @@ use crate::encoding::{encode_data, encode_meta};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, SessionKeys};
+use crate::keys::SessionKeys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, Storage};
 use crate::model::{Session, SessionCreate, SessionMeta};
 use crate::repository::Repository;
@@ -50,9 +50,9 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                         value: String::new(),
                         ttl_ms: Some(self.settings.session_ttl_ms()),
                     },
-                    Op::SetAdd { key: keys::ACTIVE_SESSIONS.into(), members: vec![id_text.clone()] },
+                    Op::SetAdd { key: keys.active.clone(), members: vec![id_text.clone()] },
                     Op::SortedAdd {
-                        key: keys::SESSION_INDEX.into(),
+                        key: keys.index.clone(),
                         members: vec![(now.unix_millis() as f64, id_text.clone())],
                     },
                 ],

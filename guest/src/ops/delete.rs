@@ -2,7 +2,7 @@
 
 use crate::environment::Environment;
 use crate::error::SessionError;
-use crate::keys::{self, SessionKeys};
+use crate::keys::SessionKeys;
 use crate::kv::{Batch, Op, Storage};
 use crate::repository::{Repository, parse_id};
 
@@ -20,8 +20,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 Op::Delete(keys.expiry),
                 Op::Delete(keys.data),
                 Op::Delete(keys.meta),
-                Op::SetRemove { key: keys::ACTIVE_SESSIONS.into(), members: vec![id_text.clone()] },
-                Op::SortedRemove { key: keys::SESSION_INDEX.into(), members: vec![id_text.clone()] },
+                Op::SetRemove { key: keys.active, members: vec![id_text.clone()] },
+                Op::SortedRemove { key: keys.index, members: vec![id_text.clone()] },
             ],
         };
         let mut replies = self.execute_unconditional(batch, &id_text)?;

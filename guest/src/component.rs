@@ -50,6 +50,7 @@ fn repository() -> Result<Repository<ImportedStorage, SystemEnvironment>> {
         session_ttl_seconds: settings.session_ttl_seconds,
         grace_seconds: settings.grace_seconds,
         batch_size: settings.batch_size,
+        shards: settings.shards,
     };
     Repository::new(ImportedStorage, SystemEnvironment, settings).map_err(error_to_wit)
 }

@@ -17,6 +17,9 @@ pub struct Settings {
     pub session_ttl_seconds: u64,
     pub grace_seconds: u64,
     pub batch_size: u32,
+    /// 0 for the design document's layout, else the sharded layout's shard
+    /// count (see [`crate::keys::Layout`]).
+    pub shards: u32,
 }
 
 impl Default for Settings {
@@ -25,6 +28,7 @@ impl Default for Settings {
             session_ttl_seconds: DEFAULT_SESSION_TTL_SECONDS,
             grace_seconds: DEFAULT_GRACE_SECONDS,
             batch_size: DEFAULT_BATCH_SIZE,
+            shards: 0,
         }
     }
 }
@@ -47,7 +51,22 @@ impl Settings {
         if !(1..=MAX_BATCH_SIZE).contains(&self.batch_size) {
             return Err(format!("host setting batch-size must be from 1 to {MAX_BATCH_SIZE}, got {}", self.batch_size));
         }
+        if self.shards > crate::shard::MAX_SHARDS {
+            return Err(format!(
+                "host setting shards must be at most {}, got {}",
+                crate::shard::MAX_SHARDS,
+                self.shards
+            ));
+        }
         Ok(self)
+    }
+
+    /// The key layout these settings choose.
+    pub fn layout(&self) -> crate::keys::Layout {
+        match self.shards {
+            0 => crate::keys::Layout::Document,
+            shards => crate::keys::Layout::Sharded { shards },
+        }
     }
 
     /// TTL of the expiry key.

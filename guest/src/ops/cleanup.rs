@@ -13,20 +13,18 @@
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, SessionKeys};
 use crate::kv::{Batch, Condition, Op, Reply, Storage};
 use crate::model::{CleanupReport, Corruption};
 use crate::repository::Repository;
-
-/// The two places session ids are listed, walked in this order.
-const SOURCES: [(&str, bool); 2] = [(keys::ACTIVE_SESSIONS, false), (keys::SESSION_INDEX, true)];
 
 /// State of one cleanup run.
 #[derive(Default)]
 struct Sweep {
     report: CleanupReport,
+    /// The group's set and index, in the order they are walked.
+    sources: Vec<(String, bool)>,
     /// Shared keys found to hold the wrong type: skipped from then on.
-    broken: Vec<&'static str>,
+    broken: Vec<String>,
 }
 
 impl Sweep {
@@ -51,13 +49,13 @@ impl Sweep {
     /// if the corruption is about anything else (or already known, which
     /// would mean the retry did not help).
     fn mark_broken(&mut self, corruption: &Corruption) -> bool {
-        let Some((key, _)) = SOURCES.iter().find(|(key, _)| *key == corruption.key) else {
+        let Some((key, _)) = self.sources.iter().find(|(key, _)| *key == corruption.key) else {
             return false;
         };
         if self.broken.contains(key) {
             return false;
         }
-        self.broken.push(key);
+        self.broken.push(key.clone());
         self.report
             .skip(Corruption { message: format!("{}; cleanup skipped it", corruption.message), ..corruption.clone() });
         true
@@ -65,23 +63,28 @@ impl Sweep {
 }
 
 impl<S: Storage, E: Environment> Repository<S, E> {
+    /// Sweeps every group of the layout (one in the document's layout):
+    /// its set, then its index.
     pub fn cleanup_expired(&mut self) -> Result<CleanupReport, SessionError> {
         let mut sweep = Sweep::default();
-        for (source, sorted) in SOURCES {
-            if sweep.broken.contains(&source) {
-                continue;
-            }
-            let scanned = self.scan_members(source, sorted, |repository, members| {
-                let ids = sweep.judge(source, members);
-                let removed = repository.remove_expired(source, ids, &mut sweep)?;
-                sweep.report.removed += removed;
-                Ok(())
-            });
-            match scanned {
-                // The set or index itself holds another type: nothing in it
-                // can be judged; go on with the other one.
-                Err(SessionError::DataCorrupt(corruption)) if sweep.mark_broken(&corruption) => {}
-                other => other?,
+        for group in self.settings.layout().groups() {
+            sweep.sources = vec![(group.active, false), (group.index, true)];
+            for (source, sorted) in sweep.sources.clone() {
+                if sweep.broken.contains(&source) {
+                    continue;
+                }
+                let scanned = self.scan_members(&source, sorted, |repository, members| {
+                    let ids = sweep.judge(&source, members);
+                    let removed = repository.remove_expired(&source, ids, &mut sweep)?;
+                    sweep.report.removed += removed;
+                    Ok(())
+                });
+                match scanned {
+                    // The set or index itself holds another type: nothing in
+                    // it can be judged; go on with the other one.
+                    Err(SessionError::DataCorrupt(corruption)) if sweep.mark_broken(&corruption) => {}
+                    other => other?,
+                }
             }
         }
         Ok(sweep.report)
@@ -96,7 +99,9 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         if ids.is_empty() {
             return Ok(0);
         }
-        let probe = Batch { conditions: vec![], ops: ids.iter().map(|id| Op::Exists(keys::expiry(id))).collect() };
+        let layout = self.settings.layout();
+        let probe =
+            Batch { conditions: vec![], ops: ids.iter().map(|id| Op::Exists(layout.session_keys(id).expiry)).collect() };
         let mut replies = self.execute_unconditional(probe, "")?;
         let mut dead = Vec::new();
         for id in ids {
@@ -106,33 +111,36 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
         loop {
             let broken = sweep.broken.clone();
-            let member_removal = |key: &'static str, members: Vec<String>| match key {
-                keys::ACTIVE_SESSIONS => Op::SetRemove { key: key.into(), members },
-                _ => Op::SortedRemove { key: key.into(), members },
+            let (set, index) = (sweep.sources[0].0.clone(), sweep.sources[1].0.clone());
+            let member_removal = |key: &str, members: Vec<String>| {
+                if key == set {
+                    Op::SetRemove { key: key.to_owned(), members }
+                } else {
+                    Op::SortedRemove { key: key.to_owned(), members }
+                }
             };
-            let other = if source == keys::ACTIVE_SESSIONS { keys::SESSION_INDEX } else { keys::ACTIVE_SESSIONS };
-            let source = if source == keys::ACTIVE_SESSIONS { keys::ACTIVE_SESSIONS } else { keys::SESSION_INDEX };
+            let other = if source == set { index.as_str() } else { set.as_str() };
             // Each session's hashes go with a condition of its own; its
             // members leave both sets in one op per set for the page. The
             // source set's removal count is the number of sessions this call
             // removed: a member leaves a set once, so concurrent cleaners
             // count each session once between them.
-            let chunks = |ids: &[SessionId], key: &'static str| -> Vec<Op> {
+            let chunks = |ids: &[SessionId], key: &str| -> Vec<Op> {
                 ids.chunks(crate::kv::MAX_MEMBERS_PER_OP)
                     .map(|chunk| member_removal(key, chunk.iter().map(SessionId::to_string).collect()))
                     .collect()
             };
             let applied = self.execute_per_session(
                 dead.clone(),
-                |id| Condition::KeyMissing(keys::expiry(id)),
+                |id| Condition::KeyMissing(layout.session_keys(id).expiry),
                 |id| {
-                    let keys = SessionKeys::new(id);
+                    let keys = layout.session_keys(id);
                     vec![Op::Delete(keys.data), Op::Delete(keys.meta)]
                 },
                 |ids| {
                     let mut ops = Vec::new();
                     for key in [source, other] {
-                        if !broken.contains(&key) && !ids.is_empty() {
+                        if !broken.iter().any(|b| b == key) && !ids.is_empty() {
                             ops.extend(chunks(ids, key));
                         }
                     }
@@ -141,7 +149,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             );
             match applied {
                 Ok((applied, shared)) => {
-                    if broken.contains(&source) {
+                    if broken.iter().any(|b| b == source) {
                         let removed =
                             applied.iter().filter(|(_, replies)| replies.iter().any(Reply::is_positive_integer));
                         return Ok(removed.count() as u64);

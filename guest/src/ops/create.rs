@@ -5,7 +5,6 @@ use crate::encoding::{encode_data, encode_meta};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::SessionKeys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, Storage};
 use crate::model::{Session, SessionCreate, SessionMeta};
 use crate::repository::Repository;
@@ -17,6 +16,7 @@ const ID_ATTEMPTS: usize = 3;
 
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn create(&mut self, input: SessionCreate) -> Result<Session, SessionError> {
+        let layout = self.settings.layout();
         let valid = validate_create(input).map_err(SessionError::InvalidInput)?;
         let now = self.env.now();
         let meta = SessionMeta {
@@ -33,7 +33,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         for _ in 0..ID_ATTEMPTS {
             let id = SessionId::from_random_bytes(self.env.random_bytes());
             let id_text = id.to_string();
-            let keys = SessionKeys::new(&id);
+            let keys = layout.session_keys(&id);
             let batch = Batch {
                 conditions: vec![
                     Condition::KeyMissing(keys.expiry.clone()),

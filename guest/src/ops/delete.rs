@@ -2,7 +2,6 @@
 
 use crate::environment::Environment;
 use crate::error::SessionError;
-use crate::keys::SessionKeys;
 use crate::kv::{Batch, Op, Storage};
 use crate::repository::{Repository, parse_id};
 
@@ -11,9 +10,10 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     /// (hashes in their grace period, set and index members) are removed
     /// too, but return false, as `get` already calls that session not found.
     pub fn delete(&mut self, id: &str) -> Result<bool, SessionError> {
+        let layout = self.settings.layout();
         let id = parse_id(id)?;
         let id_text = id.to_string();
-        let keys = SessionKeys::new(&id);
+        let keys = layout.session_keys(&id);
         let batch = Batch {
             conditions: vec![],
             ops: vec![

@@ -4,16 +4,16 @@
 use crate::encoding::meta_field as m;
 use crate::environment::Environment;
 use crate::error::SessionError;
-use crate::keys::SessionKeys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, Storage};
 use crate::model::Corruption;
 use crate::repository::{Repository, parse_id};
 
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn extend_ttl(&mut self, id: &str) -> Result<bool, SessionError> {
+        let layout = self.settings.layout();
         let id = parse_id(id)?;
         let id_text = id.to_string();
-        let keys = SessionKeys::new(&id);
+        let keys = layout.session_keys(&id);
         let now = self.env.now().to_string();
         let batch = Batch {
             conditions: vec![

@@ -8,7 +8,7 @@
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, SessionKeys};
+use crate::keys::{self, Layout};
 use crate::kv::{Batch, ErrorKind, Op, Replies, ScoreBound, Storage};
 use crate::model::{Corruption, Session, SessionPage};
 use crate::repository::{Repository, decode_session_reads, session_reads};
@@ -26,6 +26,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     /// still holds sessions that expired since the last cleanup; those are
     /// left out of the page, so a page can be short.
     pub fn list(&mut self, limit: u32, offset: u64, page_token: &str) -> Result<SessionPage, SessionError> {
+        let layout = self.settings.layout();
         let limit = validate_page_size(limit).map_err(SessionError::InvalidInput)?;
         let token = match page_token {
             "" => None,
@@ -62,7 +63,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             return Ok(page);
         }
 
-        let ops = ids.iter().flat_map(|id| session_reads(&SessionKeys::new(id))).collect();
+        let ops = ids.iter().flat_map(|id| session_reads(&layout.session_keys(id))).collect();
         match self.storage.execute(Batch { conditions: vec![], ops }) {
             Ok(outcome) => {
                 let mut replies = match outcome {
@@ -72,18 +73,18 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     }
                 };
                 for id in &ids {
-                    collect(&mut page, read_one(id, &mut replies))?;
+                    collect(&mut page, read_one(layout, id, &mut replies))?;
                 }
             }
             // One key of the wrong type fails the whole batch: read the page
             // one session at a time to find it and keep the rest.
             Err(error) if error.kind == ErrorKind::WrongType => {
                 for id in &ids {
-                    let keys = SessionKeys::new(id);
+                    let keys = layout.session_keys(id);
                     let batch = Batch { conditions: vec![], ops: session_reads(&keys).into() };
                     let result = self
                         .execute_unconditional(batch, &id.to_string())
-                        .and_then(|mut replies| read_one(id, &mut replies));
+                        .and_then(|mut replies| read_one(layout, id, &mut replies));
                     collect(&mut page, result)?;
                 }
             }
@@ -190,8 +191,8 @@ impl std::fmt::Display for PageToken {
     }
 }
 
-fn read_one(id: &SessionId, replies: &mut Replies) -> Result<Option<Session>, SessionError> {
-    decode_session_reads(id, &SessionKeys::new(id), replies)
+fn read_one(layout: Layout, id: &SessionId, replies: &mut Replies) -> Result<Option<Session>, SessionError> {
+    decode_session_reads(id, &layout.session_keys(id), replies)
 }
 
 /// Adds one session's outcome to the page; only storage failures fail it.

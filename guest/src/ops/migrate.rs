@@ -10,7 +10,7 @@ use crate::encoding::{CURRENT_SCHEMA_VERSION, meta_field as m};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, SessionKeys};
+use crate::keys::{self, Layout};
 use crate::kv::{Batch, Condition, Op, ScanRequest, Storage};
 use crate::model::MigratePage;
 use crate::repository::Repository;
@@ -26,12 +26,12 @@ struct Needs {
 }
 
 impl Needs {
-    fn ops(&self) -> Vec<Op> {
-        let keys = SessionKeys::new(&self.id);
+    fn ops(&self, layout: Layout) -> Vec<Op> {
+        let keys = layout.session_keys(&self.id);
         let mut ops = Vec::new();
         if let Some(score) = self.index_at {
             ops.push(Op::SortedAdd {
-                key: keys::SESSION_INDEX.into(),
+                key: keys.index.clone(),
                 members: vec![(score as f64, self.id.to_string())],
             });
         }
@@ -57,6 +57,7 @@ impl Needs {
 
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn migrate(&mut self, cursor: &str, dry_run: bool) -> Result<MigratePage, SessionError> {
+        let layout = self.settings.layout();
         let cursor = if cursor.is_empty() { "0" } else { cursor };
         let request = ScanRequest {
             key: keys::ACTIVE_SESSIONS.into(),
@@ -73,7 +74,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
         let mut probe = Batch::new();
         for id in &ids {
-            let keys = SessionKeys::new(id);
+            let keys = layout.session_keys(id);
             probe.ops.extend([
                 Op::TtlMs(keys.expiry),
                 Op::TtlMs(keys.data),
@@ -124,8 +125,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let applied = self
             .execute_per_session(
                 needed,
-                |needs| Condition::KeyExists(keys::expiry(&needs.id)),
-                Needs::ops,
+                |needs| Condition::KeyExists(layout.session_keys(&needs.id).expiry),
+                |needs| needs.ops(layout),
                 |_| Vec::new(),
             )?
             .0;

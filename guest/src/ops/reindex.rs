@@ -7,7 +7,6 @@ use crate::encoding::meta_field as m;
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, SessionKeys};
 use crate::kv::{Batch, Condition, Op, Reply, Storage};
 use crate::repository::Repository;
 use crate::timestamp::Timestamp;
@@ -15,14 +14,17 @@ use crate::timestamp::Timestamp;
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn reindex(&mut self) -> Result<u64, SessionError> {
         let mut added = 0;
-        self.scan_members(keys::ACTIVE_SESSIONS, false, |repository, members| {
-            added += repository.index_missing(members)?;
-            Ok(())
-        })?;
+        for group in self.settings.layout().groups() {
+            self.scan_members(&group.active, false, |repository, members| {
+                added += repository.index_missing(members)?;
+                Ok(())
+            })?;
+        }
         Ok(added)
     }
 
     fn index_missing(&mut self, members: Vec<String>) -> Result<u64, SessionError> {
+        let layout = self.settings.layout();
         let ids: Vec<SessionId> = members.iter().filter_map(|member| SessionId::parse(member).ok()).collect();
         if ids.is_empty() {
             return Ok(0);
@@ -32,9 +34,9 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             ops: ids
                 .iter()
                 .flat_map(|id| {
-                    let keys = SessionKeys::new(id);
+                    let keys = layout.session_keys(id);
                     [
-                        Op::SortedScore { key: keys::SESSION_INDEX.into(), member: id.to_string() },
+                        Op::SortedScore { key: keys.index, member: id.to_string() },
                         Op::TtlMs(keys.expiry),
                         Op::HashGet { key: keys.meta, field: m::CREATED_AT.into() },
                     ]
@@ -57,10 +59,10 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let applied = self
             .execute_per_session(
                 missing,
-                |(id, _)| Condition::KeyExists(keys::expiry(id)),
+                |(id, _)| Condition::KeyExists(layout.session_keys(id).expiry),
                 |(id, created_at)| {
                     vec![Op::SortedAdd {
-                        key: keys::SESSION_INDEX.into(),
+                        key: layout.session_keys(id).index,
                         members: vec![(created_at.unix_millis() as f64, id.to_string())],
                     }]
                 },

@@ -22,7 +22,7 @@ use crate::encoding::{self, meta_field as m};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, SessionKeys};
+use crate::keys;
 use crate::kv::{Batch, KeyScanRequest, Op, Storage};
 use crate::model::{Corruption, MAX_STATS_PROBLEMS, SessionStats, StatsPage, TTL_BUCKET_BOUNDS, TtlBucket};
 use crate::repository::Repository;
@@ -112,6 +112,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     }
 
     fn count_members(&mut self, members: Vec<String>, stats: &mut SessionStats) -> Result<(), SessionError> {
+        let layout = self.settings.layout();
         let mut ids = Vec::with_capacity(members.len());
         for member in members {
             match SessionId::parse(&member) {
@@ -127,7 +128,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
         let mut batch = Batch::new();
         for id in &ids {
-            let keys = SessionKeys::new(id);
+            let keys = layout.session_keys(id);
             batch.ops.extend([
                 Op::TtlMs(keys.expiry),
                 Op::TtlMs(keys.data),
@@ -140,7 +141,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
         let mut replies = self.execute_unconditional(batch, "")?;
         for id in ids {
-            let keys = SessionKeys::new(&id);
+            let keys = layout.session_keys(&id);
             let id = id.to_string();
             let expiry_ttl = replies.next_reply()?.into_integer()?;
             let data_ttl = replies.next_reply()?.into_integer()?;

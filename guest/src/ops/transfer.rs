@@ -19,7 +19,7 @@ use crate::encoding::{HashContents, encode_data, encode_meta};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, SessionKeys};
+use crate::keys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, ScanRequest, Storage};
 use crate::model::{
     ConflictPolicy, ExportPage, ImportRecord, ImportReport, RejectReason, RejectedRecord, Session, SessionCreate,
@@ -45,6 +45,7 @@ struct Prepared {
 
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn export_sessions(&mut self, cursor: &str) -> Result<ExportPage, SessionError> {
+        let layout = self.settings.layout();
         let cursor = if cursor.is_empty() { "0" } else { cursor };
         let request = ScanRequest {
             key: keys::ACTIVE_SESSIONS.into(),
@@ -57,7 +58,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         if !ids.is_empty() {
             let mut batch = Batch::new();
             for id in &ids {
-                let keys = SessionKeys::new(id);
+                let keys = layout.session_keys(id);
                 batch.ops.extend([Op::TtlMs(keys.expiry), Op::HashGetAll(keys.data), Op::HashGetAll(keys.meta)]);
             }
             let mut replies = self.execute_unconditional(batch, "")?;
@@ -82,6 +83,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         on_conflict: ConflictPolicy,
         dry_run: bool,
     ) -> Result<ImportReport, SessionError> {
+        let layout = self.settings.layout();
         if records.len() > MAX_IMPORT_RECORDS {
             return Err(SessionError::InvalidInput(format!(
                 "{} records in one call; at most {MAX_IMPORT_RECORDS}",
@@ -112,7 +114,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             ops: prepared
                 .iter()
                 .flat_map(|p| {
-                    let keys = SessionKeys::new(&p.id);
+                    let keys = layout.session_keys(&p.id);
                     [Op::Exists(keys.expiry), Op::Exists(keys.data), Op::Exists(keys.meta)]
                 })
                 .collect(),
@@ -178,11 +180,12 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         on_conflict: ConflictPolicy,
         report: &mut ImportReport,
     ) -> Result<(), SessionError> {
+        let layout = self.settings.layout();
         const CONDITIONS_PER_SESSION: usize = 3;
         while !writes.is_empty() {
             let mut batch = Batch::new();
             for p in &writes {
-                let keys = SessionKeys::new(&p.id);
+                let keys = layout.session_keys(&p.id);
                 batch.conditions.extend([
                     Condition::KeyMissing(keys.expiry),
                     Condition::KeyMissing(keys.data),
@@ -220,7 +223,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     /// Every key, TTL, set member and index entry of one imported session;
     /// whatever the two hashes held before is replaced.
     fn write_ops(&self, p: &Prepared) -> [Op; 9] {
-        let keys = SessionKeys::new(&p.id);
+        let layout = self.settings.layout();
+        let keys = layout.session_keys(&p.id);
         let hash_ttl_ms = p.ttl_ms.saturating_add(self.settings.grace_seconds.saturating_mul(1000));
         let id = p.id.to_string();
         [
@@ -239,6 +243,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     /// Checks one record and turns it into the fields to store; the error
     /// says what is wrong with it.
     fn prepare(&self, index: u32, record: ImportRecord) -> Result<Prepared, String> {
+        let layout = self.settings.layout();
         let default_ttl_ms = self.settings.session_ttl_ms();
         let ttl = |ttl_ms: Option<u64>| match ttl_ms {
             None => Ok(default_ttl_ms),
@@ -249,7 +254,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             ImportRecord::Unreadable(message) => Err(message),
             ImportRecord::Stored(stored) => {
                 let id = SessionId::parse(&stored.id)?;
-                let keys = SessionKeys::new(&id);
+                let keys = layout.session_keys(&id);
                 let for_check = |fields: &Vec<(String, String)>| HashContents::Fields(fields.clone());
                 // Stored contents are kept byte for byte, but only if they
                 // decode as a session: nothing unreadable gets in.

@@ -8,7 +8,6 @@ use crate::encoding::{
 };
 use crate::environment::Environment;
 use crate::error::SessionError;
-use crate::keys::SessionKeys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, Replies, Storage};
 use crate::model::{Corruption, Session, SessionUpdate};
 use crate::repository::{Repository, decode_session_reads, parse_id, session_reads};
@@ -22,10 +21,11 @@ const VERSION_MATCHES: u32 = 3;
 
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn update(&mut self, id: &str, changes: SessionUpdate) -> Result<Session, SessionError> {
+        let layout = self.settings.layout();
         let id = parse_id(id)?;
         let valid = validate_update(changes).map_err(SessionError::InvalidInput)?;
         let id_text = id.to_string();
-        let keys = SessionKeys::new(&id);
+        let keys = layout.session_keys(&id);
         let now = self.env.now().to_string();
 
         let mut conditions = vec![

@@ -15,6 +15,7 @@ impl agent::sessions::config::Host for HostState {
             session_ttl_seconds: self.settings.session_ttl_seconds,
             grace_seconds: self.settings.grace_seconds,
             batch_size: self.settings.batch_size,
+            shards: self.settings.shards,
         })
     }
 }

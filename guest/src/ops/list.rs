@@ -8,7 +8,7 @@
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, Layout};
+use crate::keys::Layout;
 use crate::kv::{Batch, ErrorKind, Op, Replies, ScoreBound, Storage};
 use crate::model::{Corruption, Session, SessionPage};
 use crate::repository::{Repository, decode_session_reads, session_reads};
@@ -35,34 +35,80 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         if token.is_some() && offset > 0 {
             return Err(SessionError::InvalidInput("give either an offset or a page token, not both".into()));
         }
-        let (total, entries) = match &token {
-            Some(token) => self.index_after(token, limit)?,
-            None => self.index_ranks(offset, limit)?,
+        // Every group's index in turn (one in the document's layout), its
+        // entries merged in index order: score descending, then member
+        // descending, as ZREVRANGE orders one index.
+        let groups = layout.groups();
+        let (from, count) = match groups.len() {
+            1 => (offset, u64::from(limit)),
+            // Any group may hold the entries at merged ranks from `offset`.
+            _ => (0, offset.saturating_add(u64::from(limit))),
         };
+        let mut total = 0;
+        let mut entries = Vec::new();
+        for group in &groups {
+            let (size, found) = match &token {
+                Some(token) => self.index_after(&group.index, token, limit)?,
+                None => self.index_ranks(&group.index, from, count)?,
+            };
+            total += size;
+            entries.extend(found.into_iter().map(|(member, score)| IndexEntry { member, score, index: group.index.clone() }));
+        }
+        if groups.len() > 1 {
+            entries.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| b.member.cmp(&a.member)));
+            let skip = if token.is_some() { 0 } else { usize::try_from(offset).unwrap_or(usize::MAX) };
+            entries = entries.into_iter().skip(skip).take(limit as usize).collect();
+        }
         let next_page_token = match entries.last() {
-            Some((member, score)) if limit > 0 && entries.len() == limit as usize => {
-                Some(PageToken { score: *score, member: member.clone() }.to_string())
+            Some(last) if limit > 0 && entries.len() == limit as usize => {
+                Some(PageToken { score: last.score, member: last.member.clone() }.to_string())
             }
             _ => None,
         };
 
         let mut page = SessionPage { sessions: Vec::new(), total, limit, offset, next_page_token, corrupt: Vec::new() };
         let mut ids = Vec::with_capacity(entries.len());
-        for (member, _) in entries {
-            match SessionId::parse(&member) {
+        for entry in entries {
+            match SessionId::parse(&entry.member) {
                 Ok(id) => ids.push(id),
                 Err(message) => page.corrupt.push(Corruption {
-                    session_id: member.clone(),
-                    key: keys::SESSION_INDEX.into(),
-                    field: member,
+                    session_id: entry.member.clone(),
+                    key: entry.index,
+                    field: entry.member,
                     message,
                 }),
             }
         }
-        if ids.is_empty() {
-            return Ok(page);
+        // One batch per group of the page's sessions (one slot each in the
+        // sharded layout), then the page in index order.
+        let mut by_group: Vec<(String, Vec<usize>)> = Vec::new();
+        for (position, id) in ids.iter().enumerate() {
+            let index = layout.session_keys(id).index;
+            match by_group.iter_mut().find(|(key, _)| *key == index) {
+                Some((_, positions)) => positions.push(position),
+                None => by_group.push((index, vec![position])),
+            }
         }
+        let mut results: Vec<Option<Result<Option<Session>, SessionError>>> = ids.iter().map(|_| None).collect();
+        for (_, positions) in by_group {
+            let group_ids: Vec<&SessionId> = positions.iter().map(|&position| &ids[position]).collect();
+            for (position, result) in positions.iter().zip(self.read_sessions(layout, &group_ids)?) {
+                results[*position] = Some(result);
+            }
+        }
+        for result in results.into_iter().flatten() {
+            collect(&mut page, result)?;
+        }
+        Ok(page)
+    }
 
+    /// The sessions `ids` (of one group), each as found: live, gone, or
+    /// corrupt. Only storage failures fail the whole read.
+    fn read_sessions(
+        &mut self,
+        layout: Layout,
+        ids: &[&SessionId],
+    ) -> Result<Vec<Result<Option<Session>, SessionError>>, SessionError> {
         let ops = ids.iter().flat_map(|id| session_reads(&layout.session_keys(id))).collect();
         match self.storage.execute(Batch { conditions: vec![], ops }) {
             Ok(outcome) => {
@@ -72,62 +118,62 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                         return Err(SessionError::backend("storage failed a condition that was not asked"));
                     }
                 };
-                for id in &ids {
-                    collect(&mut page, read_one(layout, id, &mut replies))?;
-                }
+                Ok(ids.iter().map(|id| read_one(layout, id, &mut replies)).collect())
             }
             // One key of the wrong type fails the whole batch: read the page
             // one session at a time to find it and keep the rest.
-            Err(error) if error.kind == ErrorKind::WrongType => {
-                for id in &ids {
+            Err(error) if error.kind == ErrorKind::WrongType => Ok(ids
+                .iter()
+                .map(|id| {
                     let keys = layout.session_keys(id);
                     let batch = Batch { conditions: vec![], ops: session_reads(&keys).into() };
-                    let result = self
-                        .execute_unconditional(batch, &id.to_string())
-                        .and_then(|mut replies| read_one(layout, id, &mut replies));
-                    collect(&mut page, result)?;
-                }
-            }
-            Err(error) => return Err(error.into()),
+                    self.execute_unconditional(batch, &id.to_string())
+                        .and_then(|mut replies| read_one(layout, id, &mut replies))
+                })
+                .collect()),
+            Err(error) => Err(error.into()),
         }
-        Ok(page)
     }
 
-    /// The index size and its entries at ranks `offset..offset + limit`.
-    fn index_ranks(&mut self, offset: u64, limit: u32) -> Result<(u64, Vec<(String, f64)>), SessionError> {
-        let mut ops = vec![Op::SortedSize(keys::SESSION_INDEX.into())];
-        if limit > 0 {
+    /// The size of `index` and its entries at ranks `start..start + count`.
+    fn index_ranks(&mut self, index: &str, start: u64, count: u64) -> Result<(u64, Vec<(String, f64)>), SessionError> {
+        let mut ops = vec![Op::SortedSize(index.to_owned())];
+        if count > 0 {
             ops.push(Op::SortedRangeDesc {
-                key: keys::SESSION_INDEX.into(),
-                start: offset,
-                stop: offset.saturating_add(u64::from(limit) - 1),
+                key: index.to_owned(),
+                start,
+                stop: start.saturating_add(count - 1),
             });
         }
         let mut replies = self.execute_unconditional(Batch { conditions: vec![], ops }, "")?;
         let total = replies.next_reply()?.into_integer()?.max(0) as u64;
-        let entries = if limit > 0 { replies.next_reply()?.into_scored()? } else { Vec::new() };
+        let entries = if count > 0 { replies.next_reply()?.into_scored()? } else { Vec::new() };
         Ok((total, entries))
     }
 
-    /// The index size and the `limit` entries after `token` in index order
-    /// (score descending, then member descending, as ZREVRANGE orders):
-    /// those sharing the token's score with a smaller member, then those
-    /// with a lower score. One round trip unless more than
+    /// The size of `index` and the `limit` entries after `token` in index
+    /// order (score descending, then member descending, as ZREVRANGE
+    /// orders): those sharing the token's score with a smaller member, then
+    /// those with a lower score. One round trip unless more than
     /// [`TIES_PER_ROUND_TRIP`] entries share the token's score.
-    fn index_after(&mut self, token: &PageToken, limit: u32) -> Result<(u64, Vec<(String, f64)>), SessionError> {
-        let index = || keys::SESSION_INDEX.to_owned();
+    fn index_after(
+        &mut self,
+        index: &str,
+        token: &PageToken,
+        limit: u32,
+    ) -> Result<(u64, Vec<(String, f64)>), SessionError> {
         let at_score = ScoreBound::inclusive(token.score);
         let ties = |offset| Op::SortedRangeByScoreDesc {
-            key: index(),
+            key: index.to_owned(),
             max: at_score,
             min: at_score,
             limit: Some((offset, TIES_PER_ROUND_TRIP)),
         };
-        let mut ops = vec![Op::SortedSize(index())];
+        let mut ops = vec![Op::SortedSize(index.to_owned())];
         if limit > 0 {
             ops.push(ties(0));
             ops.push(Op::SortedRangeByScoreDesc {
-                key: index(),
+                key: index.to_owned(),
                 max: ScoreBound::exclusive(token.score),
                 min: ScoreBound::inclusive(f64::NEG_INFINITY),
                 limit: Some((0, u64::from(limit))),
@@ -157,6 +203,13 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         entries.extend(lower.into_iter().take(room));
         Ok((total, entries))
     }
+}
+
+/// One entry of a group's index, kept with the index it came from.
+struct IndexEntry {
+    member: String,
+    score: f64,
+    index: String,
 }
 
 /// Where a page ended: the score and member of its last index entry.

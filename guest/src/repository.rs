@@ -157,3 +157,45 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
     }
 }
+
+/// Where a walk over every group of the layout stands: a group and that
+/// group's SCAN cursor. Written as the bare SCAN cursor in the document's
+/// layout (one group), as `<group>:<cursor>` in the sharded one.
+pub(crate) struct GroupCursor {
+    pub group: usize,
+    pub inner: String,
+}
+
+impl GroupCursor {
+    /// `""` (or `"0"`) starts the walk.
+    pub fn parse(text: &str, groups: usize) -> Result<Self, SessionError> {
+        let invalid = || SessionError::InvalidInput(format!("cursor {text:?} is not one this walk returned"));
+        if text.is_empty() || text == "0" {
+            return Ok(GroupCursor { group: 0, inner: "0".into() });
+        }
+        if groups <= 1 {
+            return Ok(GroupCursor { group: 0, inner: text.to_owned() });
+        }
+        let (group, inner) = text.split_once(':').ok_or_else(invalid)?;
+        let group: usize = group.parse().map_err(|_| invalid())?;
+        if group >= groups || inner.is_empty() {
+            return Err(invalid());
+        }
+        Ok(GroupCursor { group, inner: inner.to_owned() })
+    }
+
+    /// The cursor after a page whose SCAN returned `next`, and whether the
+    /// whole walk is done.
+    pub fn after(&self, next: &str, groups: usize) -> (String, bool) {
+        let format = |group: usize, inner: &str| {
+            if groups <= 1 { inner.to_owned() } else { format!("{group}:{inner}") }
+        };
+        if next != "0" {
+            (format(self.group, next), false)
+        } else if self.group + 1 < groups {
+            (format(self.group + 1, "0"), false)
+        } else {
+            ("0".to_owned(), true)
+        }
+    }
+}

@@ -10,10 +10,10 @@ use crate::encoding::{CURRENT_SCHEMA_VERSION, meta_field as m};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys::{self, Layout};
+use crate::keys::Layout;
 use crate::kv::{Batch, Condition, Op, ScanRequest, Storage};
 use crate::model::MigratePage;
-use crate::repository::Repository;
+use crate::repository::{GroupCursor, Repository};
 use crate::timestamp::Timestamp;
 
 /// What one live session needs.
@@ -58,15 +58,16 @@ impl Needs {
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn migrate(&mut self, cursor: &str, dry_run: bool) -> Result<MigratePage, SessionError> {
         let layout = self.settings.layout();
-        let cursor = if cursor.is_empty() { "0" } else { cursor };
+        let groups = layout.groups();
+        let at = GroupCursor::parse(cursor, groups.len())?;
         let request = ScanRequest {
-            key: keys::ACTIVE_SESSIONS.into(),
-            cursor: cursor.to_owned(),
+            key: groups[at.group].active.clone(),
+            cursor: at.inner.clone(),
             count: self.settings.batch_size,
         };
         let page = self.execute_unconditional(Batch::new().op(Op::SetScan(request)), "")?.next_reply()?.into_scan()?;
-        let mut result =
-            MigratePage { cursor: page.cursor.clone(), done: page.cursor == "0", ..MigratePage::default() };
+        let (next, done) = at.after(&page.cursor, groups.len());
+        let mut result = MigratePage { cursor: next, done, ..MigratePage::default() };
         let ids: Vec<SessionId> = page.members.iter().filter_map(|m| SessionId::parse(m).ok()).collect();
         result.examined = page.members.len() as u64;
         if ids.is_empty() {
@@ -79,7 +80,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 Op::TtlMs(keys.expiry),
                 Op::TtlMs(keys.data),
                 Op::TtlMs(keys.meta.clone()),
-                Op::SortedScore { key: keys::SESSION_INDEX.into(), member: id.to_string() },
+                Op::SortedScore { key: keys.index.clone(), member: id.to_string() },
                 Op::HashGetFields { key: keys.meta, fields: vec![m::CREATED_AT.into(), m::SCHEMA_VERSION.into()] },
             ]);
         }

@@ -19,13 +19,12 @@ use crate::encoding::{HashContents, encode_data, encode_meta};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
-use crate::keys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, ScanRequest, Storage};
 use crate::model::{
     ConflictPolicy, ExportPage, ImportRecord, ImportReport, RejectReason, RejectedRecord, Session, SessionCreate,
     SessionMeta, StoredSession,
 };
-use crate::repository::Repository;
+use crate::repository::{GroupCursor, Repository};
 use crate::validation::validate_create;
 
 /// Most records one `import_sessions` call takes.
@@ -46,13 +45,15 @@ struct Prepared {
 impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn export_sessions(&mut self, cursor: &str) -> Result<ExportPage, SessionError> {
         let layout = self.settings.layout();
-        let cursor = if cursor.is_empty() { "0" } else { cursor };
+        let groups = layout.groups();
+        let at = GroupCursor::parse(cursor, groups.len())?;
         let request = ScanRequest {
-            key: keys::ACTIVE_SESSIONS.into(),
-            cursor: cursor.to_owned(),
+            key: groups[at.group].active.clone(),
+            cursor: at.inner.clone(),
             count: self.settings.batch_size,
         };
         let page = self.execute_unconditional(Batch::new().op(Op::SetScan(request)), "")?.next_reply()?.into_scan()?;
+        let (next, done) = at.after(&page.cursor, groups.len());
         let ids: Vec<SessionId> = page.members.iter().filter_map(|m| SessionId::parse(m).ok()).collect();
         let mut sessions = Vec::with_capacity(ids.len());
         if !ids.is_empty() {
@@ -73,8 +74,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 }
             }
         }
-        let done = page.cursor == "0";
-        Ok(ExportPage { cursor: page.cursor, done, sessions })
+        Ok(ExportPage { cursor: next, done, sessions })
     }
 
     pub fn import_sessions(
@@ -235,8 +235,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             Op::Expire { key: keys.data, ttl_ms: hash_ttl_ms },
             Op::Expire { key: keys.meta, ttl_ms: hash_ttl_ms },
             Op::StringSet { key: keys.expiry, value: String::new(), ttl_ms: Some(p.ttl_ms) },
-            Op::SetAdd { key: keys::ACTIVE_SESSIONS.into(), members: vec![id.clone()] },
-            Op::SortedAdd { key: keys::SESSION_INDEX.into(), members: vec![(p.created_at_ms as f64, id)] },
+            Op::SetAdd { key: keys.active, members: vec![id.clone()] },
+            Op::SortedAdd { key: keys.index, members: vec![(p.created_at_ms as f64, id)] },
         ]
     }
 

@@ -25,7 +25,7 @@ use crate::id::SessionId;
 use crate::keys;
 use crate::kv::{Batch, KeyScanRequest, Op, Storage};
 use crate::model::{Corruption, MAX_STATS_PROBLEMS, SessionStats, StatsPage, TTL_BUCKET_BOUNDS, TtlBucket};
-use crate::repository::Repository;
+use crate::repository::{GroupCursor, Repository};
 use crate::timestamp::Timestamp;
 
 const MEMBERS: &str = "members:";
@@ -81,22 +81,26 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn stats_page(&mut self, cursor: &str, so_far: SessionStats) -> Result<StatsPage, SessionError> {
         let mut stats = so_far;
         let count = self.settings.batch_size;
+        let groups = self.settings.layout().groups();
         if cursor.is_empty() || cursor == "0" {
-            let sizes = Batch::new()
-                .op(Op::SetSize(keys::ACTIVE_SESSIONS.into()))
-                .op(Op::SortedSize(keys::SESSION_INDEX.into()));
-            let mut replies = self.execute_unconditional(sizes, "")?;
-            stats.set_size = replies.next_reply()?.into_integer()?.max(0) as u64;
-            stats.index_size = replies.next_reply()?.into_integer()?.max(0) as u64;
+            // One batch per group: each is one slot in the sharded layout.
+            for group in &groups {
+                let sizes = Batch::new().op(Op::SetSize(group.active.clone())).op(Op::SortedSize(group.index.clone()));
+                let mut replies = self.execute_unconditional(sizes, "")?;
+                stats.set_size += replies.next_reply()?.into_integer()?.max(0) as u64;
+                stats.index_size += replies.next_reply()?.into_integer()?.max(0) as u64;
+            }
             return Ok(StatsPage { cursor: format!("{MEMBERS}0"), done: false, stats });
         }
         if let Some(set_cursor) = cursor.strip_prefix(MEMBERS) {
-            let request =
-                crate::kv::ScanRequest { key: keys::ACTIVE_SESSIONS.into(), cursor: set_cursor.to_owned(), count };
+            let at = GroupCursor::parse(set_cursor, groups.len())?;
+            let set = groups[at.group].active.clone();
+            let request = crate::kv::ScanRequest { key: set.clone(), cursor: at.inner.clone(), count };
             let page =
                 self.execute_unconditional(Batch::new().op(Op::SetScan(request)), "")?.next_reply()?.into_scan()?;
-            self.count_members(page.members, &mut stats)?;
-            let cursor = if page.cursor == "0" { format!("{KEYS}0") } else { format!("{MEMBERS}{}", page.cursor) };
+            self.count_members(&set, page.members, &mut stats)?;
+            let (next, done) = at.after(&page.cursor, groups.len());
+            let cursor = if done { format!("{KEYS}0") } else { format!("{MEMBERS}{next}") };
             return Ok(StatsPage { cursor, done: false, stats });
         }
         if let Some(key_cursor) = cursor.strip_prefix(KEYS) {
@@ -111,7 +115,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         Err(SessionError::InvalidInput(format!("stats cursor {cursor:?} was not returned by stats")))
     }
 
-    fn count_members(&mut self, members: Vec<String>, stats: &mut SessionStats) -> Result<(), SessionError> {
+    fn count_members(&mut self, set: &str, members: Vec<String>, stats: &mut SessionStats) -> Result<(), SessionError> {
         let layout = self.settings.layout();
         let mut ids = Vec::with_capacity(members.len());
         for member in members {
@@ -119,7 +123,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 Ok(id) => ids.push(id),
                 Err(message) => {
                     stats.members_without_keys += 1;
-                    stats.problem(&member, keys::ACTIVE_SESSIONS, &member, message);
+                    stats.problem(&member, set, &member, message);
                 }
             }
         }
@@ -157,7 +161,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 if data_ttl == -2 && meta_ttl == -2 {
                     stats.members_without_keys += 1;
                     let message = "a member of active_sessions without any key; cleanup removes it".into();
-                    stats.problem(&id, keys::ACTIVE_SESSIONS, &id, message);
+                    stats.problem(&id, set, &id, message);
                 } else {
                     stats.expired_awaiting_cleanup += 1;
                 }
@@ -199,8 +203,9 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             return Ok(());
         }
         let mut batch = Batch::new();
+        let layout = self.settings.layout();
         for (id, keys) in &by_id {
-            batch.ops.push(Op::SetContains { key: keys::ACTIVE_SESSIONS.into(), member: id.to_string() });
+            batch.ops.push(Op::SetContains { key: layout.session_keys(id).active, member: id.to_string() });
             batch.ops.extend(keys.iter().map(|key| Op::TtlMs(key.clone())));
         }
         let mut replies = self.execute_unconditional(batch, "")?;

@@ -30,7 +30,6 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         &self.settings
     }
 
-
     /// Runs a batch; the error names `session_id` when a key has the wrong type.
     pub(crate) fn execute(&mut self, batch: Batch, session_id: &str) -> Result<BatchOutcome, SessionError> {
         self.storage.execute(batch).map_err(|e| SessionError::from_kv(e, session_id))

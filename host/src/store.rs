@@ -100,6 +100,15 @@ impl SessionStoreBuilder {
         self
     }
 
+    /// The sharded key layout with `shards` shards (0, the default: the
+    /// design document's layout). Every key of a session and its shard's
+    /// set and index carry the shard's hash tag, so each operation's batch
+    /// touches one Redis Cluster slot.
+    pub fn shards(mut self, shards: u32) -> Self {
+        self.settings.shards = shards;
+        self
+    }
+
     /// Sessions per Redis batch in cleanup and reindex (default 250).
     pub fn batch_size(mut self, batch_size: u32) -> Self {
         self.settings.batch_size = batch_size;

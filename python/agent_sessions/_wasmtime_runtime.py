@@ -123,7 +123,9 @@ class ComponentRuntime:
         self.linker = Linker(self.engine)
         self.linker.add_wasip2()
         ttl, grace, batch_size = settings
-        wit_settings = _record(**{"session-ttl-seconds": ttl, "grace-seconds": grace, "batch-size": batch_size})
+        wit_settings = _record(
+            **{"session-ttl-seconds": ttl, "grace-seconds": grace, "batch-size": batch_size, "shards": 0}
+        )
         with _wasmtime_speedups.registering_host_functions(), self.linker.root() as root:
             with root.add_instance(f"{PACKAGE}/config@{VERSION}") as config:
                 config.add_func("get-settings", _constant(wit_settings))

@@ -7,6 +7,8 @@ pub mod redis_server;
 
 use std::time::Duration;
 
+use agent_sessions_guest::id::SessionId;
+use agent_sessions_guest::keys::Layout;
 use agent_sessions_host::kv::memory::{ManualClock, MemoryBackend};
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionStoreBuilder, SessionUpdate};
 pub use redis_cluster::RedisCluster;
@@ -60,19 +62,23 @@ impl Harness {
     pub fn let_expire(&self, ids: &[String], ttl: Duration) {
         match (&self.clock, &self.redis) {
             (Some(clock), _) => clock.advance(ttl),
-            (None, Some(redis)) => expire_on_redis(&mut redis.connection(), self.store.prefix(), ids),
+            (None, Some(redis)) => {
+                expire_on_redis(&mut redis.connection(), self.store.prefix(), self.store.settings().layout(), ids)
+            }
             (None, None) => unreachable!("a harness is in memory or on Redis"),
         }
     }
 }
 
 /// Expires the sessions `ids` on Redis at once, as their TTL running out
-/// would: deletes each `{prefix}session_expiry:{id}` (as conformance
-/// scenario 008 does), and checks each was there.
-pub fn expire_on_redis(connection: &mut redis::Connection, prefix: &str, ids: &[String]) {
+/// would: deletes each expiry key (`{prefix}session_expiry:{id}` in the
+/// document's layout, as conformance scenario 008 does), and checks each
+/// was there.
+pub fn expire_on_redis(connection: &mut redis::Connection, prefix: &str, layout: Layout, ids: &[String]) {
     let mut pipeline = redis::pipe();
     for id in ids {
-        pipeline.cmd("DEL").arg(format!("{prefix}session_expiry:{id}"));
+        let id = SessionId::parse(id).expect("a session id");
+        pipeline.cmd("DEL").arg(format!("{prefix}{}", layout.session_keys(&id).expiry));
     }
     let deleted: Vec<u64> = pipeline.query(connection).expect("delete the expiry keys");
     assert!(deleted.iter().all(|&n| n == 1), "some expiry keys were already gone: {deleted:?}");
@@ -99,11 +105,16 @@ pub fn minimal(model_id: &str) -> SessionCreate {
     SessionCreate { model_id: model_id.into(), ..SessionCreate::default() }
 }
 
+/// Shards of the sharded layout in tests: enough that sessions spread.
+pub const SHARDS_UNDER_TEST: u32 = 8;
+
 /// Which backend a scenario runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Memory,
     Redis,
+    /// Redis with the sharded layout (8 shards).
+    RedisSharded,
 }
 
 impl Backend {
@@ -111,6 +122,7 @@ impl Backend {
         match self {
             Backend::Memory => Harness::memory(configure).await,
             Backend::Redis => Harness::redis(configure).await,
+            Backend::RedisSharded => Harness::redis(|builder| configure(builder.shards(SHARDS_UNDER_TEST))).await,
         }
     }
 }
@@ -133,6 +145,14 @@ macro_rules! on_both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $scenario() {
                     super::$scenario($crate::Backend::Redis).await
+                }
+            )*
+        }
+        mod redis_sharded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario($crate::Backend::RedisSharded).await
                 }
             )*
         }

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
+use agent_sessions_guest::keys::Layout;
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
 use agent_sessions_tests::{RedisServer, cas_increments, expire_on_redis, invariants, minimal};
 use redis::Commands;
@@ -170,7 +171,7 @@ async fn cleanup_from_three_processes_removes_each_expired_session_once() {
     }
     // Their TTL runs out now: Redis drops the expiry keys, the hashes wait
     // for cleanup.
-    expire_on_redis(&mut redis.connection(), "", &expired);
+    expire_on_redis(&mut redis.connection(), "", Layout::Document, &expired);
     for id in &expired {
         assert_eq!(store.get(id).await, Err(Error::NotFound(id.clone())));
     }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use agent_sessions_guest::keys::Layout;
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
 use agent_sessions_tests::{Harness, RedisServer, example, expire_on_redis};
 use redis::Commands;
@@ -229,7 +230,7 @@ async fn expired_sessions_vanish_at_once_and_cleanup_removes_every_key() {
     let live = h.store.create(example()).await.unwrap().id;
     let id = h.store.create(example()).await.unwrap().id;
     let mut r = h.server().connection();
-    expire_on_redis(&mut r, "", std::slice::from_ref(&id));
+    expire_on_redis(&mut r, "", Layout::Document, std::slice::from_ref(&id));
     assert_eq!(h.store.get(&id).await, Err(Error::NotFound(id.clone())), "gone as soon as its expiry key is");
     // The hashes are in their grace period: still there, but the session is gone.
     let exists: bool = r.exists(format!("session:{id}:data")).unwrap();
@@ -248,7 +249,7 @@ async fn an_update_racing_expiry_never_brings_a_session_back() {
     let h = Harness::redis(|b| b).await;
     let id = h.store.create(example()).await.unwrap().id;
     let mut r = h.server().connection();
-    expire_on_redis(&mut r, "", std::slice::from_ref(&id));
+    expire_on_redis(&mut r, "", Layout::Document, std::slice::from_ref(&id));
     assert_eq!(h.store.get(&id).await, Err(Error::NotFound(id.clone())));
     let before = all_keys(&mut r);
     let result = h.store.update(&id, SessionUpdate { name: Some("zombie".into()), ..SessionUpdate::default() }).await;
@@ -317,8 +318,8 @@ async fn prefixes_isolate_stores_on_one_redis() {
     assert!(keys.iter().all(|k| k.starts_with("tenant-a:") || k.starts_with("tenant-b:")), "{keys:?}");
     assert!(keys.contains(&format!("tenant-a:session:{in_a}:data")));
 
-    expire_on_redis(&mut r, "tenant-a:", std::slice::from_ref(&in_a));
-    expire_on_redis(&mut r, "tenant-b:", std::slice::from_ref(&in_b));
+    expire_on_redis(&mut r, "tenant-a:", Layout::Document, std::slice::from_ref(&in_a));
+    expire_on_redis(&mut r, "tenant-b:", Layout::Document, std::slice::from_ref(&in_b));
     assert_eq!(a.get(&in_a).await, Err(Error::NotFound(in_a.clone())));
     assert_eq!(b.get(&in_b).await, Err(Error::NotFound(in_b.clone())));
     assert_eq!(a.cleanup_expired().await.map(|r| r.removed), Ok(1), "cleanup sees only its own prefix");

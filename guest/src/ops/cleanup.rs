@@ -100,8 +100,10 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             return Ok(0);
         }
         let layout = self.settings.layout();
-        let probe =
-            Batch { conditions: vec![], ops: ids.iter().map(|id| Op::Exists(layout.session_keys(id).expiry)).collect() };
+        let probe = Batch {
+            conditions: vec![],
+            ops: ids.iter().map(|id| Op::Exists(layout.session_keys(id).expiry)).collect(),
+        };
         let mut replies = self.execute_unconditional(probe, "")?;
         let mut dead = Vec::new();
         for id in ids {

@@ -52,7 +52,11 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 None => self.index_ranks(&group.index, from, count)?,
             };
             total += size;
-            entries.extend(found.into_iter().map(|(member, score)| IndexEntry { member, score, index: group.index.clone() }));
+            entries.extend(found.into_iter().map(|(member, score)| IndexEntry {
+                member,
+                score,
+                index: group.index.clone(),
+            }));
         }
         if groups.len() > 1 {
             entries.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| b.member.cmp(&a.member)));
@@ -139,11 +143,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     fn index_ranks(&mut self, index: &str, start: u64, count: u64) -> Result<(u64, Vec<(String, f64)>), SessionError> {
         let mut ops = vec![Op::SortedSize(index.to_owned())];
         if count > 0 {
-            ops.push(Op::SortedRangeDesc {
-                key: index.to_owned(),
-                start,
-                stop: start.saturating_add(count - 1),
-            });
+            ops.push(Op::SortedRangeDesc { key: index.to_owned(), start, stop: start.saturating_add(count - 1) });
         }
         let mut replies = self.execute_unconditional(Batch { conditions: vec![], ops }, "")?;
         let total = replies.next_reply()?.into_integer()?.max(0) as u64;

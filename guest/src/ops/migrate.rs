@@ -30,10 +30,7 @@ impl Needs {
         let keys = layout.session_keys(&self.id);
         let mut ops = Vec::new();
         if let Some(score) = self.index_at {
-            ops.push(Op::SortedAdd {
-                key: keys.index.clone(),
-                members: vec![(score as f64, self.id.to_string())],
-            });
+            ops.push(Op::SortedAdd { key: keys.index.clone(), members: vec![(score as f64, self.id.to_string())] });
         }
         if let Some(ttl_ms) = self.data_ttl_ms {
             ops.push(Op::Expire { key: keys.data, ttl_ms });

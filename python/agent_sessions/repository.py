@@ -22,7 +22,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _native
 from .errors import InvalidInputError, SessionNotFoundError
@@ -230,17 +230,20 @@ class _Repository:
             raise ValueError(f"backend must be 'native' or 'wasmtime-py', not {backend!r}")
 
     @classmethod
-    def _in_memory(
+    def in_memory(
         cls,
         *,
-        ttl: int,
-        grace: int,
-        prefix: str,
-        batch_size: int,
-        manual_clock: bool,
-        memory_limit: int,
-        time_limit: float,
-    ) -> Any:
+        ttl: int = DEFAULT_TTL_SECONDS,
+        grace: int = DEFAULT_GRACE_SECONDS,
+        prefix: str = "",
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        manual_clock: bool = False,
+        memory_limit: int = DEFAULT_MEMORY_LIMIT,
+        time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
+    ) -> Self:
+        """A repository over an in-memory store private to it, with Redis's
+        TTL semantics: for tests of code that uses sessions. With
+        `manual_clock=True` time only moves by `advance_clock(seconds)`."""
         _check_settings(prefix, ttl, grace, batch_size)
         repository = cls.__new__(cls)
         repository.prefix = prefix
@@ -303,32 +306,6 @@ class SessionRepository(_Repository):
 
     `SessionRepository.in_memory()` keeps sessions in process memory instead.
     """
-
-    @classmethod
-    def in_memory(
-        cls,
-        *,
-        ttl: int = DEFAULT_TTL_SECONDS,
-        grace: int = DEFAULT_GRACE_SECONDS,
-        prefix: str = "",
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        manual_clock: bool = False,
-        memory_limit: int = DEFAULT_MEMORY_LIMIT,
-        time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
-    ) -> SessionRepository:
-        """A repository over an in-memory store private to it, with Redis's
-        TTL semantics: for tests of code that uses sessions. With
-        `manual_clock=True` time only moves by `advance_clock(seconds)`."""
-        repository: SessionRepository = cls._in_memory(
-            ttl=ttl,
-            grace=grace,
-            prefix=prefix,
-            batch_size=batch_size,
-            manual_clock=manual_clock,
-            memory_limit=memory_limit,
-            time_limit=time_limit,
-        )
-        return repository
 
     # -- the document's methods
 
@@ -426,30 +403,6 @@ class AsyncSessionRepository(_Repository):
     `backend="wasmtime-py"` calls run on a private pool of `max_concurrency`
     threads.
     """
-
-    @classmethod
-    def in_memory(
-        cls,
-        *,
-        ttl: int = DEFAULT_TTL_SECONDS,
-        grace: int = DEFAULT_GRACE_SECONDS,
-        prefix: str = "",
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        manual_clock: bool = False,
-        memory_limit: int = DEFAULT_MEMORY_LIMIT,
-        time_limit: float = DEFAULT_TIME_LIMIT_SECONDS,
-    ) -> AsyncSessionRepository:
-        """See `SessionRepository.in_memory`."""
-        repository: AsyncSessionRepository = cls._in_memory(
-            ttl=ttl,
-            grace=grace,
-            prefix=prefix,
-            batch_size=batch_size,
-            manual_clock=manual_clock,
-            memory_limit=memory_limit,
-            time_limit=time_limit,
-        )
-        return repository
 
     async def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
         return _session(await self._backend.create_async(_json(session_data, SessionCreate, "session_data")))

@@ -97,6 +97,10 @@ impl Guest for Component {
         document(repository()?.cleanup_expired())
     }
 
+    fn check_layout() -> Result<u32> {
+        repository()?.check_layout().map_err(error_to_wit)
+    }
+
     fn reindex() -> Result<u64> {
         repository()?.reindex().map_err(error_to_wit)
     }

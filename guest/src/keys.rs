@@ -14,6 +14,10 @@ pub const ACTIVE_SESSIONS: &str = "active_sessions";
 /// to the document's layout, maintained in the same atomic batches.
 pub const SESSION_INDEX: &str = "session_index";
 
+/// Hash `{shards}`: the key layout this Redis (and prefix) was set up
+/// with, recorded by the first host of the sharded layout. Ours.
+pub const SESSION_LAYOUT: &str = "session_layout";
+
 /// Hash `{holder}` with a TTL: who runs scheduled cleanup now, so that of
 /// several `sessions serve` replicas one sweeps per interval. Ours.
 pub const CLEANUP_LEASE: &str = "cleanup_lease";
@@ -70,6 +74,16 @@ impl Layout {
                     index: format!("{SESSION_INDEX}:{tag}"),
                 }
             }
+        }
+    }
+
+    /// A SCAN pattern matching the per-session keys of group `group`
+    /// (and, in the document's layout, `session_index`, which
+    /// [`parse_session_key`] rejects).
+    pub fn key_pattern(&self, group: usize) -> String {
+        match self {
+            Layout::Document => SESSION_KEYS_PATTERN.to_owned(),
+            Layout::Sharded { .. } => format!("session*:{}:*", crate::shard::tag(group as u32)),
         }
     }
 

@@ -33,6 +33,11 @@ pub enum Error {
     /// other); nothing was written.
     #[error("storage error: {message}")]
     Backend { kind: ErrorKind, message: String },
+    /// A write was applied on the Redis primary but fewer replicas than
+    /// the store waits for (`wait_replicas`) confirmed it in time: it may
+    /// be lost if the primary fails now.
+    #[error("{0}")]
+    NotReplicated(String),
     /// The whole operation took longer than the configured timeout.
     #[error("operation timed out after {0:?}")]
     Timeout(Duration),

@@ -45,9 +45,10 @@ pub use agent_sessions_guest::model::{
 pub use agent_sessions_guest::settings::{
     DEFAULT_BATCH_SIZE, DEFAULT_GRACE_SECONDS, DEFAULT_SESSION_TTL_SECONDS, Settings,
 };
+pub use agent_sessions_guest::shard::DEFAULT_SHARDS;
 pub use agent_sessions_guest::timestamp::Timestamp;
 pub use agent_sessions_guest::validation;
 pub use error::Error;
-pub use kv::redis::RedisOptions;
+pub use kv::redis::{RedisOptions, WaitReplicas};
 pub use runtime::{ComponentSource, EMBEDDED_COMPONENT, GuestLimits};
 pub use store::{Health, SessionStore, SessionStoreBuilder, StorageConfig};

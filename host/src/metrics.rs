@@ -69,6 +69,7 @@ pub fn error_kind(error: &Error) -> &'static str {
         Error::Conflict(_) => "conflict",
         Error::DataCorrupt(_) => "data_corrupt",
         Error::Unavailable(_) => "unavailable",
+        Error::NotReplicated(_) => "not_replicated",
         Error::Backend { .. } => "backend",
         Error::Timeout(_) | Error::StorageTimeout(_) => "timeout",
         Error::Guest(_) => "guest",

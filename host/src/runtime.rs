@@ -77,6 +77,9 @@ pub(crate) struct HostState {
     pub(crate) settings: Settings,
     /// Batches sent to storage during this call (one round trip each).
     pub(crate) round_trips: u64,
+    /// Set when a write of this call reached fewer replicas than the store
+    /// waits for: the call then fails with [`Error::NotReplicated`].
+    pub(crate) not_replicated: Option<String>,
     /// When the guest last got control back from the host: the start of
     /// its current stretch of computing.
     pub(crate) computing_since: Instant,
@@ -238,6 +241,7 @@ impl Runtime {
             state.kv = kv.clone();
             state.settings = settings;
             state.round_trips = 0;
+            state.not_replicated = None;
             state.computing_since = Instant::now();
             warm.store.set_epoch_deadline(1);
             return Ok(warm);
@@ -296,6 +300,7 @@ impl Runtime {
             kv: kv.clone(),
             settings,
             round_trips: 0,
+            not_replicated: None,
             computing_since: Instant::now(),
             cpu_time: self.limits.cpu_time,
         };
@@ -344,8 +349,12 @@ impl Runtime {
             Err(_) => Err(Error::Timeout(self.limits.timeout)),
             Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, self.limits))),
             Ok(Ok(result)) => {
+                let not_replicated = warm.store.data_mut().not_replicated.take();
                 self.recycle(warm);
-                result.map_err(Error::from_wit)
+                match not_replicated {
+                    Some(message) => Err(Error::NotReplicated(message)),
+                    None => result.map_err(Error::from_wit),
+                }
             }
         }
     }

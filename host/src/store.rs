@@ -11,6 +11,7 @@ use agent_sessions_guest::model::{
     CleanupReport, ConflictPolicy, ExportPage, ImportRecord, ImportReport, MigratePage, Session, SessionCreate,
     SessionPage, SessionStats, SessionUpdate, StatsPage,
 };
+use agent_sessions_guest::shard::DEFAULT_SHARDS;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -51,6 +52,9 @@ pub struct SessionStoreBuilder {
     storage: StorageConfig,
     prefix: String,
     settings: Settings,
+    /// The shard count asked for; `None`: the document's layout on one
+    /// server, the sharded layout with the default count on a cluster.
+    shards: Option<u32>,
     limits: GuestLimits,
     component: ComponentSource,
 }
@@ -100,12 +104,15 @@ impl SessionStoreBuilder {
         self
     }
 
-    /// The sharded key layout with `shards` shards (0, the default: the
-    /// design document's layout). Every key of a session and its shard's
-    /// set and index carry the shard's hash tag, so each operation's batch
-    /// touches one Redis Cluster slot.
+    /// The sharded key layout with `shards` shards (0: the design
+    /// document's layout). Every key of a session and its shard's set and
+    /// index carry the shard's hash tag, so each operation's batch touches
+    /// one Redis Cluster slot. By default: the document's layout on one
+    /// server, the sharded layout with
+    /// [`DEFAULT_SHARDS`](agent_sessions_guest::shard::DEFAULT_SHARDS)
+    /// (64) on a cluster, where it is the only one that works.
     pub fn shards(mut self, shards: u32) -> Self {
-        self.settings.shards = shards;
+        self.shards = Some(shards);
         self
     }
 
@@ -137,7 +144,7 @@ impl SessionStoreBuilder {
     /// credentials), and with [`Error::InvalidInput`] for a bad URL, CA file
     /// or settings out of range.
     pub async fn build(self) -> Result<SessionStore, Error> {
-        let settings = self.settings.validate().map_err(Error::InvalidInput)?;
+        self.settings.validate().map_err(Error::InvalidInput)?;
         let runtime = Runtime::new(&self.component, self.limits)?;
         let backend = match self.storage {
             StorageConfig::Redis { url, options } => {
@@ -149,9 +156,29 @@ impl SessionStoreBuilder {
             StorageConfig::Memory => Backend::Memory(MemoryBackend::new()),
             StorageConfig::MemoryBackend(backend) => Backend::Memory(backend),
         };
-        Ok(SessionStore {
+        let cluster = matches!(&backend, Backend::Redis(redis) if redis.is_cluster());
+        let shards = match self.shards {
+            Some(0) if cluster => {
+                return Err(Error::InvalidInput(format!(
+                    "{} is a Redis Cluster, where only the sharded layout works (a batch's keys must share a \
+                     slot); choose a shard count (default {DEFAULT_SHARDS})",
+                    backend.describe()
+                )));
+            }
+            Some(shards) => shards,
+            None if cluster => DEFAULT_SHARDS,
+            None => 0,
+        };
+        let settings = Settings { shards, ..self.settings }.validate().map_err(Error::InvalidInput)?;
+        let store = SessionStore {
             inner: Arc::new(Inner { runtime: Arc::new(runtime), kv: KvStore::new(backend, self.prefix), settings }),
-        })
+        };
+        // In-memory stores live and die with their process: nothing to
+        // agree on with other hosts.
+        if matches!(store.inner.kv.backend(), Backend::Redis(_)) {
+            store.check_layout().await?;
+        }
+        Ok(store)
     }
 }
 
@@ -176,6 +203,7 @@ impl SessionStore {
             storage: StorageConfig::Memory,
             prefix: String::new(),
             settings: Settings::default(),
+            shards: None,
             limits: GuestLimits::default(),
             component: ComponentSource::Embedded,
         }
@@ -195,6 +223,12 @@ impl SessionStore {
     /// for example a shorter TTL for one kind of session.
     pub fn with_settings(&self, settings: Settings) -> Result<SessionStore, Error> {
         let settings = settings.validate().map_err(Error::InvalidInput)?;
+        if settings.shards != self.inner.settings.shards {
+            return Err(Error::InvalidInput(format!(
+                "the key layout cannot change on a built store (shards {} -> {}); build another store",
+                self.inner.settings.shards, settings.shards
+            )));
+        }
         Ok(SessionStore {
             inner: Arc::new(Inner { runtime: self.inner.runtime.clone(), kv: self.inner.kv.clone(), settings }),
         })
@@ -342,6 +376,16 @@ impl SessionStore {
     pub async fn cleanup_expired_json(&self) -> Result<String, Error> {
         self.call("cleanup_expired", |bindings, store| {
             Box::pin(async move { bindings.agent_sessions_repository().call_cleanup_expired(store).await })
+        })
+        .await
+    }
+
+    /// Checks the key layout recorded in storage against this store's
+    /// settings (recording the sharded layout if none is); `build` does it
+    /// once. A mismatch is [`Error::InvalidInput`] saying both layouts.
+    pub async fn check_layout(&self) -> Result<u32, Error> {
+        self.call("check_layout", |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_check_layout(store).await })
         })
         .await
     }

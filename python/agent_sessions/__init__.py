@@ -19,6 +19,7 @@ from .errors import (
     ConflictError,
     DataCorruptError,
     InvalidInputError,
+    NotReplicatedError,
     SessionError,
     SessionNotFoundError,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "BackendName",
     "CleanupReport",
     "ComponentError",
+    "NotReplicatedError",
     "ConflictError",
     "Corruption",
     "DataCorruptError",

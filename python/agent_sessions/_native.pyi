@@ -30,6 +30,10 @@ class NativeStore:
         connect_timeout: float,
         component: str | os.PathLike[str] | None = None,
         manual_clock: bool = False,
+        shards: int | None = None,
+        cluster: bool = False,
+        wait_replicas: int | None = None,
+        wait_timeout: float = 1.0,
     ) -> None: ...
     def create(self, input: str, /) -> str: ...
     def create_async(self, input: str, /) -> Awaitable[str]: ...

@@ -49,6 +49,7 @@ class WasmtimeBackend:
         component: str | Path | None,
         redis_client: Any,
         max_concurrency: int,
+        shards: int = 0,
     ) -> None:
         self.kv = RedisKv(
             redis_url,
@@ -60,14 +61,22 @@ class WasmtimeBackend:
         self._runtime = ComponentRuntime(
             Path(component) if component is not None else None,
             self.kv.execute,
-            (ttl, grace, batch_size),
+            (ttl, grace, batch_size, shards),
             memory_limit=memory_limit,
             time_limit=time_limit,
         )
         self._max_concurrency = max_concurrency
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        # The key layout is checked against the one recorded in Redis once,
+        # before the first operation (as the Rust host does when it builds).
+        self._layout_checked = False
 
     def _call(self, name: str, *args: Any) -> Any:
+        if not self._layout_checked:
+            layout = self._runtime.call("check-layout")
+            if type(layout) is Variant:
+                raise _error(layout)
+            self._layout_checked = True
         result = self._runtime.call(name, *args)
         # result<T, session-error> is lifted untagged: a Variant is the error.
         if type(result) is Variant:

@@ -27,9 +27,20 @@ from .errors import ComponentError
 _wasmtime_speedups.install()
 
 PACKAGE = "agent:sessions"
-VERSION = "0.3.0"
+VERSION = "0.4.0"
 REPOSITORY = f"{PACKAGE}/repository@{VERSION}"
-EXPORTS = ("create", "get", "update", "delete", "list", "extend-ttl", "cleanup-expired", "reindex", "stats")
+EXPORTS = (
+    "create",
+    "get",
+    "update",
+    "delete",
+    "list",
+    "extend-ttl",
+    "cleanup-expired",
+    "reindex",
+    "stats",
+    "check-layout",
+)
 # Exports the Python host does not call (yet): acquire-cleanup-lease,
 # release-cleanup-lease (for a scheduled-cleanup service), export-sessions,
 # import-sessions and migrate (the Rust CLI's `sessions export/import/migrate`).
@@ -108,7 +119,7 @@ class ComponentRuntime:
         self,
         component_path: Path | None,
         kv_execute: Callable[[str, str], str],
-        settings: tuple[int, int, int],
+        settings: tuple[int, int, int, int],
         *,
         memory_limit: int,
         time_limit: float,
@@ -122,9 +133,9 @@ class ComponentRuntime:
             raise ComponentError(f"cannot load the component{where}: {error}") from error
         self.linker = Linker(self.engine)
         self.linker.add_wasip2()
-        ttl, grace, batch_size = settings
+        ttl, grace, batch_size, shards = settings
         wit_settings = _record(
-            **{"session-ttl-seconds": ttl, "grace-seconds": grace, "batch-size": batch_size, "shards": 0}
+            **{"session-ttl-seconds": ttl, "grace-seconds": grace, "batch-size": batch_size, "shards": shards}
         )
         with _wasmtime_speedups.registering_host_functions(), self.linker.root() as root:
             with root.add_instance(f"{PACKAGE}/config@{VERSION}") as config:

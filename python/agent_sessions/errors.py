@@ -61,6 +61,13 @@ class BackendError(SessionError):
         self.storage_kind = storage_kind
 
 
+class NotReplicatedError(BackendError):
+    """With `wait_replicas=N`: the write was applied on the Redis primary,
+    but fewer than N replicas confirmed it within `wait_timeout`. It stands
+    (do not blindly retry a create), but may be lost if the primary fails
+    before its replicas catch up. `storage_kind` is `not_replicated`."""
+
+
 class ComponentError(SessionError):
     """The component trapped or exceeded its memory or time limit. The
     repository discards that instance; the next call gets a fresh one."""

@@ -178,8 +178,18 @@ class _Repository:
         backend: BackendName = "native",
         redis_client: Any = None,
         max_concurrency: int = 8,
+        shards: int | None = None,
+        cluster: bool = False,
+        wait_replicas: int | None = None,
+        wait_timeout: float = 1.0,
     ) -> None:
         _check_settings(prefix, ttl, grace, batch_size)
+        if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int) or not 0 <= shards <= 16384):
+            raise ValueError("shards must be a whole number from 0 (the document's layout) to 16384")
+        if wait_replicas is not None and (
+            isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or not 0 <= wait_replicas <= _U32_MAX
+        ):
+            raise ValueError("wait_replicas must be a whole number of replicas")
         if not isinstance(redis_url, str):
             raise ValueError("redis_url must be a string such as redis://127.0.0.1:6379/0")
         self.prefix = prefix
@@ -201,8 +211,17 @@ class _Repository:
                 socket_timeout=socket_timeout,
                 connect_timeout=connect_timeout,
                 component=component,
+                shards=shards,
+                cluster=cluster,
+                wait_replicas=wait_replicas,
+                wait_timeout=wait_timeout,
             )
         elif backend == "wasmtime-py":
+            if cluster or "," in redis_url or wait_replicas:
+                raise ValueError(
+                    "Redis Cluster and wait_replicas are supported by the native backend; "
+                    "backend='wasmtime-py' talks to one server"
+                )
             if max_concurrency < 1:
                 raise ValueError("max_concurrency must be at least 1")
             try:
@@ -225,6 +244,7 @@ class _Repository:
                 component=component,
                 redis_client=redis_client,
                 max_concurrency=max_concurrency,
+                shards=shards or 0,
             )
         else:
             raise ValueError(f"backend must be 'native' or 'wasmtime-py', not {backend!r}")

@@ -81,6 +81,11 @@ fn exception<'py>(py: Python<'py>, error: &Error) -> PyResult<Bound<'py, PyAny>>
             keywords.set_item("storage_kind", kind)?;
             class(py, "BackendError")?.call((message,), Some(&keywords))
         }
+        Error::NotReplicated(text) => {
+            let keywords = PyDict::new(py);
+            keywords.set_item("storage_kind", "not_replicated")?;
+            class(py, "NotReplicatedError")?.call((text,), Some(&keywords))
+        }
         Error::Guest(_) | Error::Setup(_) => class(py, "ComponentError")?.call1((message,)),
     }
 }

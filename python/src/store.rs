@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_sessions_host::kv::memory::{ManualClock, MemoryBackend};
-use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, SessionStoreBuilder};
+use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, SessionStoreBuilder, WaitReplicas};
 use pyo3::IntoPyObject;
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -167,7 +167,8 @@ impl NativeStore {
     #[new]
     #[pyo3(signature = (
         redis_url, *, prefix, ttl, grace, batch_size, memory_limit, time_limit, socket_timeout,
-        connect_timeout, component=None, manual_clock=false,
+        connect_timeout, component=None, manual_clock=false, shards=None, cluster=false, wait_replicas=None,
+        wait_timeout=1.0,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -182,6 +183,10 @@ impl NativeStore {
         connect_timeout: f64,
         component: Option<PathBuf>,
         manual_clock: bool,
+        shards: Option<u32>,
+        cluster: bool,
+        wait_replicas: Option<u32>,
+        wait_timeout: f64,
     ) -> PyResult<Self> {
         let timeout = seconds("time_limit", time_limit)?;
         let defaults = GuestLimits::default();
@@ -198,12 +203,22 @@ impl NativeStore {
             }
             builder = builder.component_file(path);
         }
+        if let Some(shards) = shards {
+            builder = builder.shards(shards);
+        }
         let mut clock = None;
         builder = match redis_url {
             Some(url) => {
                 let options = RedisOptions {
                     connect_timeout: seconds("connect_timeout", connect_timeout)?,
                     response_timeout: seconds("socket_timeout", socket_timeout)?,
+                    cluster,
+                    wait_replicas: match wait_replicas {
+                        Some(replicas) => {
+                            Some(WaitReplicas { replicas, timeout: seconds("wait_timeout", wait_timeout)? })
+                        }
+                        None => None,
+                    },
                     ..RedisOptions::default()
                 };
                 builder.redis_with_options(url, options)

@@ -760,9 +760,11 @@ fn error_json(error: Error) -> Result<Value, StepFailure> {
                 "field": corruption.field,
             }));
         }
-        Error::Unavailable(_) | Error::StorageTimeout(_) | Error::Backend { .. } | Error::Timeout(_) => {
-            ("backend", error.to_string())
-        }
+        Error::Unavailable(_)
+        | Error::StorageTimeout(_)
+        | Error::Backend { .. }
+        | Error::Timeout(_)
+        | Error::NotReplicated(_) => ("backend", error.to_string()),
         Error::Guest(_) | Error::Setup(_) => {
             return Err(StepFailure::problem(format!("the host failed outside the session contract: {error:?}")));
         }

@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod extend;
 mod get;
+mod layout;
 mod lease;
 mod list;
 mod migrate;

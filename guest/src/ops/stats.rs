@@ -10,7 +10,9 @@
 //!    is gone are expired (awaiting cleanup) or, without any key, dangling.
 //! 2. `keys:<cursor>`: SCAN the keyspace for per-session keys; per page one
 //!    round trip asks which ids are in `active_sessions` and the TTL of the
-//!    keys of those that are not.
+//!    keys of those that are not. In the sharded layout each group's keys
+//!    are one SCAN walk of their own (its node's keyspace on a cluster),
+//!    so this phase reads the keyspace once per shard.
 //!
 //! SCAN and SSCAN may return an entry twice when Redis resizes a table
 //! during the walk, and sessions change while it runs: the figures are a
@@ -81,7 +83,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     pub fn stats_page(&mut self, cursor: &str, so_far: SessionStats) -> Result<StatsPage, SessionError> {
         let mut stats = so_far;
         let count = self.settings.batch_size;
-        let groups = self.settings.layout().groups();
+        let layout = self.settings.layout();
+        let groups = layout.groups();
         if cursor.is_empty() || cursor == "0" {
             // One batch per group: each is one slot in the sharded layout.
             for group in &groups {
@@ -104,13 +107,23 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             return Ok(StatsPage { cursor, done: false, stats });
         }
         if let Some(key_cursor) = cursor.strip_prefix(KEYS) {
-            let request =
-                KeyScanRequest { pattern: keys::SESSION_KEYS_PATTERN.into(), cursor: key_cursor.to_owned(), count };
-            let page =
-                self.execute_unconditional(Batch::new().op(Op::KeyScan(request)), "")?.next_reply()?.into_scan()?;
+            // One SCAN walk per group, matching only that group's keys. In
+            // the sharded layout the batch also names the group's set, so a
+            // cluster runs it on the node holding the group's slot.
+            let at = GroupCursor::parse(key_cursor, groups.len())?;
+            let request = KeyScanRequest { pattern: layout.key_pattern(at.group), cursor: at.inner.clone(), count };
+            let mut batch = Batch::new();
+            if groups.len() > 1 {
+                batch.ops.push(Op::Exists(groups[at.group].active.clone()));
+            }
+            let mut replies = self.execute_unconditional(batch.op(Op::KeyScan(request)), "")?;
+            if groups.len() > 1 {
+                replies.next_reply()?;
+            }
+            let page = replies.next_reply()?.into_scan()?;
             self.count_keys(page.members, &mut stats)?;
-            let done = page.cursor == "0";
-            return Ok(StatsPage { cursor: format!("{KEYS}{}", page.cursor), done, stats });
+            let (next, done) = at.after(&page.cursor, groups.len());
+            return Ok(StatsPage { cursor: format!("{KEYS}{next}"), done, stats });
         }
         Err(SessionError::InvalidInput(format!("stats cursor {cursor:?} was not returned by stats")))
     }

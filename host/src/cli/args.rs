@@ -7,7 +7,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 other failure, 2 usage or invalid input, 3 not found,
-4 conflict, 5 Redis unavailable or timed out, 6 corrupt stored data.
+4 conflict, 5 Redis unavailable or timed out, 6 corrupt stored data,
+7 write applied but not confirmed by the --wait-replicas replicas.
 
 Examples:
   sessions create --model-id gpt-4 --persona-id programmer --tool search
@@ -20,7 +21,8 @@ Examples:
 #[derive(Debug, Parser)]
 #[command(name = "sessions", version, after_help = AFTER_HELP)]
 pub struct Cli {
-    /// Redis URL: redis://[user:password@]host[:port][/db].
+    /// Redis URL: redis://[user:password@]host[:port][/db]; for a Redis
+    /// Cluster, one node's URL or several, comma-separated.
     // hide_env_values: --help must not print a password from $REDIS_URL.
     #[arg(
         long,
@@ -36,6 +38,31 @@ pub struct Cli {
     /// PEM file of the CA to trust for rediss:// (default: the system's).
     #[arg(long, value_name = "FILE", env = "SESSIONS_TLS_CA", global = true, help_heading = "Global options")]
     pub tls_ca: Option<PathBuf>,
+
+    /// Treat the server as a Redis Cluster without asking it (by default
+    /// `INFO cluster` of the first seed that answers decides).
+    #[arg(long, env = "SESSIONS_CLUSTER", global = true, help_heading = "Global options")]
+    pub cluster: bool,
+
+    /// Key layout: `document` (the design document's keys; the default on
+    /// one server) or `sharded` (every key carries its shard's hash tag;
+    /// the default and the only choice on a Redis Cluster). Recorded in
+    /// Redis the first time; a store with another layout refuses to start.
+    #[arg(long, value_enum, env = "SESSIONS_LAYOUT", global = true, help_heading = "Global options")]
+    pub layout: Option<LayoutChoice>,
+
+    /// Shards of the sharded layout (1 to 16384; implies --layout sharded).
+    #[arg(long, value_name = "N", env = "SESSIONS_SHARDS", value_parser = clap::value_parser!(u32).range(1..=16384), global = true, help_heading = "Global options")]
+    pub shards: Option<u32>,
+
+    /// Acknowledge a write only once N replicas have it (Redis WAIT after
+    /// the write); exit 7 if fewer confirm within --wait-timeout.
+    #[arg(long, value_name = "N", env = "SESSIONS_WAIT_REPLICAS", global = true, help_heading = "Global options")]
+    pub wait_replicas: Option<u32>,
+
+    /// How long --wait-replicas waits for the replicas (500ms, 2s, ...).
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "1s", global = true, help_heading = "Global options")]
+    pub wait_timeout: Duration,
 
     /// Keep sessions in an in-memory store instead of Redis (lost on exit;
     /// for trying things out).
@@ -78,6 +105,15 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--layout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LayoutChoice {
+    /// The design document's keys: one `active_sessions`, one `session_index`.
+    Document,
+    /// Every key carries its shard's hash tag (Redis Cluster).
+    Sharded,
 }
 
 #[derive(Debug, Subcommand)]

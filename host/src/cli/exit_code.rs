@@ -17,6 +17,9 @@ pub enum Exit {
     Unavailable = 5,
     /// Stored data does not decode.
     Corrupt = 6,
+    /// The write was applied on the primary but not confirmed by the
+    /// replicas `--wait-replicas` asks for.
+    NotReplicated = 7,
 }
 
 impl Exit {
@@ -27,6 +30,7 @@ impl Exit {
             Error::Conflict(_) => Exit::Conflict,
             Error::Unavailable(_) | Error::Timeout(_) | Error::StorageTimeout(_) => Exit::Unavailable,
             Error::DataCorrupt(_) => Exit::Corrupt,
+            Error::NotReplicated(_) => Exit::NotReplicated,
             Error::Backend { .. } | Error::Guest(_) | Error::Setup(_) => Exit::Failure,
         }
     }
@@ -86,5 +90,6 @@ mod tests {
         };
         assert_eq!(Exit::for_error(&Error::DataCorrupt(corruption)) as u8, 6);
         assert_eq!(Exit::for_error(&Error::Guest("trap".into())) as u8, 1);
+        assert_eq!(Exit::for_error(&Error::NotReplicated("x".into())) as u8, 7);
     }
 }

@@ -23,11 +23,11 @@ mod transfer;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, Settings};
+use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, Settings, WaitReplicas};
 use clap::Parser;
 use serde_json::{Value, json};
 
-use args::{Cli, Command, LogFormat, OnConflict};
+use args::{Cli, Command, LayoutChoice, LogFormat, OnConflict};
 use exit_code::{Exit, Finding};
 use input::InputError;
 
@@ -126,8 +126,22 @@ async fn build_store(cli: &Cli) -> Result<SessionStore, Failure> {
     builder = if cli.memory {
         builder.memory()
     } else {
-        let options = RedisOptions { tls_ca_file: cli.tls_ca.clone(), ..RedisOptions::default() };
+        let options = RedisOptions {
+            tls_ca_file: cli.tls_ca.clone(),
+            cluster: cli.cluster,
+            wait_replicas: cli.wait_replicas.map(|replicas| WaitReplicas { replicas, timeout: cli.wait_timeout }),
+            ..RedisOptions::default()
+        };
         builder.redis_with_options(cli.redis.clone(), options)
+    };
+    builder = match (cli.layout, cli.shards) {
+        (Some(LayoutChoice::Document), Some(_)) => {
+            return Err(InputError("--shards belongs to --layout sharded, not --layout document".into()).into());
+        }
+        (Some(LayoutChoice::Document), None) => builder.shards(0),
+        (_, Some(shards)) => builder.shards(shards),
+        (Some(LayoutChoice::Sharded), None) => builder.shards(agent_sessions_host::DEFAULT_SHARDS),
+        (None, None) => builder,
     };
     if let Some(path) = &cli.component {
         builder = builder.component_file(path);

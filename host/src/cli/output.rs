@@ -39,17 +39,7 @@ pub fn health_json(health: &Health, component: &str) -> Value {
 /// The error document printed on stdout with `--json` (the one-line message
 /// still goes to stderr).
 pub fn error_json(error: &Error) -> Value {
-    let kind = match error {
-        Error::InvalidInput(_) => "invalid_input",
-        Error::NotFound(_) => "not_found",
-        Error::Conflict(_) => "conflict",
-        Error::DataCorrupt(_) => "data_corrupt",
-        Error::Unavailable(_) => "unavailable",
-        Error::Timeout(_) | Error::StorageTimeout(_) => "timeout",
-        Error::Backend { .. } => "backend",
-        Error::Guest(_) => "guest",
-        Error::Setup(_) => "setup",
-    };
+    let kind = agent_sessions_host::metrics::error_kind(error);
     let mut document = json!({ "error": { "kind": kind, "message": error.to_string() } });
     if let Error::DataCorrupt(c) = error {
         document["error"]["corruption"] = corruption_json(c);

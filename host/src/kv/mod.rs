@@ -27,10 +27,19 @@ pub enum Backend {
 
 impl Backend {
     /// Runs a packed batch under `prefix`; returns the packed reply.
-    async fn execute(&self, keys: &str, prefix: &str, batch: &str) -> Result<String, KvError> {
+    async fn execute(&self, keys: &str, prefix: &str, batch: &str) -> Result<redis::Executed, KvError> {
         match self {
-            Backend::Redis(redis) => redis.execute(&prefixed(keys, prefix), prefix, batch).await,
-            Backend::Memory(memory) => Ok(memory.execute_packed(keys, prefix, batch)),
+            Backend::Redis(redis) => {
+                // Only a store that waits for replicas needs to know whether
+                // the batch writes; the guest crate's wire code says.
+                let keys = prefixed(keys, prefix);
+                let writes = redis.waits_for_replicas()
+                    && wire::decode_batch(&keys, batch).map_or(true, |batch| batch.ops.iter().any(|op| op.is_write()));
+                redis.execute(&keys, prefix, batch, writes).await
+            }
+            Backend::Memory(memory) => {
+                Ok(redis::Executed { reply: memory.execute_packed(keys, prefix, batch), not_replicated: None })
+            }
         }
     }
 
@@ -94,6 +103,12 @@ impl KvStore {
     /// entries; returns the packed reply. Errors are storage that did not
     /// run the batch (unavailable, timeout, other).
     pub async fn execute_packed(&self, keys: &str, batch: &str) -> Result<String, KvError> {
+        Ok(self.execute_packed_noting(keys, batch).await?.reply)
+    }
+
+    /// [`execute_packed`](Self::execute_packed), saying also whether a
+    /// write fell short of the replicas the store waits for.
+    pub async fn execute_packed_noting(&self, keys: &str, batch: &str) -> Result<redis::Executed, KvError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         self.backend.execute(keys, &self.prefix, batch).await
     }

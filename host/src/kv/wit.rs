@@ -27,10 +27,18 @@ impl w::Host for HostState {
         batch: String,
     ) -> wasmtime::Result<Result<String, wit_types::StorageFailure>> {
         self.round_trips += 1;
-        let outcome = self.kv.execute_packed(&keys, &batch).await;
+        let outcome = self.kv.execute_packed_noting(&keys, &batch).await;
         // Time waiting for storage is not the guest's CPU time.
         self.computing_since = std::time::Instant::now();
-        Ok(outcome.map_err(|error| wit_types::StorageFailure { kind: kind_to_wit(error.kind), message: error.message }))
+        Ok(outcome
+            .map(|executed| {
+                // The write stands; the call's result becomes the error.
+                if executed.not_replicated.is_some() {
+                    self.not_replicated = executed.not_replicated;
+                }
+                executed.reply
+            })
+            .map_err(|error| wit_types::StorageFailure { kind: kind_to_wit(error.kind), message: error.message }))
     }
 }
 

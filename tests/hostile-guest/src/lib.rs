@@ -78,6 +78,10 @@ impl Guest for Hostile {
     fn cleanup_expired() -> Result<String, SessionError> {
         refuse()
     }
+    /// Accepts any layout, so that stores over this component build.
+    fn check_layout() -> Result<u32, SessionError> {
+        Ok(0)
+    }
     fn reindex() -> Result<u64, SessionError> {
         refuse()
     }

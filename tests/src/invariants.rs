@@ -2,7 +2,7 @@
 //! whatever operations ran, raced or failed.
 //!
 //! - every session key (`session:{id}:data`, `session:{id}:meta`,
-//!   `session_expiry:{id}`) has a TTL, and the hashes outlive the expiry key;
+//!   `session_expiry:{id}`, or their sharded names) has a TTL, and the hashes outlive the expiry key;
 //! - a live session (expiry key present) has both hashes, its
 //!   `active_sessions` member and its index entry;
 //! - no key of the prefix is anything else, and `active_sessions` and the
@@ -16,6 +16,8 @@
 
 use std::collections::BTreeSet;
 
+use agent_sessions_guest::id::SessionId;
+use agent_sessions_guest::keys::{self, Layout};
 use agent_sessions_host::SessionStore;
 use redis::Commands;
 
@@ -29,43 +31,76 @@ pub struct Report {
     pub live: usize,
 }
 
-/// Scans every key under `prefix` and checks each session found.
+/// Scans every key under `prefix` and checks each session found, on one
+/// Redis in the document's layout.
 pub fn check(connection: &mut redis::Connection, prefix: &str) -> Report {
+    check_in(std::slice::from_mut(connection), |_| 0, prefix, Layout::Document)
+}
+
+/// [`check`] over several nodes (every primary of a cluster) in `layout`:
+/// `owner(key)` is the index in `nodes` of the node that holds `key`.
+pub fn check_in(
+    nodes: &mut [redis::Connection],
+    owner: impl Fn(&str) -> usize,
+    prefix: &str,
+    layout: Layout,
+) -> Report {
     let mut report = Report::default();
     let mut ids = BTreeSet::new();
-    let keys: Vec<String> =
-        connection.scan_match(format!("{prefix}*")).expect("SCAN").collect::<Result<_, _>>().expect("SCAN page");
-    let active = format!("{prefix}active_sessions");
-    let index = format!("{prefix}session_index");
-    for key in &keys {
-        let rest = &key[prefix.len()..];
-        if *key == active || *key == index {
-            continue;
-        } else if let Some(id) = rest.strip_prefix("session_expiry:") {
-            ids.insert(id.to_owned());
-        } else if let Some(id) =
-            rest.strip_prefix("session:").and_then(|r| r.strip_suffix(":data").or_else(|| r.strip_suffix(":meta")))
-        {
-            ids.insert(id.to_owned());
-        } else {
-            report.violations.push(format!("unexpected key {key}"));
+    let groups: Vec<(String, String)> = layout
+        .groups()
+        .into_iter()
+        .map(|group| (format!("{prefix}{}", group.active), format!("{prefix}{}", group.index)))
+        .collect();
+    let own_keys: BTreeSet<String> = groups
+        .iter()
+        .flat_map(|(active, index)| [active.clone(), index.clone()])
+        .chain([format!("{prefix}{}", keys::SESSION_LAYOUT), format!("{prefix}{}", keys::CLEANUP_LEASE)])
+        .collect();
+    for connection in nodes.iter_mut() {
+        let found: Vec<String> =
+            connection.scan_match(format!("{prefix}*")).expect("SCAN").collect::<Result<_, _>>().expect("SCAN page");
+        for key in found {
+            if own_keys.contains(&key) {
+                continue;
+            }
+            let rest = &key[prefix.len()..];
+            match keys::parse_session_key(rest) {
+                // A session key of this layout (not of the other one).
+                Some((id, _))
+                    if {
+                        let names = layout.session_keys(&id);
+                        [names.data, names.meta, names.expiry].iter().any(|name| name == rest)
+                    } =>
+                {
+                    ids.insert(id.to_string());
+                }
+                _ => report.violations.push(format!("unexpected key {key}")),
+            }
         }
     }
-    let members: Vec<String> = connection.smembers(&active).unwrap_or_default();
-    let indexed: Vec<String> = connection.zrange(&index, 0, -1).unwrap_or_default();
-    ids.extend(members.iter().cloned());
-    ids.extend(indexed.iter().cloned());
-    for (key, wanted) in [(&active, "set"), (&index, "zset")] {
-        let found: String = redis::cmd("TYPE").arg(key).query(connection).expect("TYPE");
-        if found != wanted && found != "none" {
-            report.violations.push(format!("{key} is a {found}, not a {wanted}"));
+    for (active, index) in &groups {
+        let connection = &mut nodes[owner(active)];
+        let members: Vec<String> = connection.smembers(active).unwrap_or_default();
+        let indexed: Vec<String> = connection.zrange(index, 0, -1).unwrap_or_default();
+        ids.extend(members);
+        ids.extend(indexed);
+        for (key, wanted) in [(active, "set"), (index, "zset")] {
+            let found: String = redis::cmd("TYPE").arg(key).query(connection).expect("TYPE");
+            if found != wanted && found != "none" {
+                report.violations.push(format!("{key} is a {found}, not a {wanted}"));
+            }
         }
     }
 
     for id in ids {
-        let data = format!("{prefix}session:{id}:data");
-        let meta = format!("{prefix}session:{id}:meta");
-        let expiry = format!("{prefix}session_expiry:{id}");
+        let Ok(parsed) = SessionId::parse(&id) else {
+            report.violations.push(format!("{id:?} is no session id"));
+            continue;
+        };
+        let names = layout.session_keys(&parsed);
+        let [data, meta, expiry, active, index] =
+            [names.data, names.meta, names.expiry, names.active, names.index].map(|key| format!("{prefix}{key}"));
         let (data_ttl, meta_ttl, expiry_ttl, in_set, score): (i64, i64, i64, bool, Option<f64>) = redis::pipe()
             .atomic()
             .pttl(&data)
@@ -73,7 +108,7 @@ pub fn check(connection: &mut redis::Connection, prefix: &str) -> Report {
             .pttl(&expiry)
             .sismember(&active, &id)
             .zscore(&index, &id)
-            .query(connection)
+            .query(&mut nodes[owner(&expiry)])
             .expect("read one session");
         for (key, ttl) in [(&data, data_ttl), (&meta, meta_ttl), (&expiry, expiry_ttl)] {
             if ttl == -1 {
@@ -110,9 +145,19 @@ pub fn check(connection: &mut redis::Connection, prefix: &str) -> Report {
 /// Checks, runs one cleanup, checks again: leftovers of the first check must
 /// be gone after the cleanup. Returns every violation.
 pub async fn check_after_cleanup(store: &SessionStore, connection: &mut redis::Connection) -> Vec<String> {
-    let before = check(connection, store.prefix());
+    check_after_cleanup_in(store, std::slice::from_mut(connection), |_| 0).await
+}
+
+/// [`check_after_cleanup`] over several nodes, as [`check_in`].
+pub async fn check_after_cleanup_in(
+    store: &SessionStore,
+    nodes: &mut [redis::Connection],
+    owner: impl Fn(&str) -> usize,
+) -> Vec<String> {
+    let layout = store.settings().layout();
+    let before = check_in(nodes, &owner, store.prefix(), layout);
     store.cleanup_expired().await.expect("cleanup");
-    let after = check(connection, store.prefix());
+    let after = check_in(nodes, &owner, store.prefix(), layout);
     let mut violations = before.violations;
     violations.extend(after.violations);
     for id in before.leftovers.intersection(&after.leftovers) {

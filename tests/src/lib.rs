@@ -1,6 +1,7 @@
 //! Support for the integration tests in `tests/tests/`: real `redis-server`
 //! processes, stores over both backends, and direct reads of Redis.
 
+pub mod deployment;
 pub mod invariants;
 pub mod redis_cluster;
 pub mod redis_server;

@@ -1,16 +1,45 @@
-//! Concurrency on a real Redis, from many tasks and several OS processes:
-//! no lost update, no resurrected session, cleanup that several processes
-//! can run at once. Every scenario ends with the keyspace invariant checker.
+//! Concurrency on a real Redis and on a real Redis Cluster (sharded layout),
+//! from many tasks and several OS processes: no lost update, no resurrected
+//! session, cleanup that several processes can run at once. Every scenario
+//! ends with the keyspace invariant checker (over every primary).
 
 use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
-use agent_sessions_guest::keys::Layout;
 use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate};
-use agent_sessions_tests::{RedisServer, cas_increments, expire_on_redis, invariants, minimal};
-use redis::Commands;
+use agent_sessions_tests::deployment::{AnyConnection, Deployment};
+use agent_sessions_tests::{cas_increments, minimal};
 use serde_json::Value;
+
+/// Runs each scenario `async fn name(deployment: Deployment)` on one Redis
+/// server and on a Redis Cluster.
+macro_rules! on_server_and_cluster {
+    ($($scenario:ident),* $(,)?) => {
+        mod server {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Deployment::server()).await
+                }
+            )*
+        }
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::Deployment::cluster()).await
+                }
+            )*
+        }
+    };
+}
+
+on_server_and_cluster!(
+    no_update_is_lost_across_tasks_and_processes,
+    updates_racing_delete_and_expiry_never_resurrect,
+    cleanup_from_three_processes_removes_each_expired_session_once,
+);
 
 fn worker(args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_session-worker"))
@@ -26,19 +55,12 @@ fn worker_result(child: std::process::Child) -> Value {
     serde_json::from_slice(&output.stdout).expect("session-worker prints JSON")
 }
 
-async fn assert_no_violations(store: &SessionStore, redis: &RedisServer) {
-    let violations = invariants::check_after_cleanup(store, &mut redis.connection()).await;
-    assert!(violations.is_empty(), "{} invariant violations:\n{}", violations.len(), violations.join("\n"));
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_update_is_lost_across_tasks_and_processes() {
+async fn no_update_is_lost_across_tasks_and_processes(redis: Deployment) {
     const TASKS: u64 = 16;
     const PROCESSES: u64 = 2;
     const TASKS_PER_PROCESS: u64 = 1;
     const UPDATES: u64 = 200;
-    let redis = RedisServer::start();
-    let store = SessionStore::connect(&redis.url()).await.unwrap();
+    let store = redis.store().await;
     let id = store.create(SessionCreate { max_tokens: Some(1), ..minimal("counter") }).await.unwrap().id;
 
     let processes: Vec<_> = (0..PROCESSES)
@@ -71,44 +93,43 @@ async fn no_update_is_lost_across_tasks_and_processes() {
         "lost updates: {applied} updates applied by {} writers, {conflicts} conflicts retried",
         TASKS + PROCESSES * TASKS_PER_PROCESS
     );
-    assert_no_violations(&store, &redis).await;
+    redis.assert_no_violations(&store).await;
 }
 
 /// Ends a session as the race's killer does: delete (even `n`) or expiry
 /// forced to within a few milliseconds (odd `n`), then waits until the
 /// expiry key is really gone (an extend that won the race may have renewed
 /// it, which is fine: the session was alive then).
-async fn end_session(store: &SessionStore, r: &mut redis::aio::MultiplexedConnection, id: &str, n: usize) {
+async fn end_session(store: &SessionStore, r: &mut AnyConnection, id: &str, n: usize) {
+    let id_parsed = agent_sessions_guest::id::SessionId::parse(id).unwrap();
+    let expiry = store.settings().layout().session_keys(&id_parsed).expiry;
     loop {
         if n.is_multiple_of(2) {
             store.delete(id).await.unwrap();
         } else {
-            let _: () =
-                redis::cmd("PEXPIRE").arg(format!("session_expiry:{id}")).arg(1 + n % 3).query_async(r).await.unwrap();
+            let _: () = r.query(redis::cmd("PEXPIRE").arg(&expiry).arg(1 + n % 3)).await.unwrap();
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        let exists: bool = redis::cmd("EXISTS").arg(format!("session_expiry:{id}")).query_async(r).await.unwrap();
+        let exists: bool = r.query(redis::cmd("EXISTS").arg(&expiry)).await.unwrap();
         if !exists {
             return;
         }
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn updates_racing_delete_and_expiry_never_resurrect() {
+async fn updates_racing_delete_and_expiry_never_resurrect(redis: Deployment) {
     const SESSIONS: usize = 2000;
     const WRITERS: usize = 16;
-    let redis = RedisServer::start();
-    let store = SessionStore::connect(&redis.url()).await.unwrap();
+    let store = redis.store().await;
+    let connection = redis.connection().await;
 
     // Each writer takes every WRITERS-th session: create it, race an update
     // and an extend against its end (delete or expiry), then, once it is
     // over, try both again: a session that is gone must stay gone.
     let writers: Vec<_> = (0..WRITERS)
         .map(|writer| {
-            let (store, url) = (store.clone(), redis.url());
+            let (store, r) = (store.clone(), connection.clone());
             tokio::spawn(async move {
-                let r = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
                 let mut lost_races = 0;
                 for n in (writer..SESSIONS).step_by(WRITERS) {
                     let id = store.create(minimal("racer")).await.unwrap().id;
@@ -141,25 +162,22 @@ async fn updates_racing_delete_and_expiry_never_resurrect() {
         lost_races += writer.await.unwrap();
     }
 
-    let mut r = redis.connection();
-    let expiry_keys: Vec<String> = r.keys("session_expiry:*").unwrap();
+    let expiry_keys = redis.keys("session_expiry:*");
     assert!(expiry_keys.is_empty(), "sessions came back to life: {expiry_keys:?}");
     assert_eq!(store.list(10, 0).await.unwrap().sessions.len(), 0);
     eprintln!(
         "resurrection: {SESSIONS} sessions raced (update + extend against delete or expiry), \
          {lost_races} writes found the session gone, 0 resurrected"
     );
-    assert_no_violations(&store, &redis).await;
-    let keys: Vec<String> = r.keys("*").unwrap();
+    redis.assert_no_violations(&store).await;
+    let keys: Vec<String> = redis.keys("*").into_iter().filter(|key| key != "session_layout").collect();
     assert!(keys.is_empty(), "after cleanup nothing remains: {} keys", keys.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cleanup_from_three_processes_removes_each_expired_session_once() {
+async fn cleanup_from_three_processes_removes_each_expired_session_once(redis: Deployment) {
     const EXPIRED: usize = 600;
     const LIVE: usize = 200;
-    let redis = RedisServer::start();
-    let store = SessionStore::connect(&redis.url()).await.unwrap();
+    let store = redis.store().await;
 
     let mut expired = Vec::new();
     for _ in 0..EXPIRED {
@@ -171,7 +189,7 @@ async fn cleanup_from_three_processes_removes_each_expired_session_once() {
     }
     // Their TTL runs out now: Redis drops the expiry keys, the hashes wait
     // for cleanup.
-    expire_on_redis(&mut redis.connection(), "", Layout::Document, &expired);
+    redis.expire(&store, &expired);
     for id in &expired {
         assert_eq!(store.get(id).await, Err(Error::NotFound(id.clone())));
     }
@@ -210,5 +228,5 @@ async fn cleanup_from_three_processes_removes_each_expired_session_once() {
         "cleanup: 3 processes removed {removed} of {EXPIRED} expired sessions next to {} live ones",
         remaining.len()
     );
-    assert_no_violations(&store, &redis).await;
+    redis.assert_no_violations(&store).await;
 }

@@ -77,6 +77,14 @@ impl Layout {
         }
     }
 
+    /// The group (index into [`groups`](Self::groups)) of session `id`.
+    pub fn group_of(&self, id: &SessionId) -> usize {
+        match self {
+            Layout::Document => 0,
+            Layout::Sharded { shards } => crate::shard::shard_of(id, *shards) as usize,
+        }
+    }
+
     /// A SCAN pattern matching the per-session keys of group `group`
     /// (and, in the document's layout, `session_index`, which
     /// [`parse_session_key`] rejects).

@@ -109,25 +109,26 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             return Ok(report);
         }
 
-        let probe = Batch {
-            conditions: vec![],
-            ops: prepared
-                .iter()
-                .flat_map(|p| {
-                    let keys = layout.session_keys(&p.id);
-                    [Op::Exists(keys.expiry), Op::Exists(keys.data), Op::Exists(keys.meta)]
-                })
-                .collect(),
-        };
-        let mut replies = self.execute_unconditional(probe, "")?;
+        // Which of the sessions' keys exist: one batch per group (a batch
+        // touches one slot in the sharded layout).
+        let mut taken_at = vec![false; prepared.len()];
+        for members in by_group(&layout, prepared.iter().map(|p| p.id)) {
+            let mut probe = Batch::new();
+            for &at in &members {
+                let keys = layout.session_keys(&prepared[at].id);
+                probe.ops.extend([Op::Exists(keys.expiry), Op::Exists(keys.data), Op::Exists(keys.meta)]);
+            }
+            let mut replies = self.execute_unconditional(probe, "")?;
+            for at in members {
+                for _ in 0..3 {
+                    taken_at[at] |= replies.next_reply()?.is_positive_integer();
+                }
+            }
+        }
         let mut writes = Vec::with_capacity(prepared.len());
         let mut overwrites = 0;
         let mut refused = false;
-        for p in prepared {
-            let mut taken = false;
-            for _ in 0..3 {
-                taken |= replies.next_reply()?.is_positive_integer();
-            }
+        for (p, taken) in prepared.into_iter().zip(taken_at) {
             match (taken, on_conflict) {
                 (false, _) => writes.push(p),
                 (true, ConflictPolicy::Skip) => report.skipped += 1,
@@ -154,14 +155,27 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             }
             return Ok(report);
         }
-        if on_conflict == ConflictPolicy::Overwrite {
-            let mut batch = Batch::new();
-            for p in &writes {
-                batch.ops.extend(self.write_ops(p));
+        // One atomic batch per group: in the sharded layout an import is
+        // atomic per shard, not across shards.
+        let mut groups: Vec<Vec<Prepared>> = Vec::new();
+        let members = by_group(&layout, writes.iter().map(|p| p.id));
+        let mut writes: Vec<Option<Prepared>> = writes.into_iter().map(Some).collect();
+        for group in members {
+            groups.push(group.into_iter().filter_map(|at| writes[at].take()).collect());
+        }
+        let mut written = 0;
+        for group in groups {
+            let size = group.len() as u64;
+            if on_conflict == ConflictPolicy::Overwrite {
+                let mut batch = Batch::new();
+                for p in &group {
+                    batch.ops.extend(self.write_ops(p));
+                }
+                self.execute_unconditional(batch, "")?;
+            } else if !self.write_free_sessions(group, on_conflict, written, &mut report)? {
+                return Ok(report);
             }
-            self.execute_unconditional(batch, "")?;
-        } else {
-            self.write_free_sessions(writes, on_conflict, &mut report)?;
+            written += size;
         }
         Ok(report)
     }
@@ -174,12 +188,16 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     ///
     /// Not `execute_per_session`: that takes one condition per item, and a
     /// session is taken when any of its three keys exists (as for create).
+    ///
+    /// All of `writes` share a group; `written_before` sessions of earlier
+    /// groups were written. False when the call must stop (fail).
     fn write_free_sessions(
         &mut self,
         mut writes: Vec<Prepared>,
         on_conflict: ConflictPolicy,
+        written_before: u64,
         report: &mut ImportReport,
-    ) -> Result<(), SessionError> {
+    ) -> Result<bool, SessionError> {
         let layout = self.settings.layout();
         const CONDITIONS_PER_SESSION: usize = 3;
         while !writes.is_empty() {
@@ -194,7 +212,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 batch.ops.extend(self.write_ops(p));
             }
             let failed = match self.execute(batch, "")? {
-                BatchOutcome::Applied(_) => return Ok(()),
+                BatchOutcome::Applied(_) => return Ok(true),
                 BatchOutcome::ConditionFailed { index, .. } => index as usize,
             };
             let item = failed / CONDITIONS_PER_SESSION;
@@ -206,18 +224,18 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             let taken = writes.remove(item);
             report.imported -= 1;
             if on_conflict == ConflictPolicy::Fail {
-                report.imported = 0;
+                report.imported = written_before;
                 report.rejected.push(RejectedRecord {
                     index: taken.index,
                     reason: RejectReason::IdTaken,
                     message: format!("session {} was stored by another writer meanwhile (on-conflict fail)", taken.id),
                 });
                 report.rejected.sort_by_key(|r| r.index);
-                return Ok(());
+                return Ok(false);
             }
             report.skipped += 1;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Every key, TTL, set member and index entry of one imported session;
@@ -306,4 +324,18 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             }
         }
     }
+}
+
+/// Positions of `ids` grouped by their group in `layout` (groups in order
+/// of first appearance; positions in order within each).
+fn by_group(layout: &crate::keys::Layout, ids: impl Iterator<Item = SessionId>) -> Vec<Vec<usize>> {
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    for (at, id) in ids.enumerate() {
+        let group = layout.group_of(&id);
+        match groups.iter_mut().find(|(g, _)| *g == group) {
+            Some((_, members)) => members.push(at),
+            None => groups.push((group, vec![at])),
+        }
+    }
+    groups.into_iter().map(|(_, members)| members).collect()
 }

@@ -168,7 +168,7 @@ impl NativeStore {
     #[pyo3(signature = (
         redis_url, *, prefix, ttl, grace, batch_size, memory_limit, time_limit, socket_timeout,
         connect_timeout, component=None, manual_clock=false, shards=None, cluster=false, wait_replicas=None,
-        wait_timeout=1.0,
+        wait_timeout=0.25,
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(

@@ -392,6 +392,27 @@ impl RedisCluster {
         self.node(port).child.id()
     }
 
+    /// Moves `slots` slots (with their keys) from primary `from` to primary
+    /// `to` with `redis-cli --cluster reshard`, while clients keep running:
+    /// they meet ASK, TRYAGAIN and MOVED as the keys move. Returns when
+    /// redis-cli is done; panics with its output if it failed.
+    pub fn reshard(&self, from: &NodeInfo, to: &NodeInfo, slots: u32) {
+        let output = Command::new("redis-cli")
+            .args(["--cluster", "reshard", &format!("127.0.0.1:{}", to.port)])
+            .args(["--cluster-from", &from.id, "--cluster-to", &to.id])
+            .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+            .args(["--cluster-pipeline", "10"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("could not start redis-cli: {e}"));
+        assert!(
+            output.status.success() && !String::from_utf8_lossy(&output.stdout).contains("[ERR]"),
+            "`redis-cli --cluster reshard` failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
     /// Kills the node on `port` with SIGKILL and waits for it to exit; the
     /// others keep running. Its port is left out of the health checks,
     /// `primaries` and `replicas` from now on.

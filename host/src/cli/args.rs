@@ -60,8 +60,9 @@ pub struct Cli {
     #[arg(long, value_name = "N", env = "SESSIONS_WAIT_REPLICAS", global = true, help_heading = "Global options")]
     pub wait_replicas: Option<u32>,
 
-    /// How long --wait-replicas waits for the replicas (500ms, 2s, ...).
-    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "1s", global = true, help_heading = "Global options")]
+    /// How long --wait-replicas waits for the replicas (250ms, 1s, ...).
+    /// Writes to a primary that lacks replicas take turns of this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout, default_value = "250ms", global = true, help_heading = "Global options")]
     pub wait_timeout: Duration,
 
     /// Keep sessions in an in-memory store instead of Redis (lost on exit;

@@ -44,13 +44,23 @@ pub struct RedisOptions {
     pub wait_replicas: Option<WaitReplicas>,
 }
 
-/// `WAIT replicas timeout` after every batch that wrote.
+/// `WAIT replicas timeout` after every batch that wrote, on the connection
+/// that sent it (WAIT counts that connection's writes).
+///
+/// Redis holds a connection's later commands while its WAIT waits, and
+/// connections are shared by concurrent calls: while a primary has fewer
+/// replicas than asked, writes to it take turns of `timeout` each. Keep the
+/// timeout short ([`DEFAULT_WAIT_TIMEOUT`]); with healthy replicas WAIT
+/// returns in well under a millisecond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WaitReplicas {
     pub replicas: u32,
     /// How long to wait for them (`WAIT`'s timeout).
     pub timeout: Duration,
 }
+
+/// What `--wait-timeout` defaults to.
+pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_millis(250);
 
 impl Default for RedisOptions {
     fn default() -> Self {
@@ -145,9 +155,7 @@ impl RedisBackend {
                 // have run. With a per-attempt timeout longer than the
                 // overall one, the overall one always ends the call first.
                 .response_timeout(options.cluster_timeout + Duration::from_secs(1))
-                .overall_response_timeout(Some(options.cluster_timeout))
-                .retries(64)
-                .max_retry_wait(500);
+                .overall_response_timeout(Some(options.cluster_timeout));
             if let Some(certificates) = certificates {
                 builder = builder.certs(certificates);
             }

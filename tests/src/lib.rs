@@ -5,6 +5,7 @@ pub mod deployment;
 pub mod invariants;
 pub mod redis_cluster;
 pub mod redis_server;
+pub mod sharded_view;
 
 use std::time::Duration;
 

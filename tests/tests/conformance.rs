@@ -3,7 +3,10 @@
 //!
 //! Every `*.json` scenario runs, in name order, against one `redis-server`
 //! emptied with `FLUSHALL` before each scenario, through a `SessionStore`
-//! built with the scenario's settings and prefix. A scenario stops at its
+//! built with the scenario's settings and prefix; and again on a Redis
+//! Cluster in the sharded layout, where the scenarios' Redis commands and
+//! key names are read through `ShardedView` (the document's names stand
+//! for the sharded keys). A scenario stops at its
 //! first failing step (later steps depend on its state); the others still
 //! run, and the test fails at the end listing every failure with the file,
 //! the step, and the expected and actual values.
@@ -20,12 +23,72 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use agent_sessions_guest::keys::Layout;
 use agent_sessions_host::{Error, SessionCreate, SessionPage, SessionStore, SessionUpdate};
-use agent_sessions_tests::RedisServer;
+use agent_sessions_tests::sharded_view::{ShardedView, untag};
+use agent_sessions_tests::{RedisCluster, RedisServer};
 use serde_json::{Map, Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_scenarios() {
+    let server = RedisServer::start();
+    let connection = server.connection();
+    run_every_scenario(&mut Target::Server { url: server.url(), connection }, "one Redis").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_scenarios_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    let view = ShardedView::new(&cluster, Layout::Sharded { shards: agent_sessions_host::DEFAULT_SHARDS });
+    let url = cluster.seed_urls().join(",");
+    run_every_scenario(&mut Target::Cluster { url, view }, "a Redis Cluster").await;
+}
+
+/// Where the scenarios run.
+enum Target {
+    Server { url: String, connection: redis::Connection },
+    Cluster { url: String, view: ShardedView },
+}
+
+impl Target {
+    fn url(&self) -> &str {
+        match self {
+            Target::Server { url, .. } | Target::Cluster { url, .. } => url,
+        }
+    }
+
+    fn flush(&mut self) {
+        match self {
+            Target::Server { connection, .. } => redis::cmd("FLUSHALL").exec(connection),
+            Target::Cluster { view, .. } => view.flush(),
+        }
+        .expect("FLUSHALL between scenarios")
+    }
+
+    fn run(&mut self, parts: &[&str], prefix: &str) -> redis::RedisResult<redis::Value> {
+        match self {
+            Target::Server { connection, .. } => redis::cmd(parts[0]).arg(&parts[1..]).query(connection),
+            Target::Cluster { view, .. } => view.run(parts, prefix),
+        }
+    }
+
+    /// A result as the scenarios spell it (the document's key names).
+    fn spelled(&self, value: Value) -> Value {
+        match self {
+            Target::Server { .. } => value,
+            Target::Cluster { .. } => match value {
+                Value::String(text) => Value::String(untag(&text)),
+                Value::Array(items) => Value::Array(items.into_iter().map(|item| self.spelled(item)).collect()),
+                Value::Object(object) => {
+                    Value::Object(object.into_iter().map(|(key, value)| (key, self.spelled(value))).collect())
+                }
+                other => other,
+            },
+        }
+    }
+}
+
+async fn run_every_scenario(target: &mut Target, on: &str) {
     let started = Instant::now();
     let only = std::env::var("CONFORMANCE_ONLY").ok();
     let files: Vec<PathBuf> = scenario_files()
@@ -34,14 +97,12 @@ async fn conformance_scenarios() {
         .collect();
     assert!(!files.is_empty(), "no scenario files found in {}", scenario_dir().display());
 
-    let server = RedisServer::start();
-    let mut redis = server.connection();
     let mut failures = Vec::new();
     let mut steps_passed = 0;
     let mut steps_total = 0;
     for file in &files {
-        let () = redis::cmd("FLUSHALL").query(&mut redis).expect("FLUSHALL between scenarios");
-        let outcome = run_scenario(file, &server, &mut redis).await;
+        target.flush();
+        let outcome = run_scenario(file, target).await;
         steps_passed += outcome.steps_passed;
         steps_total += outcome.steps_total;
         if let Some(failure) = outcome.failure {
@@ -50,13 +111,18 @@ async fn conformance_scenarios() {
     }
 
     eprintln!(
-        "conformance: {} of {} scenarios passed, {steps_passed} of {steps_total} steps, in {:.1?}",
+        "conformance on {on}: {} of {} scenarios passed, {steps_passed} of {steps_total} steps, in {:.1?}",
         files.len() - failures.len(),
         files.len(),
         started.elapsed(),
     );
     if !failures.is_empty() {
-        panic!("{} of {} conformance scenarios failed:\n\n{}", failures.len(), files.len(), failures.join("\n\n"));
+        panic!(
+            "{} of {} conformance scenarios failed on {on}:\n\n{}",
+            failures.len(),
+            files.len(),
+            failures.join("\n\n")
+        );
     }
 }
 
@@ -122,7 +188,7 @@ impl From<String> for StepFailure {
     }
 }
 
-async fn run_scenario(file: &Path, server: &RedisServer, redis: &mut redis::Connection) -> ScenarioOutcome {
+async fn run_scenario(file: &Path, target: &mut Target) -> ScenarioOutcome {
     let name = file_name(file);
     let fail = |message: String| ScenarioOutcome {
         steps_passed: 0,
@@ -139,12 +205,13 @@ async fn run_scenario(file: &Path, server: &RedisServer, redis: &mut redis::Conn
     if let Err(e) = check_scenario(&scenario) {
         return fail(format!("the scenario is malformed: {e}"));
     }
-    let (store, steps) = match setup(&scenario, server).await {
+    let (store, steps) = match setup(&scenario, target.url()).await {
         Ok(setup) => setup,
         Err(e) => return fail(format!("cannot set the scenario up: {e}")),
     };
 
-    let mut runner = Runner { store, redis, vars: HashMap::new() };
+    let prefix = store.prefix().to_owned();
+    let mut runner = Runner { store, target, prefix, vars: HashMap::new() };
     for (index, raw) in steps.iter().enumerate() {
         let number = index + 1;
         // Substitute first, so the report shows the step as it was run.
@@ -171,7 +238,7 @@ async fn run_scenario(file: &Path, server: &RedisServer, redis: &mut redis::Conn
 }
 
 /// Checks the scenario's top level and builds its store.
-async fn setup(scenario: &Value, server: &RedisServer) -> Result<(SessionStore, Vec<Value>), String> {
+async fn setup(scenario: &Value, url: &str) -> Result<(SessionStore, Vec<Value>), String> {
     let top = as_object(scenario, "the scenario")?;
     check_keys(top, &["description", "settings", "prefix", "steps"], &["description", "steps"], "the scenario")?;
     as_str(&top["description"], "description")?;
@@ -196,7 +263,7 @@ async fn setup(scenario: &Value, server: &RedisServer) -> Result<(SessionStore, 
         }
     }
     let store = SessionStore::builder()
-        .redis(server.url())
+        .redis(url)
         .prefix(prefix)
         .session_ttl(Duration::from_secs(ttl))
         .grace_period(Duration::from_secs(grace))
@@ -281,7 +348,8 @@ fn check_step(step: &Value) -> Result<(), String> {
 
 struct Runner<'a> {
     store: SessionStore,
-    redis: &'a mut redis::Connection,
+    target: &'a mut Target,
+    prefix: String,
     /// Saved ids, by name.
     vars: HashMap<String, String>,
 }
@@ -336,7 +404,10 @@ impl Runner<'_> {
             }
         }
 
-        let outcome = self.call(call, step).await?;
+        let outcome = match self.call(call, step).await? {
+            CallOutcome::Ok(value) => CallOutcome::Ok(self.target.spelled(value)),
+            CallOutcome::Error(value) => CallOutcome::Error(self.target.spelled(value)),
+        };
 
         match (&expect, &outcome) {
             (CallExpectation::Ok(expected), CallOutcome::Ok(actual)) => {
@@ -441,12 +512,9 @@ impl Runner<'_> {
             _ => return Err("\"redis\" must be a non-empty list of strings".to_owned().into()),
         };
         let name = command[0].to_ascii_uppercase();
-        let mut cmd = redis::cmd(command[0]);
-        for arg in &command[1..] {
-            cmd.arg(*arg);
-        }
-        let reply: redis::Value = cmd
-            .query(self.redis)
+        let reply: redis::Value = self
+            .target
+            .run(&command, &self.prefix)
             .map_err(|e| StepFailure::problem(format!("Redis answered {} with an error: {e}", command.join(" "))))?;
         let actual = normalise_reply(&name, reply)?;
         let expected = &step["expect"];

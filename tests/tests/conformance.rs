@@ -41,13 +41,13 @@ async fn conformance_scenarios_on_a_cluster() {
     let cluster = RedisCluster::start();
     let view = ShardedView::new(&cluster, Layout::Sharded { shards: agent_sessions_host::DEFAULT_SHARDS });
     let url = cluster.seed_urls().join(",");
-    run_every_scenario(&mut Target::Cluster { url, view }, "a Redis Cluster").await;
+    run_every_scenario(&mut Target::Cluster { url, view: Box::new(view) }, "a Redis Cluster").await;
 }
 
 /// Where the scenarios run.
 enum Target {
     Server { url: String, connection: redis::Connection },
-    Cluster { url: String, view: ShardedView },
+    Cluster { url: String, view: Box<ShardedView> },
 }
 
 impl Target {

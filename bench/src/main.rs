@@ -2,7 +2,14 @@
 //! redis-benchmark, measured side by side in one run against a redis-server
 //! this program starts. Prints a table and writes target/bench/results.json.
 
+mod cluster;
 mod fixtures;
+#[path = "../../tests/src/redis_cluster.rs"]
+#[allow(dead_code)] // shared with tests/, which uses all of it
+mod redis_cluster;
+#[path = "../../tests/src/redis_server.rs"]
+#[allow(dead_code)] // shared with tests/, which uses all of it
+mod redis_server;
 mod report;
 mod runner;
 mod server;
@@ -44,6 +51,9 @@ pub struct Scale {
     pub cleanup_sessions: usize,
     /// Process starts for the CLI start-up comparison.
     pub cli_runs: usize,
+    /// Operations per op in the cluster comparison, and sessions stored.
+    pub cluster_ops: usize,
+    pub cluster_sessions: usize,
 }
 
 impl Scale {
@@ -56,6 +66,8 @@ impl Scale {
                 list_sizes: vec![1_000, 10_000, 100_000],
                 cleanup_sessions: 20_000,
                 cli_runs: 10,
+                cluster_ops: 4_000,
+                cluster_sessions: 2_000,
             }
         } else {
             Scale {
@@ -65,6 +77,8 @@ impl Scale {
                 list_sizes: vec![1_000, 100_000, 1_000_000],
                 cleanup_sessions: 100_000,
                 cli_runs: 40,
+                cluster_ops: 20_000,
+                cluster_sessions: 10_000,
             }
         }
     }
@@ -110,6 +124,9 @@ fn main() -> anyhow::Result<()> {
     eprintln!("== component overhead and CLI start-up");
     report.overhead = fixtures::overhead(&server, &options.cli, scale.cli_runs)?;
     report.overhead.peak_rss_bytes = report.peak_rss_bytes;
+
+    eprintln!("== Redis Cluster (3 primaries, 3 replicas) against one Redis, concurrency 32");
+    report.cluster = cluster::run(&server, scale.cluster_ops, scale.cluster_sessions)?;
 
     report.elapsed_s = started.elapsed().as_secs_f64();
     print!("{}", report.table());

@@ -78,6 +78,7 @@ pub struct Report {
     pub peak_rss_bytes: u64,
     pub evalsha_calls: u64,
     pub elapsed_s: f64,
+    pub cluster: crate::cluster::ClusterBench,
 }
 
 fn ratio(a: f64, b: f64) -> f64 {
@@ -97,6 +98,7 @@ impl Report {
             peak_rss_bytes: 0,
             evalsha_calls: 0,
             elapsed_s: 0.0,
+            cluster: Default::default(),
         }
     }
 
@@ -260,6 +262,26 @@ impl Report {
             "get at c=1, p50: redis-benchmark PING {ping:.0} us; PING over redis-rs {:.0} us; the get's kv batch alone {:.0} us (Redis runs the script in {:.1} us); native get {native:.0} us; component get {component:.0} us\n",
             b.client_ping_us, b.kv_batch_us, b.redis_evalsha_us
         ));
+        let cl = &self.cluster;
+        out.push_str(&format!(
+            "\nRedis Cluster ({} primaries sharing these cores, {} shards) against one Redis, concurrency 32\n",
+            cl.primaries, cl.shards
+        ));
+        for t in &cl.throughput {
+            out.push_str(&format!(
+                "  {:<8} one Redis {:>8.0} op/s | cluster {:>8.0} op/s | ratio {:.2}\n",
+                t.op,
+                t.one_redis_ops_per_s,
+                t.cluster_ops_per_s,
+                ratio(t.cluster_ops_per_s, t.one_redis_ops_per_s)
+            ));
+        }
+        for l in &cl.list {
+            out.push_str(&format!(
+                "  list 20, {} page of {}: one Redis p50 {:.0} us p99 {:.0} us | cluster p50 {:.0} us p99 {:.0} us\n",
+                l.page, l.sessions, l.one_redis_p50_us, l.one_redis_p99_us, l.cluster_p50_us, l.cluster_p99_us
+            ));
+        }
         out.push_str("\ntargets\n");
         for (name, figure, met) in self.targets() {
             out.push_str(&format!("  [{}] {name}: {figure}\n", if met { "met " } else { "MISS" }));
@@ -284,6 +306,7 @@ impl Report {
             "overhead": self.overhead,
             "get_breakdown": self.get_breakdown,
             "evalsha_calls": self.evalsha_calls,
+            "cluster": self.cluster,
             "targets": self.targets().into_iter().map(|(target, figure, met)| json!({"target": target, "figure": figure, "met": met})).collect::<Vec<_>>(),
         })
     }

@@ -4,9 +4,7 @@ use std::process::Command;
 
 use anyhow::{Context, bail};
 
-#[path = "../../tests/src/redis_server.rs"]
-#[allow(dead_code)] // shared with tests/, which uses all of it
-mod redis_server;
+use crate::redis_server;
 
 use crate::report::Run;
 

@@ -38,6 +38,33 @@ impl Storage for ImportedStorage {
             Err(failure) => Err(kv::KvError::new(kind_from_wit(failure.kind), failure.message)),
         }
     }
+
+    fn execute_each(
+        &mut self,
+        batches: Vec<kv::Batch>,
+    ) -> std::result::Result<Vec<std::result::Result<kv::BatchOutcome, kv::KvError>>, kv::KvError> {
+        match batches.len() {
+            0 => return Ok(Vec::new()),
+            1 => return Ok(vec![self.execute(batches.into_iter().next().expect("one batch"))]),
+            _ => {}
+        }
+        let separator = wire::BATCH_SEPARATOR.to_string();
+        let packed = batches.iter().map(wire::encode_batch).collect::<std::result::Result<Vec<_>, _>>()?;
+        let keys = packed.iter().map(|p| p.keys.as_str()).collect::<Vec<_>>().join(&separator);
+        let texts = packed.iter().map(|p| p.batch.as_str()).collect::<Vec<_>>().join(&separator);
+        let replies = match wit_kv::execute_each(&keys, &texts) {
+            Ok(replies) => replies,
+            Err(failure) => return Err(kv::KvError::new(kind_from_wit(failure.kind), failure.message)),
+        };
+        let replies: Vec<&str> = replies.split(wire::BATCH_SEPARATOR).collect();
+        if replies.len() != batches.len() {
+            return Err(kv::KvError::new(
+                kv::ErrorKind::InvalidBatch,
+                format!("kv.execute-each returned {} replies for {} batches", replies.len(), batches.len()),
+            ));
+        }
+        Ok(batches.iter().zip(replies).map(|(batch, reply)| wire::decode_reply(batch, reply)).collect())
+    }
 }
 
 type Result<T> = std::result::Result<T, wit::SessionError>;

@@ -12,25 +12,31 @@ import asyncio
 import concurrent.futures
 import functools
 import json
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from wasmtime.component import Variant
 
-from ._wasmtime_kv import RedisKv
+from ._wasmtime_kv import RedisKv, StorageFailure
 from ._wasmtime_runtime import ComponentRuntime
 from .errors import (
     BackendError,
     ConflictError,
     DataCorruptError,
     InvalidInputError,
+    NotReplicatedError,
     SessionError,
     SessionNotFoundError,
 )
 from .models import Corruption
 
 T = TypeVar("T")
+
+
+#: The shard count of the sharded layout unless chosen (the guest's DEFAULT_SHARDS).
+DEFAULT_SHARDS = 64
 
 
 class WasmtimeBackend:
@@ -49,7 +55,10 @@ class WasmtimeBackend:
         component: str | Path | None,
         redis_client: Any,
         max_concurrency: int,
-        shards: int = 0,
+        shards: int | None = None,
+        cluster: bool = False,
+        wait_replicas: int | None = None,
+        wait_timeout: float = 1.0,
     ) -> None:
         self.kv = RedisKv(
             redis_url,
@@ -57,30 +66,67 @@ class WasmtimeBackend:
             socket_timeout=socket_timeout,
             connect_timeout=connect_timeout,
             client=redis_client,
+            cluster=cluster,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
         )
+        #: As asked: None for the default (the document's layout on one
+        #: server, DEFAULT_SHARDS on a cluster), settled at the first call.
+        self._shards = shards
         self._runtime = ComponentRuntime(
             Path(component) if component is not None else None,
             self.kv.execute,
-            (ttl, grace, batch_size, shards),
+            (ttl, grace, batch_size, shards or 0),
             memory_limit=memory_limit,
             time_limit=time_limit,
         )
         self._max_concurrency = max_concurrency
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        # The key layout is checked against the one recorded in Redis once,
-        # before the first operation (as the Rust host does when it builds).
-        self._layout_checked = False
+        # Before the first operation (as the Rust host does when it builds):
+        # connect (a cluster or not: that settles the layout), then check the
+        # key layout against the one recorded in Redis.
+        self._ready = False
+        self._setup_lock = threading.Lock()
 
-    def _call(self, name: str, *args: Any) -> Any:
-        if not self._layout_checked:
-            layout = self._runtime.call("check-layout")
+    def _setup(self) -> None:
+        with self._setup_lock:
+            if self._ready:
+                return
+            try:
+                cluster = self.kv.connect()
+            except StorageFailure as failure:
+                raise BackendError(failure.message, storage_kind=failure.kind.replace("-", "_")) from None
+            shards = self._shards
+            if cluster and shards == 0:
+                raise InvalidInputError(
+                    f"{self.kv.redacted_url} is a Redis Cluster, where only the sharded layout works (a batch's keys "
+                    f"must share a slot); choose a shard count (default {DEFAULT_SHARDS})"
+                )
+            self._runtime.set_shards(shards if shards is not None else DEFAULT_SHARDS if cluster else 0)
+            layout = self._call_component("check-layout")
             if type(layout) is Variant:
                 raise _error(layout)
-            self._layout_checked = True
-        result = self._runtime.call(name, *args)
+            self._ready = True
+
+    def _call(self, name: str, *args: Any) -> Any:
+        if not self._ready:
+            self._setup()
+        result = self._call_component(name, *args)
         # result<T, session-error> is lifted untagged: a Variant is the error.
         if type(result) is Variant:
             raise _error(result)
+        return result
+
+    def _call_component(self, name: str, *args: Any) -> Any:
+        """The export's result; NotReplicatedError when a write of the call
+        reached fewer replicas than `wait_replicas` (a kv failure inside the
+        component would become its backend error, so the shortfall is kept
+        on the side and raised once the call returned, as the Rust host does)."""
+        self.kv.take_not_replicated()
+        result = self._runtime.call(name, *args)
+        shortfall = self.kv.take_not_replicated()
+        if shortfall is not None:
+            raise NotReplicatedError(shortfall, storage_kind="not_replicated")
         return result
 
     def create(self, input: str, /) -> str:
@@ -113,6 +159,10 @@ class WasmtimeBackend:
     def ping(self) -> float:
         try:
             return self.kv.ping()
+        except SessionError:
+            raise
+        except StorageFailure as failure:
+            raise BackendError(failure.message, storage_kind=failure.kind) from None
         except Exception as error:
             raise BackendError(
                 f"Redis is unavailable at {self.kv.redacted_url}: {error}", storage_kind="unavailable"

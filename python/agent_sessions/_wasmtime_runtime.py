@@ -134,7 +134,7 @@ class ComponentRuntime:
         self.linker = Linker(self.engine)
         self.linker.add_wasip2()
         ttl, grace, batch_size, shards = settings
-        wit_settings = _record(
+        self._settings = wit_settings = _record(
             **{"session-ttl-seconds": ttl, "grace-seconds": grace, "batch-size": batch_size, "shards": shards}
         )
         with _wasmtime_speedups.registering_host_functions(), self.linker.root() as root:
@@ -142,12 +142,20 @@ class ComponentRuntime:
                 config.add_func("get-settings", _constant(wit_settings))
             with root.add_instance(f"{PACKAGE}/kv@{VERSION}") as kv:
                 kv.add_func("execute", _kv_binding(kv_execute))
+                kv.add_func("execute-each", _kv_binding(_each(kv_execute)))
         self.memory_limit = memory_limit
         self.time_limit = time_limit
         self._deadline_ticks = max(1, round(time_limit / EPOCH_TICK_SECONDS))
         self._max_idle = max_idle
         self._idle: list[_Instance] = []
         self._lock = threading.Lock()
+
+    def set_shards(self, shards: int) -> None:
+        """The shard count the component's settings give, for a layout
+        settled after the runtime was made (a Redis Cluster is only known
+        once it answered). Only before the first call: the speedups lower
+        the settings once, at the first `get-settings`."""
+        setattr(self._settings, "shards", shards)  # noqa: B010 (a WIT field name)
 
     def _acquire(self) -> _Instance:
         with self._lock:
@@ -195,6 +203,23 @@ def _constant(value: Record) -> Callable[[Any], Record]:
 
     constant.constant_record = value  # type: ignore[attr-defined]
     return constant
+
+
+#: Joins the batches of `kv.execute-each`, their keys and their replies.
+BATCH_SEPARATOR = "\x1e"
+
+
+def _each(execute: Callable[[str, str], str]) -> Callable[[str, str], str]:
+    """`kv.execute-each` over `execute`: the batches one after another (the
+    Rust host sends them at once; this host's client is synchronous)."""
+
+    def each(keys: str, batches: str) -> str:
+        key_groups, texts = keys.split(BATCH_SEPARATOR), batches.split(BATCH_SEPARATOR)
+        if len(key_groups) != len(texts):
+            raise StorageFailure("other", f"keys for {len(key_groups)} batches and {len(texts)} batches")
+        return BATCH_SEPARATOR.join(execute(k, b) for k, b in zip(key_groups, texts, strict=True))
+
+    return each
 
 
 def _kv_binding(execute: Callable[[str, str], str]) -> Callable[[Any, str, str], str | Record]:

@@ -190,6 +190,8 @@ class _Repository:
             isinstance(wait_replicas, bool) or not isinstance(wait_replicas, int) or not 0 <= wait_replicas <= _U32_MAX
         ):
             raise ValueError("wait_replicas must be a whole number of replicas")
+        if isinstance(wait_timeout, bool) or not isinstance(wait_timeout, int | float) or not 0 < wait_timeout < 1e9:
+            raise ValueError("wait_timeout must be a positive number of seconds")
         if not isinstance(redis_url, str):
             raise ValueError("redis_url must be a string such as redis://127.0.0.1:6379/0")
         self.prefix = prefix
@@ -217,11 +219,6 @@ class _Repository:
                 wait_timeout=wait_timeout,
             )
         elif backend == "wasmtime-py":
-            if cluster or "," in redis_url or wait_replicas:
-                raise ValueError(
-                    "Redis Cluster and wait_replicas are supported by the native backend; "
-                    "backend='wasmtime-py' talks to one server"
-                )
             if max_concurrency < 1:
                 raise ValueError("max_concurrency must be at least 1")
             try:
@@ -244,7 +241,10 @@ class _Repository:
                 component=component,
                 redis_client=redis_client,
                 max_concurrency=max_concurrency,
-                shards=shards or 0,
+                shards=shards,
+                cluster=cluster,
+                wait_replicas=wait_replicas,
+                wait_timeout=wait_timeout,
             )
         else:
             raise ValueError(f"backend must be 'native' or 'wasmtime-py', not {backend!r}")
@@ -310,7 +310,8 @@ class SessionRepository(_Repository):
     sandboxed component instance; with the native backend the GIL is
     released while a call runs.
 
-    - `redis_url`: `redis://[user:password@]host:port/db` or `rediss://` (TLS).
+    - `redis_url`: `redis://[user:password@]host:port/db` or `rediss://` (TLS),
+      or several comma-separated seed URLs of one Redis Cluster.
       Nothing connects until the first call.
     - `prefix`: prepended to every key (default: none, the document's layout).
     - `ttl`: seconds a session lives without activity (default 3600).
@@ -320,9 +321,25 @@ class SessionRepository(_Repository):
     - `memory_limit`, `time_limit`: per call sandbox limits (64 MiB, 30 s).
     - `socket_timeout`, `connect_timeout`: Redis timeouts in seconds (5, 2).
     - `backend`: `"native"` (default, the Rust host) or `"wasmtime-py"`.
-    - `redis_client` (wasmtime-py only): a `redis.Redis` to use instead of
-      one built from the URL (give it `retry=Retry(NoBackoff(), 0)` so writes
-      are never replayed).
+    - `redis_client` (wasmtime-py only): a `redis.Redis` (or, for a cluster,
+      a `redis.cluster.RedisCluster`) to use instead of one built from the
+      URL (give it `retry=Retry(NoBackoff(), 0)` so writes are never
+      replayed); the server is then not asked whether it is a cluster.
+    - `cluster`: treat the server as a Redis Cluster without asking it; by
+      default the first seed that answers says (`cluster_enabled:1` in
+      `INFO cluster`). Both backends follow a cluster through redirects and
+      failovers, retrying (for up to 10 s) only what failed before the
+      batch ran: a batch whose outcome is unknown is never sent twice.
+    - `shards`: the key layout. 0 is the document's layout; N > 0 the
+      sharded layout, where every key of a session carries its shard's hash
+      tag so each batch touches one cluster slot. Default: 0 on one server,
+      64 on a cluster, where only the sharded layout works (0 there raises
+      InvalidInputError at the first call). The layout is recorded in Redis
+      (`session_layout`); a repository with another one is refused.
+    - `wait_replicas`, `wait_timeout`: after each write, `WAIT` until that
+      many replicas have it (up to `wait_timeout` seconds, default 1); when
+      fewer confirm, the call raises NotReplicatedError (the write stands on
+      the primary).
 
     `SessionRepository.in_memory()` keeps sessions in process memory instead.
     """

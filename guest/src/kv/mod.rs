@@ -355,11 +355,30 @@ impl std::error::Error for KvError {}
 pub trait Storage {
     /// Apply `batch` atomically, in one round trip.
     fn execute(&mut self, batch: Batch) -> Result<BatchOutcome, KvError>;
+
+    /// Apply independent `batches`, each atomically on its own, at the same
+    /// time where the storage can (`kv.execute-each`). The outer error is
+    /// a storage failure; each batch's own outcome or error (a key of the
+    /// wrong type) is inside. By default one after another.
+    fn execute_each(&mut self, batches: Vec<Batch>) -> Result<Vec<Result<BatchOutcome, KvError>>, KvError> {
+        let mut outcomes = Vec::with_capacity(batches.len());
+        for batch in batches {
+            match self.execute(batch) {
+                Err(error) if error.kind != ErrorKind::WrongType => return Err(error),
+                outcome => outcomes.push(outcome),
+            }
+        }
+        Ok(outcomes)
+    }
 }
 
 impl<S: Storage + ?Sized> Storage for &mut S {
     fn execute(&mut self, batch: Batch) -> Result<BatchOutcome, KvError> {
         (**self).execute(batch)
+    }
+
+    fn execute_each(&mut self, batches: Vec<Batch>) -> Result<Vec<Result<BatchOutcome, KvError>>, KvError> {
+        (**self).execute_each(batches)
     }
 }
 

@@ -34,6 +34,10 @@ use super::{
     Batch, BatchOutcome, Condition, ErrorKind, KeyScanRequest, KvError, Op, Reply, ScanPage, ScanRequest, ScoreBound,
 };
 
+/// What joins the packed batches (and their keys, and their replies) of
+/// `kv.execute-each`: U+001E, which no key, JSON text or reply holds raw.
+pub const BATCH_SEPARATOR: char = '\u{1e}';
+
 /// A batch as `kv.execute` takes it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PackedBatch {

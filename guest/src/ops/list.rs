@@ -9,7 +9,7 @@ use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::keys::Layout;
-use crate::kv::{Batch, ErrorKind, Op, Replies, ScoreBound, Storage};
+use crate::kv::{Batch, BatchOutcome, ErrorKind, KvError, Op, Replies, ScoreBound, Storage};
 use crate::model::{Corruption, Session, SessionPage};
 use crate::repository::{Repository, decode_session_reads, session_reads};
 use crate::validation::validate_page_size;
@@ -44,12 +44,23 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             // Any group may hold the entries at merged ranks from `offset`.
             _ => (0, offset.saturating_add(u64::from(limit))),
         };
+        // Every group's index at once (one wait for all shards on a
+        // cluster), each batch one slot.
+        let batches = groups
+            .iter()
+            .map(|group| match &token {
+                Some(token) => index_after_batch(&group.index, token, limit),
+                None => index_ranks_batch(&group.index, from, count),
+            })
+            .collect();
+        let outcomes = self.storage.execute_each(batches).map_err(|e| SessionError::from_kv(e, ""))?;
         let mut total = 0;
         let mut entries = Vec::new();
-        for group in &groups {
+        for (group, outcome) in groups.iter().zip(outcomes) {
+            let mut replies = applied(outcome)?;
             let (size, found) = match &token {
-                Some(token) => self.index_after(&group.index, token, limit)?,
-                None => self.index_ranks(&group.index, from, count)?,
+                Some(token) => self.index_after(&group.index, token, limit, &mut replies)?,
+                None => index_ranks(&mut replies, count)?,
             };
             total += size;
             entries.extend(found.into_iter().map(|(member, score)| IndexEntry {
@@ -94,9 +105,17 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             }
         }
         let mut results: Vec<Option<Result<Option<Session>, SessionError>>> = ids.iter().map(|_| None).collect();
-        for (_, positions) in by_group {
+        let batches = by_group
+            .iter()
+            .map(|(_, positions)| Batch {
+                conditions: vec![],
+                ops: positions.iter().flat_map(|&at| session_reads(&layout.session_keys(&ids[at]))).collect(),
+            })
+            .collect();
+        let outcomes = self.storage.execute_each(batches).map_err(|e| SessionError::from_kv(e, ""))?;
+        for ((_, positions), outcome) in by_group.iter().zip(outcomes) {
             let group_ids: Vec<&SessionId> = positions.iter().map(|&position| &ids[position]).collect();
-            for (position, result) in positions.iter().zip(self.read_sessions(layout, &group_ids)?) {
+            for (position, result) in positions.iter().zip(self.read_sessions(layout, &group_ids, outcome)?) {
                 results[*position] = Some(result);
             }
         }
@@ -106,22 +125,18 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         Ok(page)
     }
 
-    /// The sessions `ids` (of one group), each as found: live, gone, or
-    /// corrupt. Only storage failures fail the whole read.
+    /// The sessions `ids` (of one group) from `outcome`, the reply to their
+    /// reads, each as found: live, gone, or corrupt. Only storage failures
+    /// fail the whole read.
     fn read_sessions(
         &mut self,
         layout: Layout,
         ids: &[&SessionId],
+        outcome: Result<BatchOutcome, KvError>,
     ) -> Result<Vec<Result<Option<Session>, SessionError>>, SessionError> {
-        let ops = ids.iter().flat_map(|id| session_reads(&layout.session_keys(id))).collect();
-        match self.storage.execute(Batch { conditions: vec![], ops }) {
+        match outcome {
             Ok(outcome) => {
-                let mut replies = match outcome {
-                    crate::kv::BatchOutcome::Applied(replies) => Replies::new(replies),
-                    crate::kv::BatchOutcome::ConditionFailed { .. } => {
-                        return Err(SessionError::backend("storage failed a condition that was not asked"));
-                    }
-                };
+                let mut replies = applied(Ok(outcome))?;
                 Ok(ids.iter().map(|id| read_one(layout, id, &mut replies)).collect())
             }
             // One key of the wrong type fails the whole batch: read the page
@@ -139,18 +154,6 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
     }
 
-    /// The size of `index` and its entries at ranks `start..start + count`.
-    fn index_ranks(&mut self, index: &str, start: u64, count: u64) -> Result<(u64, Vec<(String, f64)>), SessionError> {
-        let mut ops = vec![Op::SortedSize(index.to_owned())];
-        if count > 0 {
-            ops.push(Op::SortedRangeDesc { key: index.to_owned(), start, stop: start.saturating_add(count - 1) });
-        }
-        let mut replies = self.execute_unconditional(Batch { conditions: vec![], ops }, "")?;
-        let total = replies.next_reply()?.into_integer()?.max(0) as u64;
-        let entries = if count > 0 { replies.next_reply()?.into_scored()? } else { Vec::new() };
-        Ok((total, entries))
-    }
-
     /// The size of `index` and the `limit` entries after `token` in index
     /// order (score descending, then member descending, as ZREVRANGE
     /// orders): those sharing the token's score with a smaller member, then
@@ -161,6 +164,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         index: &str,
         token: &PageToken,
         limit: u32,
+        replies: &mut Replies,
     ) -> Result<(u64, Vec<(String, f64)>), SessionError> {
         let at_score = ScoreBound::inclusive(token.score);
         let ties = |offset| Op::SortedRangeByScoreDesc {
@@ -169,17 +173,6 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             min: at_score,
             limit: Some((offset, TIES_PER_ROUND_TRIP)),
         };
-        let mut ops = vec![Op::SortedSize(index.to_owned())];
-        if limit > 0 {
-            ops.push(ties(0));
-            ops.push(Op::SortedRangeByScoreDesc {
-                key: index.to_owned(),
-                max: ScoreBound::exclusive(token.score),
-                min: ScoreBound::inclusive(f64::NEG_INFINITY),
-                limit: Some((0, u64::from(limit))),
-            });
-        }
-        let mut replies = self.execute_unconditional(Batch { conditions: vec![], ops }, "")?;
         let total = replies.next_reply()?.into_integer()?.max(0) as u64;
         if limit == 0 {
             return Ok((total, Vec::new()));
@@ -202,6 +195,54 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let room = wanted - entries.len();
         entries.extend(lower.into_iter().take(room));
         Ok((total, entries))
+    }
+}
+
+/// The size of an index and its entries at ranks `start..start + count`.
+fn index_ranks_batch(index: &str, start: u64, count: u64) -> Batch {
+    let mut ops = vec![Op::SortedSize(index.to_owned())];
+    if count > 0 {
+        ops.push(Op::SortedRangeDesc { key: index.to_owned(), start, stop: start.saturating_add(count - 1) });
+    }
+    Batch { conditions: vec![], ops }
+}
+
+/// Reads what [`index_ranks_batch`] asked.
+fn index_ranks(replies: &mut Replies, count: u64) -> Result<(u64, Vec<(String, f64)>), SessionError> {
+    let total = replies.next_reply()?.into_integer()?.max(0) as u64;
+    let entries = if count > 0 { replies.next_reply()?.into_scored()? } else { Vec::new() };
+    Ok((total, entries))
+}
+
+/// The size of an index, the first entries tied at the token's score and
+/// the `limit` entries below it (see `Repository::index_after`).
+fn index_after_batch(index: &str, token: &PageToken, limit: u32) -> Batch {
+    let at_score = ScoreBound::inclusive(token.score);
+    let mut ops = vec![Op::SortedSize(index.to_owned())];
+    if limit > 0 {
+        ops.push(Op::SortedRangeByScoreDesc {
+            key: index.to_owned(),
+            max: at_score,
+            min: at_score,
+            limit: Some((0, TIES_PER_ROUND_TRIP)),
+        });
+        ops.push(Op::SortedRangeByScoreDesc {
+            key: index.to_owned(),
+            max: ScoreBound::exclusive(token.score),
+            min: ScoreBound::inclusive(f64::NEG_INFINITY),
+            limit: Some((0, u64::from(limit))),
+        });
+    }
+    Batch { conditions: vec![], ops }
+}
+
+/// The replies of a batch without conditions, or its error.
+fn applied(outcome: Result<BatchOutcome, KvError>) -> Result<Replies, SessionError> {
+    match outcome.map_err(|e| SessionError::from_kv(e, ""))? {
+        BatchOutcome::Applied(replies) => Ok(Replies::new(replies)),
+        BatchOutcome::ConditionFailed { .. } => {
+            Err(SessionError::backend("storage failed a condition that was not asked"))
+        }
     }
 }
 

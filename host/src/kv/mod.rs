@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use agent_sessions_guest::kv::{Batch, BatchOutcome, KvError, wire};
+use agent_sessions_guest::kv::{Batch, BatchOutcome, ErrorKind, KvError, wire};
 
 /// One of the two storage backends.
 #[derive(Clone)]
@@ -111,6 +111,30 @@ impl KvStore {
     pub async fn execute_packed_noting(&self, keys: &str, batch: &str) -> Result<redis::Executed, KvError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         self.backend.execute(keys, &self.prefix, batch).await
+    }
+
+    /// `kv.execute-each`: batches joined by
+    /// [`BATCH_SEPARATOR`](wire::BATCH_SEPARATOR) (their keys likewise), sent
+    /// at once (to their nodes, on a cluster); their replies joined the
+    /// same way. Each counts as a round trip, though they wait together.
+    pub async fn execute_each_packed(&self, keys: &str, batches: &str) -> Result<redis::Executed, KvError> {
+        let keys: Vec<&str> = keys.split(wire::BATCH_SEPARATOR).collect();
+        let batches: Vec<&str> = batches.split(wire::BATCH_SEPARATOR).collect();
+        if keys.len() != batches.len() {
+            return Err(KvError::new(
+                ErrorKind::InvalidBatch,
+                format!("kv.execute-each got keys for {} batches and {} batches", keys.len(), batches.len()),
+            ));
+        }
+        let executed = futures_util::future::try_join_all(
+            keys.iter().zip(&batches).map(|(keys, batch)| self.execute_packed_noting(keys, batch)),
+        )
+        .await?;
+        let separator = wire::BATCH_SEPARATOR.to_string();
+        Ok(redis::Executed {
+            reply: executed.iter().map(|e| e.reply.as_str()).collect::<Vec<_>>().join(&separator),
+            not_replicated: executed.into_iter().find_map(|e| e.not_replicated),
+        })
     }
 
     /// A typed batch, packed and unpacked with the guest crate's wire code

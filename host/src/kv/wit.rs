@@ -28,9 +28,29 @@ impl w::Host for HostState {
     ) -> wasmtime::Result<Result<String, wit_types::StorageFailure>> {
         self.round_trips += 1;
         let outcome = self.kv.execute_packed_noting(&keys, &batch).await;
+        Ok(self.finish(outcome))
+    }
+
+    async fn execute_each(
+        &mut self,
+        keys: String,
+        batches: String,
+    ) -> wasmtime::Result<Result<String, wit_types::StorageFailure>> {
+        self.round_trips += batches.matches(agent_sessions_guest::kv::wire::BATCH_SEPARATOR).count() as u64 + 1;
+        let outcome = self.kv.execute_each_packed(&keys, &batches).await;
+        Ok(self.finish(outcome))
+    }
+}
+
+impl HostState {
+    /// What the guest gets back from storage.
+    fn finish(
+        &mut self,
+        outcome: Result<crate::kv::redis::Executed, agent_sessions_guest::kv::KvError>,
+    ) -> Result<String, wit_types::StorageFailure> {
         // Time waiting for storage is not the guest's CPU time.
         self.computing_since = std::time::Instant::now();
-        Ok(outcome
+        outcome
             .map(|executed| {
                 // The write stands; the call's result becomes the error.
                 if executed.not_replicated.is_some() {
@@ -38,7 +58,7 @@ impl w::Host for HostState {
                 }
                 executed.reply
             })
-            .map_err(|error| wit_types::StorageFailure { kind: kind_to_wit(error.kind), message: error.message }))
+            .map_err(|error| wit_types::StorageFailure { kind: kind_to_wit(error.kind), message: error.message })
     }
 }
 

@@ -1,0 +1,424 @@
+"""Both backends on a real Redis Cluster (3 primaries, 3 replicas on
+127.0.0.1): the sharded layout, paging across shards, cleanup, interop,
+the recorded layout, WAIT for replicas, and a failover in the middle of a
+stream of calls.
+
+The cluster is started once for this module and emptied before each test;
+without redis-server (or redis-cli) the tests fail and say how to install it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from conftest import INSTALL_HINT, RedisServer, free_port
+
+from agent_sessions import (
+    BackendError,
+    InvalidInputError,
+    NotReplicatedError,
+    SessionDetail,
+    SessionRepository,
+    SessionUpdate,
+)
+from agent_sessions._assets import kv_batch_script
+from agent_sessions.repository import BackendName
+
+SHARDS = 64
+SCRIPT_SHA = hashlib.sha1(kv_batch_script().encode()).hexdigest()
+
+
+def fnv1a_32(text: str) -> int:
+    """The shard hash of guest/src/shard.rs."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) % 2**32
+    return value
+
+
+def shard_of(session_id: str, shards: int = SHARDS) -> int:
+    return fnv1a_32(session_id) % shards
+
+
+def without_ttl(session: SessionDetail | None) -> SessionDetail | None:
+    """The session without what changes by itself (the TTL left)."""
+    return None if session is None else dataclasses.replace(session, expires_in_seconds=0)
+
+
+def test_shard_test_vectors() -> None:
+    assert shard_of("11111111-1111-4111-8111-111111111111") == 35
+    assert shard_of("2cfdc22c-e8c0-41c3-a306-f7f6c7c2bd7e") == 61
+
+
+class LocalCluster:
+    """Six redis-servers on free loopback ports made into one cluster with
+    `redis-cli --cluster create` (a replica per primary)."""
+
+    def __init__(self, directory: Path) -> None:
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            pytest.fail(INSTALL_HINT.replace("redis-server is", "redis-cli is"), pytrace=False)
+        self.nodes: list[RedisServer] = []
+        #: Ports of the nodes a failover has involved.
+        self.touched: set[int] = set()
+        try:
+            for index in range(6):
+                node_dir = directory / f"node{index}"
+                node_dir.mkdir()
+                self.nodes.append(
+                    RedisServer(
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(node_dir / "nodes.conf"),
+                        # The bus port defaults to port + 10000, which may be
+                        # taken or beyond 65535: give it a free one.
+                        "--cluster-port",
+                        str(free_port()),
+                        "--cluster-node-timeout",
+                        "2000",
+                        "--repl-diskless-sync-delay",
+                        "0",
+                        "--dir",
+                        str(node_dir),
+                    )
+                )
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            created = subprocess.run(
+                [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert created.returncode == 0, f"redis-cli --cluster create failed: {created.stdout}{created.stderr}"
+            self.wait_until_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def url(self) -> str:
+        """Every node as a comma-separated seed list."""
+        return ",".join(f"redis://127.0.0.1:{node.port}" for node in self.nodes)
+
+    def clients(self) -> list[redis.Redis[str]]:
+        return [node.client() for node in self.nodes]
+
+    def roles(self) -> dict[int, str]:
+        """Port -> "master" or "slave", as each node says."""
+        roles = {}
+        for node in self.nodes:
+            client = node.client()
+            roles[node.port] = str(client.info("replication")["role"])
+            client.close()
+        return roles
+
+    def primaries(self) -> list[redis.Redis[str]]:
+        return [node.client() for node in self.nodes if self.roles()[node.port] == "master"]
+
+    def wait_until_healthy(self, timeout: float = 30) -> None:
+        """Polls until every node says `cluster_state:ok` with every slot
+        served, and every replica's link to its primary is up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            problems = []
+            for node in self.nodes:
+                client = node.client()
+                try:
+                    info = client.execute_command("CLUSTER INFO")  # parsed: a dict
+                    replication = client.info("replication")
+                except redis.exceptions.RedisError as error:
+                    problems.append(f"{node.port}: {error}")
+                    continue
+                finally:
+                    client.close()
+                if info.get("cluster_state") != "ok" or str(info.get("cluster_slots_ok")) != "16384":
+                    problems.append(f"{node.port}: cluster not ok")
+                if replication["role"] == "slave" and replication.get("master_link_status") != "up":
+                    problems.append(f"{node.port}: replica link down")
+            if not problems and list(self.roles().values()).count("master") == 3:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the cluster did not become healthy: {problems}")
+            time.sleep(0.02)
+
+    def flush(self) -> None:
+        for client in self.primaries():
+            client.flushall()
+            client.close()
+
+    def keys(self, pattern: str) -> dict[int, list[str]]:
+        """Port of each primary -> its keys matching `pattern` (by SCAN)."""
+        found = {}
+        for node in self.nodes:
+            client = node.client()
+            if client.info("replication")["role"] == "master":
+                found[node.port] = sorted(client.scan_iter(match=pattern, count=1000))
+            client.close()
+        return found
+
+    def failover(self) -> RedisServer:
+        """`CLUSTER FAILOVER` on a replica; returns it once it is a primary
+        and the cluster is healthy again."""
+        # A pair that just failed over takes a while to accept another
+        # manual failover: pick a replica of another primary each time.
+        roles = self.roles()
+        replica = next(node for node in self.nodes if roles[node.port] == "slave" and node.port not in self.touched)
+        client = replica.client()
+        self.touched |= {replica.port, int(client.info("replication")["master_port"])}
+        assert client.execute_command("CLUSTER FAILOVER") in ("OK", b"OK", True)
+        deadline = time.monotonic() + 10
+        while client.info("replication")["role"] != "master":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the replica was not promoted")
+            time.sleep(0.01)
+        client.close()
+        return replica
+
+    def primary_of(self, key: str) -> RedisServer:
+        """The node serving `key`'s slot."""
+        client = self.nodes[0].client()
+        slot = client.execute_command("CLUSTER KEYSLOT", key)
+        client.close()
+        for node in self.nodes:
+            client = node.client()
+            try:
+                if client.info("replication")["role"] == "master":
+                    for start, end, primary, *_replicas in client.execute_command("CLUSTER SLOTS"):
+                        if start <= slot <= end and int(primary[1]) == node.port:
+                            return node
+            finally:
+                client.close()
+        raise LookupError(key)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    local = LocalCluster(tmp_path_factory.mktemp("cluster"))
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def cluster_url(cluster: LocalCluster) -> str:
+    """The seed URLs of an empty cluster."""
+    cluster.flush()
+    return cluster.url
+
+
+@pytest.fixture
+def cluster_client(cluster: LocalCluster, cluster_url: str) -> Iterator[redis.RedisCluster]:
+    client = redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port, decode_responses=True)
+    yield client
+    client.close()
+
+
+def test_sessions_spread_over_shards_and_primaries(
+    cluster: LocalCluster, cluster_url: str, backend: BackendName
+) -> None:
+    with SessionRepository(cluster_url, backend=backend) as repo:
+        created = [repo.create_session({"model_id": "m", "name": f"s{i}"}) for i in range(30)]
+        for session in created:
+            got = repo.get_session(session.id)
+            assert got is not None and got.name == session.name
+        updated = repo.update_session(created[0].id, SessionUpdate(name="renamed", expected_version=1))
+        assert updated.version == 2 and updated.name == "renamed"
+        walked: list[str] = []
+        page = repo.list_sessions(limit=7)
+        assert page.total == 30
+        walked.extend(s.id for s in page.sessions)
+        while page.next_page_token is not None:
+            page = repo.list_sessions(limit=7, page_token=page.next_page_token)
+            walked.extend(s.id for s in page.sessions)
+        assert sorted(walked) == sorted(s.id for s in created), "page tokens visit every session once"
+        created_at = [repo.get_session_or_raise(i).created_at for i in walked]
+        assert created_at == sorted(created_at, reverse=True), "newest first across shards"
+        assert repo.delete_session(created[1].id) is True
+        assert repo.get_session(created[1].id) is None
+        assert repo.delete_session(created[1].id) is False
+        assert repo.list_sessions(limit=0).total == 29
+    # Every session's expiry key carries its shard's tag, and the shards
+    # spread over more than one primary.
+    expiry = cluster.keys("session_expiry:*")
+    assert sum(1 for keys in expiry.values() if keys) >= 2, expiry
+    everywhere = {key for keys in expiry.values() for key in keys}
+    assert everywhere == {f"session_expiry:{{s{shard_of(s.id)}}}:{s.id}" for s in created if s.id != created[1].id}
+
+
+def test_cleanup_removes_sessions_whose_expiry_key_is_gone(
+    cluster_url: str, cluster_client: redis.RedisCluster, backend: BackendName
+) -> None:
+    with SessionRepository(cluster_url, backend=backend) as repo:
+        created = [repo.create_session({"model_id": "m"}) for _ in range(6)]
+        for session in created[:3]:
+            assert cluster_client.delete(f"session_expiry:{{s{shard_of(session.id)}}}:{session.id}") == 1
+        assert repo.cleanup_expired_sessions() == 3
+        assert repo.list_sessions(limit=0).total == 3
+        assert all(repo.get_session(s.id) is None for s in created[:3])
+        assert all(repo.get_session(s.id) is not None for s in created[3:])
+        assert repo.cleanup_expired_sessions() == 0
+        for session in created[:3]:
+            assert cluster_client.exists(f"session:{{s{shard_of(session.id)}}}:{session.id}:meta") == 0
+        stats = repo.stats()
+        assert stats.set_size == 3 and stats.index_size == 3
+
+
+def test_each_backend_reads_what_the_other_wrote(cluster_url: str) -> None:
+    with (
+        SessionRepository(cluster_url, backend="native") as native,
+        SessionRepository(cluster_url, backend="wasmtime-py") as wasmtime_py,
+    ):
+        for writer, reader in ((native, wasmtime_py), (wasmtime_py, native)):
+            session = writer.create_session({"model_id": "m", "name": "first"})
+            read = reader.get_session(session.id)
+            assert without_ttl(read) == without_ttl(session)
+            reader.update_session(session.id, SessionUpdate(name="second", expected_version=1))
+            again = writer.get_session_or_raise(session.id)
+            assert again.name == "second" and again.version == 2
+            assert reader.delete_session(session.id) is True
+            assert writer.get_session(session.id) is None
+
+
+def test_the_layout_is_recorded_and_others_are_refused(
+    cluster: LocalCluster, cluster_url: str, cluster_client: redis.RedisCluster, backend: BackendName
+) -> None:
+    # One URL: the server says it is a cluster; the layout defaults to 64 shards.
+    one_node = f"redis://127.0.0.1:{cluster.nodes[3].port}"
+    with SessionRepository(one_node, backend=backend) as repo:
+        session = repo.create_session({"model_id": "m"})
+    assert cluster_client.hget("session_layout", "shards") == str(SHARDS)
+    assert cluster_client.exists(f"session_expiry:{{s{shard_of(session.id)}}}:{session.id}") == 1
+    with SessionRepository(one_node, backend=backend, cluster=True, shards=64) as repo:
+        assert without_ttl(repo.get_session(session.id)) == without_ttl(session)
+    with SessionRepository(cluster_url, backend=backend, shards=32) as repo:
+        with pytest.raises(InvalidInputError):
+            repo.get_session(session.id)
+    with SessionRepository(cluster_url, backend=backend, shards=0) as repo:
+        with pytest.raises(InvalidInputError, match="Redis Cluster"):
+            repo.list_sessions()
+
+
+def test_wait_replicas(cluster_url: str, backend: BackendName) -> None:
+    with SessionRepository(cluster_url, backend=backend, wait_replicas=1, wait_timeout=2.0) as repo:
+        session = repo.create_session({"model_id": "m"})
+        repo.update_session(session.id, {"name": "n"})
+        assert repo.extend_session_ttl(session.id) is True
+        assert repo.delete_session(session.id) is True
+    with SessionRepository(cluster_url, backend=backend) as plain:
+        # Each primary has one replica: two cannot confirm.
+        with SessionRepository(cluster_url, backend=backend, wait_replicas=2, wait_timeout=0.1) as repo:
+            with pytest.raises(NotReplicatedError) as error:
+                repo.create_session({"model_id": "m", "name": "kept"})
+            assert error.value.storage_kind == "not_replicated"
+            assert isinstance(error.value, BackendError)
+            assert "applied on the primary" in str(error.value) and "1 of 2" in str(error.value)
+            (kept,) = plain.list_sessions().sessions
+            assert kept.name == "kept"
+            assert without_ttl(plain.get_session(kept.id)) == without_ttl(kept)
+            assert repo.list_sessions().total == 1  # reads do not wait
+
+
+def test_wait_replicas_on_one_server_without_replicas(redis_url: str, backend: BackendName) -> None:
+    with SessionRepository(redis_url, backend=backend, wait_replicas=1, wait_timeout=0.05) as repo:
+        with pytest.raises(NotReplicatedError, match="0 of 1") as error:
+            repo.create_session({"model_id": "m"})
+        assert error.value.storage_kind == "not_replicated"
+        (session,) = repo.list_sessions().sessions
+        assert without_ttl(repo.get_session(session.id)) == without_ttl(session)
+
+
+def test_a_failover_in_the_middle_of_calls_goes_unnoticed(cluster: LocalCluster, backend: BackendName) -> None:
+    cluster.flush()
+    for client in cluster.clients():
+        client.script_flush()
+        client.close()
+    with SessionRepository(cluster.url, backend=backend) as repo:
+        created = []
+        for i in range(40):
+            created.append(repo.create_session({"model_id": "m", "name": f"s{i}"}))
+            assert repo.get_session(created[-1].id) is not None
+            if i == 20:
+                promoted = cluster.failover()
+                client = promoted.client()
+                if backend == "wasmtime-py":
+                    # The script cache is not replicated: the new primary
+                    # has not seen the script (this backend loads it only on
+                    # a primary that answered NOSCRIPT).
+                    assert client.script_exists(SCRIPT_SHA) == [False]
+                else:
+                    # redis-rs loads the script on every node after a
+                    # NOSCRIPT: make the new primary's cache empty anyway.
+                    client.script_flush()
+                client.close()
+        cluster.wait_until_healthy()
+        assert sorted(s.id for s in repo.list_sessions(limit=100).sessions) == sorted(s.id for s in created)
+        assert [without_ttl(repo.get_session(s.id)) for s in created] == [without_ttl(s) for s in created]
+    client = promoted.client()
+    assert client.script_exists(SCRIPT_SHA) == [True], "the backend loaded the script on the new primary"
+    client.close()
+
+
+def test_a_primary_killed_in_the_middle_of_calls_is_replaced_without_errors(
+    cluster: LocalCluster, backend: BackendName
+) -> None:
+    cluster.flush()
+    roles = cluster.roles()
+    victim = next(node for node in cluster.nodes if roles[node.port] == "master" and node.port not in cluster.touched)
+    cluster.touched.add(victim.port)
+    try:
+        with SessionRepository(cluster.url, backend=backend) as repo:
+            created = []
+            for i in range(30):
+                if i == 10:
+                    # Replication is asynchronous: let the replica catch up
+                    # first, or a crash may lose acknowledged writes.
+                    client = victim.client()
+                    assert client.execute_command("WAIT", 1, 2000) == 1
+                    client.close()
+                    assert victim.process is not None
+                    os.kill(victim.process.pid, signal.SIGKILL)  # a replica takes over in 3-4 s
+                    # Dead between two calls: no batch is in flight (one
+                    # caught in the crash would have an unknown outcome).
+                    victim.process.wait()
+                created.append(repo.create_session({"model_id": "m", "name": f"s{i}"}))
+            assert [without_ttl(repo.get_session(s.id)) for s in created] == [without_ttl(s) for s in created]
+    finally:
+        victim.start()  # rejoins as a replica
+        cluster.wait_until_healthy()
+
+
+def test_a_batch_whose_outcome_is_unknown_is_not_sent_again(cluster: LocalCluster) -> None:
+    cluster.flush()
+    with SessionRepository(cluster.url, backend="wasmtime-py", socket_timeout=0.5) as repo:
+        session = repo.create_session({"model_id": "m"})
+        primary = cluster.primary_of(f"session_expiry:{{s{shard_of(session.id)}}}:{session.id}")
+        assert primary.process is not None
+        os.kill(primary.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        try:
+            with pytest.raises(BackendError) as error:
+                repo.update_session(session.id, {"name": "once"})
+        finally:
+            os.kill(primary.process.pid, signal.SIGCONT)
+        assert error.value.storage_kind == "timeout"
+        assert time.monotonic() - started < 1.5, "a timed-out batch was retried"
+        # The stopped primary ran the batch when it resumed: once.
+        deadline = time.monotonic() + 5
+        while (got := repo.get_session_or_raise(session.id)).version == 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert got.version == 2 and got.name == "once"
+    cluster.wait_until_healthy()

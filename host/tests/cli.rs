@@ -431,3 +431,46 @@ fn stats_prints_counts_and_inconsistencies() {
     assert!(text.contains("3 live (2 active, 1 inactive)"), "{text}");
     assert!(text.contains("1 members without keys"), "{text}");
 }
+
+#[test]
+fn the_layout_is_chosen_once_and_a_store_with_another_refuses_to_start() {
+    let redis = RedisServer::start();
+    let created = sessions(&redis, &["--json", "--layout", "sharded", "--shards", "8", "create", "--model-id", "m"]);
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let id = json(&created)["id"].as_str().unwrap().to_owned();
+    let recorded: String =
+        redis::cmd("HGET").arg("session_layout").arg("shards").query(&mut redis.connection()).unwrap();
+    assert_eq!(recorded, "8");
+
+    // The default (the document's layout) and another shard count refuse.
+    for args in [vec!["get", id.as_str()], vec!["--shards", "16", "get", id.as_str()]] {
+        let refused = sessions(&redis, &args);
+        assert_eq!(code(&refused), 2, "{args:?}: {}", stderr(&refused));
+        assert_clean_error(&refused);
+        assert!(stderr(&refused).contains("the sharded layout with 8 shards"), "{}", stderr(&refused));
+    }
+    assert_eq!(code(&sessions(&redis, &["--shards", "8", "get", &id])), 0);
+    let both = sessions(&redis, &["--layout", "document", "--shards", "8", "list"]);
+    assert_eq!(code(&both), 2);
+    assert_clean_error(&both);
+
+    // A server is no cluster: several URLs are refused.
+    let seeds = format!("{},{}", redis.url(), redis.url());
+    let refused = run(&["--redis", &seeds, "list"], None);
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("not a Redis Cluster"), "{}", stderr(&refused));
+}
+
+#[test]
+fn wait_replicas_reports_a_write_no_replica_confirmed_with_exit_7() {
+    // A server without replicas: WAIT 1 confirms nothing.
+    let redis = RedisServer::start();
+    let output = sessions(&redis, &["--wait-replicas", "1", "--wait-timeout", "50ms", "create", "--model-id", "m"]);
+    assert_eq!(code(&output), 7, "{}", stderr(&output));
+    assert_clean_error(&output);
+    assert!(stderr(&output).contains("applied on the primary but confirmed by 0 of 1 replicas"), "{}", stderr(&output));
+    // The write stands; reads do not wait.
+    let listed = sessions(&redis, &["--json", "--wait-replicas", "1", "--wait-timeout", "50ms", "list"]);
+    assert_eq!(code(&listed), 0, "{}", stderr(&listed));
+    assert_eq!(json(&listed)["total"], 1);
+}

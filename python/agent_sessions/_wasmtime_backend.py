@@ -58,7 +58,7 @@ class WasmtimeBackend:
         shards: int | None = None,
         cluster: bool = False,
         wait_replicas: int | None = None,
-        wait_timeout: float = 1.0,
+        wait_timeout: float = 0.25,
     ) -> None:
         self.kv = RedisKv(
             redis_url,

@@ -148,7 +148,7 @@ class RedisKv:
         client: redis.Redis | RedisCluster | None = None,
         cluster: bool = False,
         wait_replicas: int | None = None,
-        wait_timeout: float = 1.0,
+        wait_timeout: float = 0.25,
         cluster_timeout: float = CLUSTER_TIMEOUT_SECONDS,
     ) -> None:
         self.prefix = prefix
@@ -332,12 +332,8 @@ class RedisKv:
                 connection.send_command("SCRIPT", "LOAD", self._script)
                 connection.read_response()
                 return _send(connection, command, wait)
-        except redis.exceptions.TimeoutError as error:
-            raise StorageFailure("timeout", f"Redis did not answer in time at {self.redacted_url}: {error}") from None
-        except redis.exceptions.ConnectionError as error:
-            raise StorageFailure("unavailable", f"Redis is unavailable at {self.redacted_url}: {error}") from None
         except redis.exceptions.RedisError as error:
-            raise StorageFailure("other", f"Redis refused the batch at {self.redacted_url}: {error}") from None
+            raise self._failure(error) from None
         finally:
             if connection is not None:
                 self._idle.append(connection)
@@ -467,16 +463,20 @@ class RedisKv:
                 connection.send_packed_command((wait.command,), check_health=False)
                 acknowledged = int(connection.read_response(timeout=self.socket_timeout + wait.timeout))
             return reply, acknowledged
-        except redis.exceptions.TimeoutError as error:
-            raise StorageFailure("timeout", f"Redis did not answer in time at {self.redacted_url}: {error}") from None
-        except redis.exceptions.ConnectionError as error:
-            raise StorageFailure("unavailable", f"Redis is unavailable at {self.redacted_url}: {error}") from None
         except redis.exceptions.RedisError as error:
-            raise StorageFailure("other", f"Redis refused the batch at {self.redacted_url}: {error}") from None
+            raise self._failure(error) from None
         finally:
             pool.release(connection)
 
     # ------------------------------------------------------------------ misc
+
+    def _failure(self, error: redis.exceptions.RedisError) -> StorageFailure:
+        """A redis-py error as the WIT `storage-failure` the guest expects."""
+        if isinstance(error, redis.exceptions.TimeoutError):
+            return StorageFailure("timeout", f"Redis did not answer in time at {self.redacted_url}: {error}")
+        if isinstance(error, redis.exceptions.ConnectionError):
+            return StorageFailure("unavailable", f"Redis is unavailable at {self.redacted_url}: {error}")
+        return StorageFailure("other", f"Redis refused the batch at {self.redacted_url}: {error}")
 
     def ping(self) -> float:
         """Seconds one PING takes (to one node of a cluster); raises

@@ -181,7 +181,7 @@ class _Repository:
         shards: int | None = None,
         cluster: bool = False,
         wait_replicas: int | None = None,
-        wait_timeout: float = 1.0,
+        wait_timeout: float = 0.25,
     ) -> None:
         _check_settings(prefix, ttl, grace, batch_size)
         if shards is not None and (isinstance(shards, bool) or not isinstance(shards, int) or not 0 <= shards <= 16384):

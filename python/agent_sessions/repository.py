@@ -337,9 +337,10 @@ class SessionRepository(_Repository):
       InvalidInputError at the first call). The layout is recorded in Redis
       (`session_layout`); a repository with another one is refused.
     - `wait_replicas`, `wait_timeout`: after each write, `WAIT` until that
-      many replicas have it (up to `wait_timeout` seconds, default 1); when
-      fewer confirm, the call raises NotReplicatedError (the write stands on
-      the primary).
+      many replicas have it (up to `wait_timeout` seconds, default 0.25);
+      when fewer confirm, the call raises NotReplicatedError (the write
+      stands on the primary). Redis holds a connection's later commands
+      while its WAIT waits: keep the timeout short.
 
     `SessionRepository.in_memory()` keeps sessions in process memory instead.
     """

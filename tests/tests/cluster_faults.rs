@@ -16,6 +16,11 @@ use agent_sessions_tests::redis_cluster::RedisCluster;
 
 const WRITERS: usize = 8;
 
+/// One fault test at a time: each runs six servers and eight writers, and
+/// a failover's timing should not depend on how busy the other tests keep
+/// the machine's cores.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[derive(Debug, Default)]
 struct Seen {
     calls: u64,
@@ -124,6 +129,7 @@ fn script_cached(cluster: &RedisCluster, port: u16) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_promoted_by_cluster_failover_serves_without_a_visible_error() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let deployment = Arc::new(Deployment::cluster());
     let cluster = cluster_of(&deployment);
     let store = deployment.store().await;
@@ -159,6 +165,7 @@ async fn a_replica_promoted_by_cluster_failover_serves_without_a_visible_error()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_primary_loses_no_write_acknowledged_by_a_replica() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let mut deployment = Deployment::cluster();
     let url = deployment.url();
     let options = RedisOptions {
@@ -198,6 +205,7 @@ async fn a_killed_primary_loses_no_write_acknowledged_by_a_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slots_moving_under_traffic_fail_no_operation() {
+    let _turn = ONE_AT_A_TIME.lock().await;
     let deployment = Arc::new(Deployment::cluster());
     let cluster = cluster_of(&deployment);
     let store = deployment.store().await;

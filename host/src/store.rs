@@ -38,7 +38,8 @@ struct Inner {
 /// Where sessions are kept.
 #[derive(Clone)]
 pub enum StorageConfig {
-    /// A Redis server, by URL: `redis://[user:password@]host[:port][/db]`.
+    /// A Redis server, by URL: `redis://[user:password@]host[:port][/db]`;
+    /// or a Redis Cluster, by one or more comma-separated node URLs.
     Redis { url: String, options: RedisOptions },
     /// An in-memory store, private to this `SessionStore` and its clones.
     Memory,
@@ -60,7 +61,9 @@ pub struct SessionStoreBuilder {
 }
 
 impl SessionStoreBuilder {
-    /// Keep sessions in Redis at `url`.
+    /// Keep sessions in Redis at `url`, or on the Redis Cluster whose
+    /// nodes' URLs `url` lists comma-separated (one is enough; a single URL
+    /// of a cluster node works too: the server says it is one).
     pub fn redis(mut self, url: impl Into<String>) -> Self {
         self.storage = StorageConfig::Redis { url: url.into(), options: RedisOptions::default() };
         self

@@ -1,0 +1,44 @@
+// Transpiles the built component(s) with jco into generated/ (never committed).
+//
+//   npm run build                      from js/, after the component is built
+//   AGENT_SESSIONS_WASM=path npm run build   another agent_sessions_guest.wasm
+//
+// generated/guest/   the session component (required)
+// generated/hostile/ tests/hostile-guest, a deliberately misbehaving
+//                    component the tests use (skipped with a note if absent)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const pkg = resolve(here, '..');
+const repo = resolve(pkg, '..');
+const release = join(repo, 'target', 'component', 'wasm32-wasip2', 'release');
+const guest = process.env.AGENT_SESSIONS_WASM ?? join(release, 'agent_sessions_guest.wasm');
+const hostile = process.env.AGENT_SESSIONS_HOSTILE_WASM ?? join(dirname(guest), 'hostile_guest.wasm');
+const jco = join(pkg, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js');
+// Every kv import can wait on Redis: JSPI suspends the guest there. Both
+// names, versioned as the component imports them.
+const ASYNC_IMPORTS = ['agent:sessions/kv@0.4.0#execute', 'agent:sessions/kv@0.4.0#execute-each'];
+
+function transpile(wasm, name) {
+  const out = join(pkg, 'generated', name);
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const args = [jco, 'transpile', wasm, '-o', out, '--name', 'component', '--instantiation', 'async',
+    '--async-mode', 'jspi', '--async-exports', '*', '--quiet'];
+  for (const name of ASYNC_IMPORTS) args.push('--async-imports', name);
+  execFileSync(process.execPath, args, { stdio: 'inherit' });
+  writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+  console.log(`transpiled ${wasm} -> ${out}`);
+}
+
+if (!existsSync(guest)) {
+  console.error(`${guest} is missing: build the component first (make build, or cargo build --workspace), ` +
+    'or set AGENT_SESSIONS_WASM to a built agent_sessions_guest.wasm');
+  process.exit(1);
+}
+transpile(guest, 'guest');
+if (existsSync(hostile)) transpile(hostile, 'hostile');
+else console.log(`note: ${hostile} is missing; the hostile-component tests will fail until it is built`);

@@ -7,7 +7,7 @@
 // generated/hostile/ tests/hostile-guest, a deliberately misbehaving
 //                    component the tests use (skipped with a note if absent)
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,5 +40,7 @@ if (!existsSync(guest)) {
   process.exit(1);
 }
 transpile(guest, 'guest');
+// The Redis side of kv.execute, shipped with the package.
+copyFileSync(join(repo, 'redis', 'kv_batch.lua'), join(pkg, 'generated', 'kv_batch.lua'));
 if (existsSync(hostile)) transpile(hostile, 'hostile');
 else console.log(`note: ${hostile} is missing; the hostile-component tests will fail until it is built`);

@@ -1,0 +1,234 @@
+// Loading the transpiled component and calling its `repository` export.
+//
+// Each component is compiled once per process (per memory limit); a
+// repository keeps a pool of instances and runs one call at a time on each
+// (jco's JSPI glue expects one task in flight per instance). An instance
+// that trapped, ran out of memory or out of time is dropped, so the next
+// call gets a fresh one.
+import { readFile } from 'node:fs/promises';
+import { Script, createContext } from 'node:vm';
+import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
+import { ComponentError, sessionError } from './errors.js';
+import { StorageFailure } from './kv.js';
+
+const GENERATED = new URL('../generated/', import.meta.url);
+const PAGE = 65536;
+const compiled = new Map();
+
+/** The directory of a transpiled component: 'guest' (the default),
+ * 'hostile' (tests), or a path/URL of another `jco transpile` output. */
+export function componentDir(component) {
+  if (component === undefined || component === 'guest' || component === 'hostile') {
+    return new URL(`${component ?? 'guest'}/`, GENERATED);
+  }
+  const text = String(component);
+  return new URL(text.endsWith('/') ? text : `${text}/`, text.startsWith('file:') ? undefined : `file://${process.cwd()}/`);
+}
+
+/** Its core modules, compiled with every memory's maximum lowered to `memoryLimit`. */
+function compile(dir, memoryLimit) {
+  const key = `${dir.href}|${memoryLimit}`;
+  let entry = compiled.get(key);
+  if (entry === undefined) {
+    entry = (async () => {
+      const { instantiate } = await import(new URL('component.js', dir).href);
+      const modules = new Map();
+      for (const name of ['component.core.wasm', 'component.core2.wasm', 'component.core3.wasm']) {
+        let bytes;
+        try {
+          bytes = await readFile(new URL(name, dir));
+        } catch (error) {
+          if (error.code === 'ENOENT' && name !== 'component.core.wasm') continue;
+          throw error;
+        }
+        modules.set(name, await WebAssembly.compile(limitMemory(bytes, Math.floor(memoryLimit / PAGE))));
+      }
+      return { instantiate, modules };
+    })();
+    entry.catch(() => compiled.delete(key));
+    compiled.set(key, entry);
+  }
+  return entry;
+}
+
+// ------------------------------------------------------------ memory limit
+
+function readLeb(bytes, at) {
+  let value = 0, shift = 0, byte;
+  do {
+    byte = bytes[at++];
+    value += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (byte & 0x80);
+  return [value, at];
+}
+
+function leb(value) {
+  const out = [];
+  do {
+    let byte = value % 128;
+    value = Math.floor(value / 128);
+    if (value > 0) byte |= 0x80;
+    out.push(byte);
+  } while (value > 0);
+  return out;
+}
+
+/** The core module with each memory it defines given a maximum of at most
+ * `maxPages` (or its minimum, if larger): `memory.grow` past it fails, and
+ * the guest's allocator traps instead of taking the machine's memory. */
+export function limitMemory(bytes, maxPages) {
+  const parts = [bytes.subarray(0, 8)];
+  let at = 8;
+  while (at < bytes.length) {
+    const id = bytes[at];
+    const [size, start] = readLeb(bytes, at + 1);
+    const end = start + size;
+    if (id !== 5) {
+      parts.push(bytes.subarray(at, end));
+    } else {
+      let [count, p] = readLeb(bytes, start);
+      const body = leb(count);
+      for (let i = 0; i < count; i++) {
+        const flags = bytes[p++];
+        if (flags & 0x04) return bytes; // memory64: leave it alone
+        let min, max;
+        [min, p] = readLeb(bytes, p);
+        if (flags & 0x01) [max, p] = readLeb(bytes, p);
+        const limit = Math.max(min, Math.min(max ?? Infinity, maxPages));
+        body.push(flags | 0x01, ...leb(min), ...leb(limit));
+      }
+      parts.push(Uint8Array.of(5, ...leb(body.length), ...body));
+    }
+    at = end;
+  }
+  return Buffer.concat(parts);
+}
+
+// ------------------------------------------------------------ time limit
+
+// A watchdog for the part of a call that runs before its first Redis wait:
+// node:vm's timeout stops running wasm (V8 checks for interrupts in loops).
+// After a kv wait the guest resumes from a microtask, outside the watchdog.
+const watchdog = new Script('run()');
+const watchdogContext = createContext({ run: null });
+
+function startWithin(timeLimitMs, start) {
+  watchdogContext.run = start;
+  try {
+    return watchdog.runInContext(watchdogContext, { timeout: timeLimitMs, breakOnSigint: false });
+  } finally {
+    watchdogContext.run = null;
+  }
+}
+
+// ------------------------------------------------------------ instances
+
+/** The imports of one instance; `kv` must never throw (a throw leaks into
+ * the guest and eventually corrupts the instance). */
+function imports(kv, settings) {
+  const wasi = new WASIShim({ environment: {}, arguments: [], sandbox: { preopens: {}, enableNetwork: false } })
+    .getImportObject();
+  const bound = {};
+  for (const [name, value] of Object.entries(wasi)) bound[name.replace(/@[^@]*$/, '')] = value;
+  const guard = (fn) => async (keys, batch) => {
+    try {
+      return await fn(keys, batch);
+    } catch (error) {
+      const failure = error instanceof StorageFailure
+        ? { kind: error.kind, message: error.message }
+        : { kind: 'other', message: `the JavaScript kv host failed: ${error?.name ?? 'Error'}: ${error?.message ?? error}` };
+      return { tag: 'err', val: failure };
+    }
+  };
+  bound['agent:sessions/config'] = { getSettings: () => settings };
+  bound['agent:sessions/kv'] = {
+    execute: guard((keys, batch) => kv.execute(keys, batch)),
+    executeEach: guard((keys, batches) => kv.executeEach(keys, batches)),
+  };
+  return bound;
+}
+
+export class ComponentRuntime {
+  constructor({ component, kv, settings, memoryLimit, timeLimit, poolSize }) {
+    this.dir = componentDir(component);
+    this.kv = kv;
+    this.settings = settings;
+    this.memoryLimit = memoryLimit;
+    this.timeLimitMs = Math.max(1, Math.round(timeLimit * 1000));
+    this.poolSize = poolSize;
+    this.idle = [];
+    this.live = 0;
+    this.waiters = [];
+  }
+
+  async instance() {
+    const idle = this.idle.pop();
+    if (idle !== undefined) return idle;
+    if (this.live >= this.poolSize) {
+      return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+    }
+    this.live++;
+    try {
+      const { instantiate, modules } = await compile(this.dir, this.memoryLimit);
+      const root = await instantiate((name) => modules.get(name), imports(this.kv, this.settings));
+      return root.repository;
+    } catch (error) {
+      this.live--;
+      this.wake();
+      throw new ComponentError(`cannot instantiate the component ${this.dir.pathname}: ${error?.message ?? error}`);
+    }
+  }
+
+  release(instance) {
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) waiter.resolve(instance);
+    else this.idle.push(instance);
+  }
+
+  /** One instance fewer: let a waiting call make a new one. */
+  drop() {
+    this.live--;
+    this.wake();
+  }
+
+  wake() {
+    const waiter = this.waiters.shift();
+    if (waiter !== undefined) this.instance().then(waiter.resolve, waiter.reject);
+  }
+
+  /** Calls `repository.<name>`: its ok value, or throws the SessionError
+   * for its error case, or ComponentError for a trap. */
+  async call(name, ...args) {
+    const instance = await this.instance();
+    let result;
+    try {
+      result = await startWithin(this.timeLimitMs, () => instance[name](...args));
+    } catch (error) {
+      if (error?.payload !== undefined && error?.payload?.tag !== undefined) {
+        this.release(instance); // the guest returned its error case: the instance is fine
+        throw sessionError(error.payload);
+      }
+      this.drop(); // trapped, out of memory or out of time: its state is undefined
+      throw new ComponentError(describeFailure(error, this.timeLimitMs, this.memoryLimit));
+    }
+    this.release(instance);
+    return result;
+  }
+
+  close() {
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new ComponentError('the repository is closed'));
+    this.idle.length = 0;
+  }
+}
+
+function describeFailure(error, timeLimitMs, memoryLimit) {
+  const text = String(error?.message ?? error);
+  if (error?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+    return `the session component ran longer than its time limit of ${timeLimitMs / 1000} s and was stopped`;
+  }
+  if (/unreachable|out of memory|memory allocation/i.test(text)) {
+    return `the session component failed (${text}); it may have exceeded its memory limit of ${Math.floor(memoryLimit / 1048576)} MiB`;
+  }
+  return `the session component failed: ${error?.name ?? 'Error'}: ${text}`;
+}

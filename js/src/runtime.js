@@ -6,10 +6,10 @@
 // that trapped, ran out of memory or out of time is dropped, so the next
 // call gets a fresh one.
 import { readFile } from 'node:fs/promises';
-import { Script, createContext } from 'node:vm';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { ComponentError, sessionError } from './errors.js';
 import { StorageFailure } from './kv.js';
+import { acquireWatchdog, releaseWatchdog, watch } from './watchdog.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 const PAGE = 65536;
@@ -105,33 +105,17 @@ export function limitMemory(bytes, maxPages) {
   return Buffer.concat(parts);
 }
 
-// ------------------------------------------------------------ time limit
-
-// A watchdog for the part of a call that runs before its first Redis wait:
-// node:vm's timeout stops running wasm (V8 checks for interrupts in loops).
-// After a kv wait the guest resumes from a microtask, outside the watchdog.
-const watchdog = new Script('run()');
-const watchdogContext = createContext({ run: null });
-
-function startWithin(timeLimitMs, start) {
-  watchdogContext.run = start;
-  try {
-    return watchdog.runInContext(watchdogContext, { timeout: timeLimitMs, breakOnSigint: false });
-  } finally {
-    watchdogContext.run = null;
-  }
-}
-
 // ------------------------------------------------------------ instances
 
 /** The imports of one instance; `kv` must never throw (a throw leaks into
  * the guest and eventually corrupts the instance). */
-function imports(kv, settings) {
+function imports(kv, settings, state) {
   const wasi = new WASIShim({ environment: {}, arguments: [], sandbox: { preopens: {}, enableNetwork: false } })
     .getImportObject();
   const bound = {};
   for (const [name, value] of Object.entries(wasi)) bound[name.replace(/@[^@]*$/, '')] = value;
   const guard = (fn) => async (keys, batch) => {
+    state.watch?.leave(); // waiting on Redis is not guest time
     try {
       return await fn(keys, batch);
     } catch (error) {
@@ -139,6 +123,8 @@ function imports(kv, settings) {
         ? { kind: error.kind, message: error.message }
         : { kind: 'other', message: `the JavaScript kv host failed: ${error?.name ?? 'Error'}: ${error?.message ?? error}` };
       return { tag: 'err', val: failure };
+    } finally {
+      state.watch?.enter();
     }
   };
   bound['agent:sessions/config'] = { getSettings: () => settings };
@@ -160,6 +146,8 @@ export class ComponentRuntime {
     this.idle = [];
     this.live = 0;
     this.waiters = [];
+    this.closed = false;
+    acquireWatchdog();
   }
 
   async instance() {
@@ -171,8 +159,9 @@ export class ComponentRuntime {
     this.live++;
     try {
       const { instantiate, modules } = await compile(this.dir, this.memoryLimit);
-      const root = await instantiate((name) => modules.get(name), imports(this.kv, this.settings));
-      return root.repository;
+      const state = { watch: null };
+      const root = await instantiate((name) => modules.get(name), imports(this.kv, this.settings, state));
+      return { repository: root.repository, state };
     } catch (error) {
       this.live--;
       this.wake();
@@ -202,9 +191,14 @@ export class ComponentRuntime {
   async call(name, ...args) {
     const instance = await this.instance();
     let result;
+    const watched = watch(this.timeLimitMs);
+    instance.state.watch = watched;
     try {
-      result = await startWithin(this.timeLimitMs, () => instance[name](...args));
+      watched.enter();
+      result = await Promise.race([instance.repository[name](...args), watched.stopped]);
     } catch (error) {
+      watched.done();
+      instance.state.watch = null;
       if (error?.payload !== undefined && error?.payload?.tag !== undefined) {
         this.release(instance); // the guest returned its error case: the instance is fine
         throw sessionError(error.payload);
@@ -212,11 +206,17 @@ export class ComponentRuntime {
       this.drop(); // trapped, out of memory or out of time: its state is undefined
       throw new ComponentError(describeFailure(error, this.timeLimitMs, this.memoryLimit));
     }
+    watched.done();
+    instance.state.watch = null;
     this.release(instance);
     return result;
   }
 
   close() {
+    if (!this.closed) {
+      this.closed = true;
+      releaseWatchdog();
+    }
     for (const waiter of this.waiters.splice(0)) waiter.reject(new ComponentError('the repository is closed'));
     this.idle.length = 0;
   }
@@ -224,7 +224,7 @@ export class ComponentRuntime {
 
 function describeFailure(error, timeLimitMs, memoryLimit) {
   const text = String(error?.message ?? error);
-  if (error?.code === 'ERR_SCRIPT_EXECUTION_TIMEOUT') {
+  if (error?.message === 'time limit') {
     return `the session component ran longer than its time limit of ${timeLimitMs / 1000} s and was stopped`;
   }
   if (/unreachable|out of memory|memory allocation/i.test(text)) {

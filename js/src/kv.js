@@ -71,18 +71,33 @@ export class RedisKv {
     if (this.connecting === null) {
       this.connecting = this.client.connect().catch((error) => { this.lastError = error; });
     }
-    if (this.client.isOpen && !this.client.isReady && this.everReady) {
-      // Reconnecting after a failure: fail fast rather than queue.
-      throw new StorageFailure('unavailable', `Redis is unavailable at ${this.redactedUrl}: ${describe(this.lastError)}`);
-    }
     let timer;
     const timeout = new Promise((resolve) => { timer = setTimeout(resolve, this.connectTimeout); });
-    await Promise.race([this.connecting, timeout, once(this.client, 'ready')]);
+    // The client's next connection attempt, whichever way it ends (it
+    // retries at most every 500 ms), or the connect timeout.
+    const waits = [this.connecting, timeout, this.nextAttempt()];
+    await Promise.race(waits);
     clearTimeout(timer);
     if (!this.client.isReady) {
       throw new StorageFailure('unavailable', `Redis is unavailable at ${this.redactedUrl}: ${describe(this.lastError)}`);
     }
     this.everReady = true;
+  }
+
+  nextAttempt() {
+    if (this.waiting == null) {
+      this.waiting = new Promise((resolve) => {
+        const done = () => {
+          this.client.off('ready', done);
+          this.client.off('error', done);
+          this.waiting = null;
+          resolve();
+        };
+        this.client.on('ready', done);
+        this.client.on('error', done);
+      });
+    }
+    return this.waiting;
   }
 
   /** `kv.execute`: the script's reply; StorageFailure when Redis did not run it. */
@@ -167,10 +182,6 @@ export class RedisKv {
 
 function isNoScript(error) {
   return typeof error?.message === 'string' && error.message.startsWith('NOSCRIPT');
-}
-
-function once(emitter, event) {
-  return new Promise((resolve) => emitter.once(event, resolve));
 }
 
 function describe(error) {

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { ComponentError, sessionError } from './errors.js';
 import { StorageFailure } from './kv.js';
-import { acquireWatchdog, releaseWatchdog, watch } from './watchdog.js';
+import { FUEL_EXPORT, instrumentLoops } from './fuel.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 const PAGE = 65536;
@@ -41,6 +41,7 @@ function compile(dir, memoryLimit) {
           if (error.code === 'ENOENT' && name !== 'component.core.wasm') continue;
           throw error;
         }
+        if (name === 'component.core.wasm') bytes = instrumentLoops(bytes) ?? bytes;
         modules.set(name, await WebAssembly.compile(limitMemory(bytes, Math.floor(memoryLimit / PAGE))));
       }
       return { instantiate, modules };
@@ -115,7 +116,6 @@ function imports(kv, settings, state) {
   const bound = {};
   for (const [name, value] of Object.entries(wasi)) bound[name.replace(/@[^@]*$/, '')] = value;
   const guard = (fn) => async (keys, batch) => {
-    state.watch?.leave(); // waiting on Redis is not guest time
     try {
       return await fn(keys, batch);
     } catch (error) {
@@ -124,7 +124,7 @@ function imports(kv, settings, state) {
         : { kind: 'other', message: `the JavaScript kv host failed: ${error?.name ?? 'Error'}: ${error?.message ?? error}` };
       return { tag: 'err', val: failure };
     } finally {
-      state.watch?.enter();
+      if (state.fuel !== null) state.fuel.value = state.budget; // a new stretch of guest code
     }
   };
   bound['agent:sessions/config'] = { getSettings: () => settings };
@@ -136,18 +136,17 @@ function imports(kv, settings, state) {
 }
 
 export class ComponentRuntime {
-  constructor({ component, kv, settings, memoryLimit, timeLimit, poolSize }) {
+  constructor({ component, kv, settings, memoryLimit, fuel, poolSize }) {
     this.dir = componentDir(component);
     this.kv = kv;
     this.settings = settings;
     this.memoryLimit = memoryLimit;
-    this.timeLimitMs = Math.max(1, Math.round(timeLimit * 1000));
+    this.fuel = fuel;
     this.poolSize = poolSize;
     this.idle = [];
     this.live = 0;
     this.waiters = [];
     this.closed = false;
-    acquireWatchdog();
   }
 
   async instance() {
@@ -159,8 +158,13 @@ export class ComponentRuntime {
     this.live++;
     try {
       const { instantiate, modules } = await compile(this.dir, this.memoryLimit);
-      const state = { watch: null };
-      const root = await instantiate((name) => modules.get(name), imports(this.kv, this.settings, state));
+      const state = { fuel: null, budget: this.fuel };
+      const instantiateCore = async (module, importObject) => {
+        const instance = await WebAssembly.instantiate(module, importObject);
+        if (instance.exports[FUEL_EXPORT] !== undefined) state.fuel = instance.exports[FUEL_EXPORT];
+        return instance;
+      };
+      const root = await instantiate((name) => modules.get(name), imports(this.kv, this.settings, state), instantiateCore);
       return { repository: root.repository, state };
     } catch (error) {
       this.live--;
@@ -191,41 +195,34 @@ export class ComponentRuntime {
   async call(name, ...args) {
     const instance = await this.instance();
     let result;
-    const watched = watch(this.timeLimitMs);
-    instance.state.watch = watched;
+    const fuel = instance.state.fuel;
     try {
-      watched.enter();
-      result = await Promise.race([instance.repository[name](...args), watched.stopped]);
+      if (fuel !== null) fuel.value = this.fuel;
+      result = await instance.repository[name](...args);
     } catch (error) {
-      watched.done();
-      instance.state.watch = null;
       if (error?.payload !== undefined && error?.payload?.tag !== undefined) {
         this.release(instance); // the guest returned its error case: the instance is fine
         throw sessionError(error.payload);
       }
       this.drop(); // trapped, out of memory or out of time: its state is undefined
-      throw new ComponentError(describeFailure(error, this.timeLimitMs, this.memoryLimit));
+      const outOfFuel = fuel !== null && fuel.value === 0;
+      throw new ComponentError(describeFailure(error, outOfFuel, this.fuel, this.memoryLimit));
     }
-    watched.done();
-    instance.state.watch = null;
     this.release(instance);
     return result;
   }
 
   close() {
-    if (!this.closed) {
-      this.closed = true;
-      releaseWatchdog();
-    }
+    this.closed = true;
     for (const waiter of this.waiters.splice(0)) waiter.reject(new ComponentError('the repository is closed'));
     this.idle.length = 0;
   }
 }
 
-function describeFailure(error, timeLimitMs, memoryLimit) {
+function describeFailure(error, outOfFuel, fuel, memoryLimit) {
   const text = String(error?.message ?? error);
-  if (error?.message === 'time limit') {
-    return `the session component ran longer than its time limit of ${timeLimitMs / 1000} s and was stopped`;
+  if (outOfFuel) {
+    return `the session component ran out of fuel (more than ${fuel} loop iterations without waiting on Redis) and was stopped`;
   }
   if (/unreachable|out of memory|memory allocation/i.test(text)) {
     return `the session component failed (${text}); it may have exceeded its memory limit of ${Math.floor(memoryLimit / 1048576)} MiB`;

@@ -6,8 +6,12 @@ COMPONENT := target/component/$(WASM_TARGET)/release/agent_sessions_guest.wasm
 PYTHON ?= python3
 VENV := .venv
 VENV_PYTHON := $(VENV)/bin/python
+# The JavaScript host runs on the Node 24 that js/package.json pins (the
+# npm registry's `node` package): JSPI needs 24+, whatever node is on PATH.
+JS_NODE := js/node_modules/.bin/node
+HOSTILE := target/component/$(WASM_TARGET)/release/hostile_guest.wasm
 
-.PHONY: help deps setup build run test test-python check-wheel lint lint-python bench bench-python fuzz component python-native wheel release clean
+.PHONY: help deps setup build run test test-python test-js check-wheel lint lint-python bench bench-python bench-js fuzz component python-native wheel release js clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -21,6 +25,7 @@ deps: ## Install only what this machine lacks (wasm32-wasip2, redis-server, pyth
 setup: deps ## deps, then build every target and make .venv with the Python package's native module (release)
 	$(CARGO) build --workspace --all-targets
 	@$(MAKE) --no-print-directory python-native
+	@$(MAKE) --no-print-directory js
 
 build: deps ## Build the host, the CLI and the embedded component (debug)
 	$(CARGO) build --workspace
@@ -34,9 +39,29 @@ run: build ## Set up what is missing, build, run `sessions demo` on a throwaway 
 test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers) and the wheel check
 	$(CARGO) test --workspace
 	@$(MAKE) --no-print-directory test-python check-wheel
+	@$(MAKE) --no-print-directory test-js
 
 test-python: python-native ## pytest of the Python package on both backends (conformance, interop with the Rust CLI)
 	cd python && ../$(VENV_PYTHON) -m pytest -q
+
+# npm ci installs the lockfile's packages, the pinned Node 24 among them
+# (npm itself comes with the machine's Node); npm run build transpiles the
+# built component with jco into js/generated/ (not committed).
+js: $(COMPONENT) ## Install the JavaScript package's pinned Node and packages (npm ci) and transpile the component into js/generated/
+	cd js && npm ci --no-audit --no-fund
+	cd js && PATH=$(CURDIR)/js/node_modules/.bin:$$PATH npm run build
+
+$(COMPONENT) $(HOSTILE):
+	$(CARGO) build --workspace
+
+# The interop tests drive the Rust CLI (target/debug/sessions) and the
+# Python package in .venv: make test builds both before.
+test-js: js python-native ## node --test of the JavaScript host (conformance, interop with the Rust CLI and Python, Redis restart, hostile component)
+	cd js && PATH=$(CURDIR)/js/node_modules/.bin:$$PATH npm test
+
+bench-js: js ## JavaScript host vs Rust host: p50 per operation at concurrency 1, throughput at 32 (target/bench/js.json; BENCH_QUICK=1 for a short run)
+	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
+	$(JS_NODE) js/bench/compare_hosts.mjs --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
 
 check-wheel: wheel ## Install the wheel into a fresh virtual environment and use it there
 	@scripts/check-wheel.sh $(PYTHON) dist
@@ -96,4 +121,4 @@ release: deps ## Optimised CLI at target/release/sessions
 
 clean: ## Remove build output
 	$(CARGO) clean
-	rm -rf dist
+	rm -rf dist js/generated

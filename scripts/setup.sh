@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build, run and test agent-sessions:
-# the wasm32-wasip2 Rust target, redis-server, and Python 3 with venv. Safe
+# the wasm32-wasip2 Rust target, redis-server, Python 3 with venv, and npm. Safe
 # to run again: when nothing is missing it only looks (well under a second),
 # which is why `make run` and `make test` run it first every time.
 #
@@ -34,7 +34,14 @@ else
 fi
 
 # Debian/Ubuntu packages for what is missing, installed in one apt-get run.
+# npm (any Node) is only the installer: `make js` gets the pinned Node 24
+# that the JavaScript host runs on from the npm registry (js/package.json).
 missing=()
+if command -v npm >/dev/null 2>&1; then
+  say "npm: $(npm --version) (the JavaScript host's Node comes from js/package.json)"
+else
+  missing+=(nodejs npm)
+fi
 if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
   say "redis-server: $(redis-server --version | cut -d' ' -f3)"
 else

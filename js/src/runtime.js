@@ -127,6 +127,9 @@ function imports(kv, settings, state) {
       if (state.fuel !== null) state.fuel.value = state.budget; // a new stretch of guest code
     }
   };
+  // No environment, arguments or working directory (the shim would hand
+  // over process.env), no preopened files, no network.
+  bound['wasi:cli/environment'] = { getEnvironment: () => [], getArguments: () => [], initialCwd: () => undefined };
   bound['agent:sessions/config'] = { getSettings: () => settings };
   bound['agent:sessions/kv'] = {
     execute: guard((keys, batch) => kv.execute(keys, batch)),

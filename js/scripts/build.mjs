@@ -7,9 +7,10 @@
 // generated/hostile/ tests/hostile-guest, a deliberately misbehaving
 //                    component the tests use (skipped with a note if absent)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { leanGlue } from './lean-glue.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkg = resolve(here, '..');
@@ -31,6 +32,10 @@ function transpile(wasm, name) {
   for (const name of ASYNC_IMPORTS) args.push('--async-imports', name);
   execFileSync(process.execPath, args, { stdio: 'inherit' });
   writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
+  const glue = join(out, 'component.js');
+  const lean = process.env.AGENT_SESSIONS_JS_GLUE === 'as-generated' ? null : leanGlue(readFileSync(glue, 'utf8'));
+  if (lean !== null) writeFileSync(glue, lean);
+  else console.log(`note: ${glue} is used as jco generated it`);
   console.log(`transpiled ${wasm} -> ${out}`);
 }
 

@@ -211,4 +211,4 @@ export class SessionRepository {
   }
 }
 
-export { SessionError as default };
+

@@ -59,7 +59,12 @@ export class RedisKv {
     });
     this.lastError = null;
     // Without a listener node-redis's 'error' events would crash the process.
-    this.client.on('error', (error) => { this.lastError = error; });
+    this.client.on('error', (error) => {
+      this.lastError = error;
+      this.failing = true;
+    });
+    this.client.on('ready', () => { this.failing = false; });
+    this.failing = false;
     this.connecting = null;
     this.closed = false;
   }
@@ -70,11 +75,14 @@ export class RedisKv {
     if (this.closed) throw new StorageFailure('unavailable', 'the repository is closed');
     if (this.connecting === null) {
       this.connecting = this.client.connect().catch((error) => { this.lastError = error; });
+    } else if (this.failing) {
+      // Its last attempt failed: fail now, as a fresh connection would; the
+      // client keeps reconnecting on its own (at most every 500 ms).
+      throw new StorageFailure('unavailable', `Redis is unavailable at ${this.redactedUrl}: ${describe(this.lastError)}`);
     }
     let timer;
     const timeout = new Promise((resolve) => { timer = setTimeout(resolve, this.connectTimeout); });
-    // The client's next connection attempt, whichever way it ends (it
-    // retries at most every 500 ms), or the connect timeout.
+    // The first connection attempt, whichever way it ends, or the connect timeout.
     const waits = [this.connecting, timeout, this.nextAttempt()];
     await Promise.race(waits);
     clearTimeout(timer);

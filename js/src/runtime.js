@@ -122,7 +122,10 @@ function imports(kv, settings, state) {
       const failure = error instanceof StorageFailure
         ? { kind: error.kind, message: error.message }
         : { kind: 'other', message: `the JavaScript kv host failed: ${error?.name ?? 'Error'}: ${error?.message ?? error}` };
-      return { tag: 'err', val: failure };
+      // How jco's glue (1.11 and 1.35 alike) takes an import's `err`: a
+      // thrown non-Error with `payload`. A thrown Error would pass through
+      // the guest and out of the export instead.
+      throw { payload: failure };
     } finally {
       if (state.fuel !== null) state.fuel.value = state.budget; // a new stretch of guest code
     }

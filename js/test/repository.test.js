@@ -2,6 +2,7 @@
 // stopped and restarted mid-use, the hostile component, the instance pool,
 // the sharded layout, secrets in messages, close().
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
@@ -109,7 +110,8 @@ describe('repository', () => {
       await assert.rejects(repo.createSession({ model_id: 'm' }), { storageKind: 'unavailable' });
       await assert.rejects(repo.ping(), BackendError);
       await own.start(); // empty: no persistence, and no script loaded (NOSCRIPT path)
-      if (!repo.kv.client.isReady) await repo.kv.nextAttempt();
+      // The client reconnects by itself; until it has, calls fail fast.
+      if (!repo.kv.client.isReady) await once(repo.kv.client, 'ready');
       assert.equal(await repo.getSession(created.id), null);
       const again = await repo.createSession({ model_id: 'after restart' });
       assert.equal((await repo.getSession(again.id)).model_id, 'after restart');
@@ -127,6 +129,10 @@ describe('repository', () => {
     assert.ok(!error.message.includes('s3cret-pw'), error.message);
     assert.ok(error.message.includes('user:***@'), error.message);
     assert.ok(!repo.storage.includes('s3cret-pw'));
+    // Many kv failures in a row leave the instances usable (each is the
+    // contract's storage-failure, not an exception through the guest).
+    const errors = await Promise.all(Array.from({ length: 300 }, () => repo.listSessions().catch((e) => e)));
+    assert.ok(errors.every((e) => e instanceof BackendError && e.storageKind === 'unavailable'), String(errors[0]));
   });
 
   test('the pool: many concurrent calls, at most poolSize instances', async () => {

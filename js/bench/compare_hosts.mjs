@@ -36,6 +36,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     'concurrent-calls': { type: 'string' },
     pools: { type: 'string', default: '1,8,32' },
+    'alt-component': { type: 'string' },
     quick: { type: 'boolean', default: false },
     output: { type: 'string', default: 'target/bench/js.json' },
   },
@@ -152,8 +153,8 @@ function pool(into, round) {
   }
 }
 
-async function throughput(url, poolSize) {
-  const repo = new SessionRepository(url, { poolSize });
+async function throughput(url, poolSize, component) {
+  const repo = new SessionRepository(url, { poolSize, component });
   try {
     // Warm up every instance of the pool.
     await Promise.all(Array.from({ length: CONCURRENCY }, () => repo.ping().then(() => repo.listSessions(1))));
@@ -182,32 +183,49 @@ async function throughput(url, poolSize) {
 const server = await startRedis();
 try {
   const repo = new SessionRepository(server.url);
+  const alt = args['alt-component'] ? new SessionRepository(server.url, { component: args['alt-component'] }) : null;
   // Warm-up: the JIT and the pool, as host-latency warms up itself.
   await jsRound(repo, WARMUP);
-  const pooledJs = {}, pooledRust = {};
+  if (alt) await jsRound(alt, WARMUP);
+  const pooledJs = {}, pooledRust = {}, pooledAlt = {};
+  const hosts = alt ? ['js', 'rust', 'alt'] : ['js', 'rust'];
   for (let round = 0; round < ROUNDS; round++) {
-    const order = round % 2 === 0 ? ['js', 'rust'] : ['rust', 'js'];
+    const order = round % 2 === 0 ? hosts : [...hosts].reverse();
     for (const host of order) {
       if (host === 'js') pool(pooledJs, await jsRound(repo, ITERATIONS));
+      else if (host === 'alt') pool(pooledAlt, await jsRound(alt, ITERATIONS));
       else pool(pooledRust, rustRound(server.url, ITERATIONS));
       process.stderr.write(`round ${round + 1}/${ROUNDS}: ${host} done\n`);
     }
   }
   await repo.close();
+  await alt?.close();
   const js = summarize(pooledJs), rust = summarize(pooledRust);
+  const altResult = alt ? summarize(pooledAlt) : null;
   const ratios = {};
   for (const op of OPS) ratios[op] = { js_over_rust_p50: js[op].p50_us / rust[op].p50_us, target: 2, met: js[op].p50_us <= 2 * rust[op].p50_us };
   const concurrent = [];
   for (const size of POOLS) concurrent.push(await throughput(server.url, size));
+  const concurrentAlt = [];
+  if (alt) for (const size of POOLS) concurrentAlt.push(await throughput(server.url, size, args['alt-component']));
 
   console.log(`\nLatency at concurrency 1 (µs; ${ROUNDS} rounds x ${ITERATIONS} calls per host, alternating)`);
   console.log('op       JS p50    JS p99  Rust p50  Rust p99  JS/Rust p50 (target <= 2)');
   for (const op of OPS) {
     console.log(`${op.padEnd(7)} ${js[op].p50_us.toFixed(0).padStart(7)} ${js[op].p99_us.toFixed(0).padStart(8)} ${rust[op].p50_us.toFixed(0).padStart(8)} ${rust[op].p99_us.toFixed(0).padStart(9)}  ${ratios[op].js_over_rust_p50.toFixed(2).padStart(6)} ${ratios[op].met ? 'met' : 'MISSED'}`);
   }
+  if (altResult) {
+    console.log(`\nThe same with the component from generated/${args['alt-component']} (µs)`);
+    console.log('op      alt p50   alt p99  alt/Rust p50');
+    for (const op of OPS) {
+      console.log(`${op.padEnd(7)} ${altResult[op].p50_us.toFixed(0).padStart(7)} ${altResult[op].p99_us.toFixed(0).padStart(9)}  ${(altResult[op].p50_us / rust[op].p50_us).toFixed(2).padStart(6)}`);
+    }
+  }
   console.log(`\nJS host throughput at concurrency ${CONCURRENCY} (${CONCURRENT_CALLS} calls per task and op)`);
-  console.log('pool  create/s    get/s');
-  for (const c of concurrent) console.log(`${String(c.pool_size).padStart(4)} ${c.create_ops_per_s.toFixed(0).padStart(9)} ${c.get_ops_per_s.toFixed(0).padStart(8)}`);
+  console.log('build   pool  create/s    get/s');
+  for (const [name, list] of [['default', concurrent], ['alt', concurrentAlt]]) {
+    for (const c of list) console.log(`${name.padEnd(7)} ${String(c.pool_size).padStart(4)} ${c.create_ops_per_s.toFixed(0).padStart(9)} ${c.get_ops_per_s.toFixed(0).padStart(8)}`);
+  }
 
   const output = fromRepo(args.output);
   mkdirSync(dirname(output), { recursive: true });
@@ -215,7 +233,8 @@ try {
     when: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model,
     rounds: ROUNDS, iterations: ITERATIONS, warmup: WARMUP, rust_bin: rustBin,
     hosts: { js: 'SessionRepository (js/, jco 1.35 JSPI, node-redis)', rust: 'the Rust host through host-latency' },
-    latency: { js, rust }, ratios, concurrent,
+    latency: { js, rust, ...(altResult ? { alt: altResult } : {}) }, ratios, concurrent,
+    ...(altResult ? { alt_component: args['alt-component'], concurrent_alt: concurrentAlt } : {}),
   }, null, 2)}\n`);
   console.log(`\nwrote ${output}`);
 } finally {

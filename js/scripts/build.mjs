@@ -3,6 +3,10 @@
 //   npm run build                      from js/, after the component is built
 //   AGENT_SESSIONS_WASM=path npm run build   another agent_sessions_guest.wasm
 //
+//   node scripts/build.mjs --jco /path/to/jco.js --out guest-jco1.11
+//                                      the component through another jco
+//                                      (the bench's --alt-component)
+//
 // generated/guest/   the session component (required)
 // generated/hostile/ tests/hostile-guest, a deliberately misbehaving
 //                    component the tests use (skipped with a note if absent)
@@ -10,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { leanGlue } from './lean-glue.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -18,7 +23,12 @@ const repo = resolve(pkg, '..');
 const release = join(repo, 'target', 'component', 'wasm32-wasip2', 'release');
 const guest = process.env.AGENT_SESSIONS_WASM ?? join(release, 'agent_sessions_guest.wasm');
 const hostile = process.env.AGENT_SESSIONS_HOSTILE_WASM ?? join(dirname(guest), 'hostile_guest.wasm');
-const jco = join(pkg, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js');
+const { values: options } = parseArgs({ options: { jco: { type: 'string' }, out: { type: 'string' } } });
+const jco = options.jco ?? join(pkg, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js');
+// Every export that can reach a kv import, i.e. all the host calls (named:
+// older jco versions take no '*').
+const ASYNC_EXPORTS = ['create', 'get', 'update', 'delete', 'list', 'extend-ttl', 'cleanup-expired', 'check-layout',
+  'reindex', 'stats'].map((name) => `agent:sessions/repository@0.4.0#${name}`);
 // Every kv import can wait on Redis: JSPI suspends the guest there. Both
 // names, versioned as the component imports them.
 const ASYNC_IMPORTS = ['agent:sessions/kv@0.4.0#execute', 'agent:sessions/kv@0.4.0#execute-each'];
@@ -28,8 +38,9 @@ function transpile(wasm, name) {
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
   const args = [jco, 'transpile', wasm, '-o', out, '--name', 'component', '--instantiation', 'async',
-    '--async-mode', 'jspi', '--async-exports', '*', '--quiet'];
+    '--async-mode', 'jspi', '--quiet'];
   for (const name of ASYNC_IMPORTS) args.push('--async-imports', name);
+  for (const name of ASYNC_EXPORTS) args.push('--async-exports', name);
   execFileSync(process.execPath, args, { stdio: 'inherit' });
   writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
   const glue = join(out, 'component.js');
@@ -43,6 +54,10 @@ if (!existsSync(guest)) {
   console.error(`${guest} is missing: build the component first (make build, or cargo build --workspace), ` +
     'or set AGENT_SESSIONS_WASM to a built agent_sessions_guest.wasm');
   process.exit(1);
+}
+if (options.out !== undefined) {
+  transpile(guest, options.out);
+  process.exit(0);
 }
 transpile(guest, 'guest');
 // The Redis side of kv.execute, shipped with the package.

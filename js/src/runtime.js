@@ -15,11 +15,12 @@ const GENERATED = new URL('../generated/', import.meta.url);
 const PAGE = 65536;
 const compiled = new Map();
 
-/** The directory of a transpiled component: 'guest' (the default),
- * 'hostile' (tests), or a path/URL of another `jco transpile` output. */
+/** The directory of a transpiled component: a name in generated/ ('guest',
+ * the default; 'hostile' for the tests; another build's --out), or a
+ * path/URL of another `jco transpile` output. */
 export function componentDir(component) {
-  if (component === undefined || component === 'guest' || component === 'hostile') {
-    return new URL(`${component ?? 'guest'}/`, GENERATED);
+  if (component === undefined || /^[\w.-]+$/.test(component)) {
+    return new URL(`${component ?? 'guest'}/`, GENERATED); // a build in generated/
   }
   const text = String(component);
   return new URL(text.endsWith('/') ? text : `${text}/`, text.startsWith('file:') ? undefined : `file://${process.cwd()}/`);

@@ -49,7 +49,7 @@ test-python: python-native ## pytest of the Python package on both backends (con
 # built component with jco into js/generated/ (not committed).
 js: $(COMPONENT) ## Install the JavaScript package's pinned Node and packages (npm ci) and transpile the component into js/generated/
 	cd js && npm ci --no-audit --no-fund
-	cd js && PATH=$(CURDIR)/js/node_modules/.bin:$$PATH npm run build
+	cd js && AGENT_SESSIONS_WASM=$(abspath $(COMPONENT)) npm run build
 
 $(COMPONENT) $(HOSTILE):
 	$(CARGO) build --workspace
@@ -57,7 +57,7 @@ $(COMPONENT) $(HOSTILE):
 # The interop tests drive the Rust CLI (target/debug/sessions) and the
 # Python package in .venv: make test builds both before.
 test-js: js python-native ## node --test of the JavaScript host (conformance, interop with the Rust CLI and Python, Redis restart, hostile component)
-	cd js && PATH=$(CURDIR)/js/node_modules/.bin:$$PATH npm test
+	cd js && npm test
 
 bench-js: js ## JavaScript host vs Rust host: p50 per operation at concurrency 1, throughput at 32 (target/bench/js.json; BENCH_QUICK=1 for a short run)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency

@@ -56,6 +56,29 @@ describe('repository', () => {
     assert.equal(typeof (await repo.ping()), 'number');
   });
 
+  test('check-layout runs once, before the first operation; then one round trip per call', async () => {
+    const repo = open();
+    assert.equal(repo.roundTrips, 0);
+    const created = await repo.createSession({ model_id: 'm' });
+    assert.equal(repo.roundTrips, 2); // check-layout, create
+    await repo.getSession(created.id);
+    await repo.extendSessionTtl(created.id);
+    assert.equal(repo.roundTrips, 4);
+  });
+
+  test('corrupt data is DataCorruptError with the key and field', async () => {
+    const repo = open();
+    const created = await repo.createSession({ model_id: 'm' });
+    await client.sendCommand(['HSET', `session:${created.id}:data`, 'temperature', 'warm']);
+    const error = await repo.getSession(created.id).catch((e) => e);
+    assert.equal(error.name, 'DataCorruptError');
+    assert.equal(error.kind, 'data_corrupt');
+    assert.equal(error.sessionId, created.id);
+    assert.equal(error.key, `session:${created.id}:data`);
+    assert.equal(error.field, 'temperature');
+    assert.ok(error.message.includes(error.detail), error.message);
+  });
+
   test('bad input is InvalidInputError, before or inside the component', async () => {
     const repo = open();
     const invalid = { name: 'InvalidInputError', kind: 'invalid_input' };

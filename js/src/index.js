@@ -16,6 +16,8 @@ export const DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
 /** Loop iterations the guest may run between two Redis round trips (a tight loop burns it in about 6 s on a 2024 x86 core). */
 export const DEFAULT_FUEL = 2 ** 31 - 1;
 export const DEFAULT_POOL_SIZE = 8;
+/** The sharded layout's shard count on a Redis Cluster unless chosen. */
+export const DEFAULT_CLUSTER_SHARDS = 64;
 const U32_MAX = 2 ** 32 - 1;
 
 function wholeNumber(name, value, least, most = Number.MAX_SAFE_INTEGER) {
@@ -58,9 +60,9 @@ function documentText(value, what) {
  * fields (schema/sessions.schema.json); errors are SessionError subclasses. */
 export class SessionRepository {
   constructor(redisUrl = 'redis://127.0.0.1:6379/0', options = {}) {
-    const {
+    let {
       prefix = '', ttl = DEFAULT_TTL_SECONDS, grace = DEFAULT_GRACE_SECONDS, batchSize = DEFAULT_BATCH_SIZE,
-      shards = 0, poolSize = DEFAULT_POOL_SIZE, memoryLimit = DEFAULT_MEMORY_LIMIT,
+      shards, cluster = false, poolSize = DEFAULT_POOL_SIZE, memoryLimit = DEFAULT_MEMORY_LIMIT,
       fuel = DEFAULT_FUEL, connectTimeout = 2, commandTimeout = 5, component, ...unknown
     } = options;
     const extra = Object.keys(unknown);
@@ -69,7 +71,17 @@ export class SessionRepository {
     wholeNumber('ttl', ttl, 1);
     wholeNumber('grace', grace, 0);
     wholeNumber('batchSize', batchSize, 1, U32_MAX);
+    this.kv = new RedisKv(redisUrl, {
+      prefix, connectTimeout: connectTimeout * 1000, commandTimeout: commandTimeout * 1000, cluster,
+    });
+    // Default: the document's layout on one server, 64 shards on a cluster,
+    // where only the sharded layout works (a batch's keys must share a slot).
+    if (shards === undefined) shards = this.kv.isCluster ? DEFAULT_CLUSTER_SHARDS : 0;
     wholeNumber('shards', shards, 0, U32_MAX);
+    if (this.kv.isCluster && shards === 0) {
+      throw new InvalidInputError(`${this.kv.redactedUrl} is a Redis Cluster, where only the sharded layout works `
+        + `(a batch's keys must share a slot); choose a shard count (default ${DEFAULT_CLUSTER_SHARDS})`);
+    }
     wholeNumber('poolSize', poolSize, 1, 1024);
     wholeNumber('memoryLimit', memoryLimit, 1 << 20);
     wholeNumber('fuel', fuel, 1, 2 ** 31 - 1);
@@ -78,9 +90,6 @@ export class SessionRepository {
     this.grace = grace;
     this.batchSize = batchSize;
     this.shards = shards;
-    this.kv = new RedisKv(redisUrl, {
-      prefix, connectTimeout: connectTimeout * 1000, commandTimeout: commandTimeout * 1000,
-    });
     this.runtime = new ComponentRuntime({
       component,
       kv: this.kv,

@@ -3,7 +3,7 @@
 // prefixes the keys, runs the script and hands its reply back as it is.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createClient } from 'redis';
+import { createClient, createCluster } from 'redis';
 
 const SCRIPT_PATH = new URL('../generated/kv_batch.lua', import.meta.url);
 /** Joins the batches of `kv.execute-each`, their keys and their replies. */
@@ -40,23 +40,38 @@ function kvScript() {
  * that was in flight when the connection broke, so a write whose outcome
  * is unknown is not replayed. */
 export class RedisKv {
-  constructor(url, { prefix = '', connectTimeout = 2000, commandTimeout = 5000 } = {}) {
+  constructor(url, { prefix = '', connectTimeout = 2000, commandTimeout = 5000, cluster = false } = {}) {
     this.prefix = prefix;
     this.url = url;
-    this.redactedUrl = redactUrl(url);
+    const seeds = String(url).split(',').map((seed) => seed.trim()).filter(Boolean);
+    this.redactedUrl = seeds.map(redactUrl).join(',');
+    /** On a Redis Cluster (several seed URLs, or `cluster: true`). */
+    this.isCluster = cluster || seeds.length > 1;
     this.commandTimeout = commandTimeout;
     this.connectTimeout = connectTimeout;
     this.roundTrips = 0;
     this.script = kvScript();
-    this.client = createClient({
-      url,
+    const options = {
       disableOfflineQueue: true,
       socket: {
         connectTimeout,
         // Keep trying, at most every 500 ms; calls in between fail fast.
         reconnectStrategy: (retries) => Math.min(20 * 2 ** Math.min(retries, 5), 500),
       },
-    });
+    };
+    if (this.isCluster) {
+      // node-redis keeps the slot map and a connection per primary, and
+      // follows MOVED and ASK (the script did not run: safe to resend). It
+      // does not resend after a lost connection or a timeout, so a batch
+      // whose outcome is unknown is never replayed.
+      const { username, password } = new URL(seeds[0]);
+      this.client = createCluster({
+        rootNodes: seeds.map((seed) => ({ url: seed })),
+        defaults: { ...options, ...(password ? { username: decodeURIComponent(username) || undefined, password: decodeURIComponent(password) } : {}) },
+      });
+    } else {
+      this.client = createClient({ url, ...options });
+    }
     this.lastError = null;
     // Without a listener node-redis's 'error' events would crash the process.
     this.client.on('error', (error) => {
@@ -108,6 +123,23 @@ export class RedisKv {
     return this.waiting;
   }
 
+  get isReady() {
+    return this.isCluster ? this.clusterReady === true : this.client.isReady;
+  }
+
+  async clusterConnect() {
+    if (this.clusterConnecting == null) {
+      this.clusterConnecting = this.client.connect().then(() => { this.clusterReady = true; }, (error) => {
+        this.lastError = error;
+        this.clusterConnecting = null;
+      });
+    }
+    await this.clusterConnecting;
+    if (!this.clusterReady) {
+      throw new StorageFailure('unavailable', `cannot reach the Redis Cluster at ${this.redactedUrl}: ${describe(this.lastError)}`);
+    }
+  }
+
   /** `kv.execute`: the script's reply; StorageFailure when Redis did not run it. */
   async execute(keys, batch) {
     const names = keys === '' ? [] : keys.split('\n');
@@ -119,17 +151,30 @@ export class RedisKv {
     for (let i = 0; i < names.length; i++) args[3 + i] = prefix + names[i];
     args[names.length + 3] = prefix;
     args[names.length + 4] = batch;
-    if (!this.client.isReady) await this.ready();
+    let send;
+    if (this.isCluster) {
+      if (!this.clusterReady) {
+        try { await this.clusterConnect(); } catch (error) { throw this.failure(error); }
+      }
+      // To the primary of the first key's slot (a batch's keys share it).
+      const first = names.length > 0 ? args[3] : undefined;
+      send = (command) => this.client.sendCommand(first, false, command, { timeout: this.commandTimeout });
+    } else {
+      if (!this.client.isReady) await this.ready();
+      send = (command) => this.client.sendCommand(command, { timeout: this.commandTimeout });
+    }
     this.roundTrips++;
     let reply;
     try {
-      reply = await this.client.sendCommand(args, { timeout: this.commandTimeout });
+      reply = await send(args);
     } catch (error) {
       if (isNoScript(error)) {
-        // A new or restarted server has not seen the script; it did not run.
+        // A new or restarted server (or a newly promoted primary: the
+        // script cache is not replicated) has not seen the script; it did
+        // not run. Load it there and send the batch again.
         try {
-          await this.client.sendCommand(['SCRIPT', 'LOAD', this.script.text], { timeout: this.commandTimeout });
-          reply = await this.client.sendCommand(args, { timeout: this.commandTimeout });
+          await send(['SCRIPT', 'LOAD', this.script.text]);
+          reply = await send(args);
         } catch (again) {
           throw this.failure(again);
         }
@@ -168,8 +213,13 @@ export class RedisKv {
   /** Milliseconds one PING takes. */
   async ping() {
     try {
-      await this.ready();
       const started = performance.now();
+      if (this.isCluster) {
+        await this.clusterConnect();
+        await this.client.sendCommand(undefined, true, ['PING'], { timeout: this.commandTimeout });
+        return performance.now() - started;
+      }
+      await this.ready();
       await this.client.sendCommand(['PING'], { timeout: this.commandTimeout });
       return performance.now() - started;
     } catch (error) {
@@ -180,10 +230,10 @@ export class RedisKv {
   async close() {
     this.closed = true;
     try {
-      if (this.client.isOpen) await this.client.close();
+      if (this.client.isOpen || this.clusterReady) await this.client.close();
       else this.client.destroy();
     } catch {
-      this.client.destroy();
+      try { this.client.destroy(); } catch { /* already gone */ }
     }
   }
 }

@@ -97,3 +97,56 @@ export function sessionsCli() {
   throw new Error('the Rust CLI is missing at target/debug/sessions: build it with `cargo build -p agent-sessions-host` '
     + '(make test does), or set SESSIONS_CLI');
 }
+
+/** A throwaway Redis Cluster of three primaries (no replicas) on free
+ * ports, in a temporary directory; `stop()` ends it. */
+export class RedisCluster {
+  static async start() {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const binary = redisServerBinary();
+    const cli = spawnSync('sh', ['-c', 'command -v redis-cli'], { encoding: 'utf8' }).stdout.trim();
+    if (cli === '') throw new Error(INSTALL_HINT);
+    const dir = mkdtempSync(`${tmpdir()}/agent-sessions-cluster-`);
+    const servers = [];
+    for (let i = 0; i < 3; i++) {
+      const port = await freePort();
+      const server = new RedisServer(binary, port, ['--cluster-enabled', 'yes', '--cluster-config-file',
+        `${dir}/nodes-${port}.conf`, '--dir', dir, '--cluster-node-timeout', '2000']);
+      await server.start();
+      servers.push(server);
+    }
+    const cluster = new RedisCluster(servers, dir);
+    const created = spawnSync(cli, ['--cluster', 'create', ...servers.map((s) => `127.0.0.1:${s.port}`),
+      '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 60_000 });
+    if (created.status !== 0) {
+      await cluster.stop();
+      throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    }
+    // Ready when every node reports the whole cluster ok (polled: there is no event to wait for).
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const states = servers.map((s) => spawnSync(cli, ['-p', String(s.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
+      if (states.every((info) => info.includes('cluster_state:ok') && info.includes('cluster_known_nodes:3'))) break;
+      if (Date.now() > deadline) {
+        await cluster.stop();
+        throw new Error('the Redis Cluster did not become ready');
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    return cluster;
+  }
+
+  constructor(servers, dir) {
+    this.servers = servers;
+    this.dir = dir;
+  }
+
+  get url() { return this.servers.map((s) => `redis://127.0.0.1:${s.port}`).join(','); }
+
+  async stop() {
+    await Promise.all(this.servers.map((s) => s.stop()));
+    const { rmSync } = await import('node:fs');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

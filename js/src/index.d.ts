@@ -101,8 +101,11 @@ export interface SessionRepositoryOptions {
   grace?: number;
   /** Sessions per Redis batch in cleanup, reindex and stats (default 250). */
   batchSize?: number;
-  /** 0: the design document's layout (default); N > 0: the sharded layout. */
+  /** 0: the design document's layout (default on one server); N > 0: the
+   * sharded layout (64 by default on a Redis Cluster). */
   shards?: number;
+  /** Treat the one URL as a Redis Cluster seed (several comma-separated URLs imply it). */
+  cluster?: boolean;
   /** Component instances, i.e. calls in flight at once (default 8). */
   poolSize?: number;
   /** Bytes of linear memory per instance (default 64 MiB). */
@@ -123,6 +126,11 @@ export class SessionRepository {
   readonly storage: string;
   /** Storage batches sent so far (one round trip each). */
   readonly roundTrips: number;
+  readonly prefix: string;
+  readonly ttl: number;
+  readonly grace: number;
+  readonly batchSize: number;
+  readonly shards: number;
   createSession(sessionData: SessionCreate): Promise<Session>;
   /** The live session, or null. */
   getSession(id: string): Promise<Session | null>;
@@ -168,4 +176,5 @@ export const DEFAULT_BATCH_SIZE: number;
 export const DEFAULT_MEMORY_LIMIT: number;
 export const DEFAULT_FUEL: number;
 export const DEFAULT_POOL_SIZE: number;
+export const DEFAULT_CLUSTER_SHARDS: number;
 

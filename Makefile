@@ -47,8 +47,14 @@ test-python: python-native ## pytest of the Python package on both backends (con
 # npm ci installs the lockfile's packages, the pinned Node 24 among them
 # (npm itself comes with the machine's Node); npm run build transpiles the
 # built component with jco into js/generated/ (not committed).
-js: $(COMPONENT) ## Install the JavaScript package's pinned Node and packages (npm ci) and transpile the component into js/generated/
+# Both steps are skipped when their inputs did not change.
+js: js/generated/guest/component.js ## Install the JavaScript package's pinned Node and packages (npm ci) and transpile the component into js/generated/
+
+$(JS_NODE): js/package.json js/package-lock.json
 	cd js && npm ci --no-audit --no-fund
+	@touch $(JS_NODE)
+
+js/generated/guest/component.js: $(JS_NODE) $(COMPONENT) $(HOSTILE) js/scripts/build.mjs js/scripts/lean-glue.mjs redis/kv_batch.lua
 	cd js && AGENT_SESSIONS_WASM=$(abspath $(COMPONENT)) npm run build
 
 $(COMPONENT) $(HOSTILE):

@@ -41,6 +41,8 @@ function transpile(wasm, name) {
     '--async-mode', 'jspi', '--quiet'];
   for (const name of ASYNC_IMPORTS) args.push('--async-imports', name);
   for (const name of ASYNC_EXPORTS) args.push('--async-exports', name);
+  // More transpile options to measure (e.g. --valid-lifting-optimization).
+  args.push(...(process.env.AGENT_SESSIONS_JCO_ARGS ?? '').split(' ').filter(Boolean));
   execFileSync(process.execPath, args, { stdio: 'inherit' });
   writeFileSync(join(out, 'package.json'), '{"type":"module"}\n');
   const glue = join(out, 'component.js');

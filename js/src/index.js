@@ -71,20 +71,22 @@ export class SessionRepository {
     wholeNumber('ttl', ttl, 1);
     wholeNumber('grace', grace, 0);
     wholeNumber('batchSize', batchSize, 1, U32_MAX);
-    this.kv = new RedisKv(redisUrl, {
-      prefix, connectTimeout: connectTimeout * 1000, commandTimeout: commandTimeout * 1000, cluster,
-    });
+    if (typeof redisUrl !== 'string' || redisUrl.trim() === '') throw new InvalidInputError('redisUrl must be a Redis URL');
+    const isCluster = cluster === true || redisUrl.split(',').filter((seed) => seed.trim() !== '').length > 1;
     // Default: the document's layout on one server, 64 shards on a cluster,
     // where only the sharded layout works (a batch's keys must share a slot).
-    if (shards === undefined) shards = this.kv.isCluster ? DEFAULT_CLUSTER_SHARDS : 0;
+    if (shards === undefined) shards = isCluster ? DEFAULT_CLUSTER_SHARDS : 0;
     wholeNumber('shards', shards, 0, U32_MAX);
-    if (this.kv.isCluster && shards === 0) {
-      throw new InvalidInputError(`${this.kv.redactedUrl} is a Redis Cluster, where only the sharded layout works `
-        + `(a batch's keys must share a slot); choose a shard count (default ${DEFAULT_CLUSTER_SHARDS})`);
-    }
     wholeNumber('poolSize', poolSize, 1, 1024);
     wholeNumber('memoryLimit', memoryLimit, 1 << 20);
     wholeNumber('fuel', fuel, 1, 2 ** 31 - 1);
+    this.kv = new RedisKv(redisUrl, {
+      prefix, connectTimeout: connectTimeout * 1000, commandTimeout: commandTimeout * 1000, cluster,
+    });
+    if (isCluster && shards === 0) {
+      throw new InvalidInputError(`${this.kv.redactedUrl} is a Redis Cluster, where only the sharded layout works `
+        + `(a batch's keys must share a slot); choose a shard count (default ${DEFAULT_CLUSTER_SHARDS})`);
+    }
     this.prefix = prefix;
     this.ttl = ttl;
     this.grace = grace;

@@ -9,18 +9,18 @@
 //    that a shared machine's noise falls on both; latencies of all rounds
 //    are pooled per host and operation before the percentiles. Ratio of p50
 //    JS / Rust per operation, target at most 2.
-// 2. Throughput at concurrency 32 of the JS host: 32 concurrent tasks on one
-//    event loop, each creating `--concurrent-calls` sessions one after the
-//    other, then getting them; ops/s over the wall time, per pool size.
-//    (host-latency measures concurrency 1 only; the Rust host's throughput
-//    at 32 is `make bench`'s.)
+// 2. Throughput at concurrency 32: 32 concurrent tasks on one event loop,
+//    each creating `--concurrent-calls` sessions one after the other, then
+//    getting them; ops/s over the wall time, per pool size; and the Rust
+//    host the same way (`host-latency --concurrency 32`: 32 tasks on one
+//    thread), in turns with the JS runs.
 //
 // Writes everything to target/bench/js.json.
 //
 //   make bench-js                      (BENCH_QUICK=1 for a short run)
 //   js/node_modules/.bin/node js/bench/compare_hosts.mjs --rust-bin target/release/host-latency [--quick]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,6 +51,7 @@ const POOLS = args.pools.split(',').map(Number);
 const LIST_SESSIONS = 100;
 const PAGE = 10;
 const OPS = ['create', 'get', 'update', 'extend', 'delete', 'list', 'ping'];
+const JCO_VERSION = JSON.parse(readFileSync(new URL('../node_modules/@bytecodealliance/jco/package.json', import.meta.url), 'utf8')).version;
 const fromRepo = (path) => (isAbsolute(path) ? path : resolve(REPO, path));
 const rustBin = fromRepo(args['rust-bin']);
 if (!existsSync(rustBin)) {
@@ -124,6 +125,13 @@ function rustRound(url, iterations) {
   const out = {};
   for (const m of report.ops) out[m.op] = { samples: m.samples_ns, elapsed: m.elapsed_s, trips: Math.round(m.round_trips * m.ops) };
   return out;
+}
+
+function rustThroughput(url) {
+  const done = spawnSync(rustBin, ['--redis-url', url, '--concurrency', String(CONCURRENCY), '--iterations',
+    String(CONCURRENT_CALLS), '--warmup', '10'], { encoding: 'utf8' });
+  if (done.status !== 0) throw new Error(`host-latency --concurrency failed (${done.status}): ${done.stderr}`);
+  return JSON.parse(done.stdout);
 }
 
 function percentile(sorted, q) {
@@ -205,7 +213,13 @@ try {
   const ratios = {};
   for (const op of OPS) ratios[op] = { js_over_rust_p50: js[op].p50_us / rust[op].p50_us, target: 2, met: js[op].p50_us <= 2 * rust[op].p50_us };
   const concurrent = [];
-  for (const size of POOLS) concurrent.push(await throughput(server.url, size));
+  const concurrentRust = [];
+  for (const size of POOLS) {
+    concurrent.push(await throughput(server.url, size));
+    concurrentRust.push(rustThroughput(server.url));
+  }
+  const mean = (key) => concurrentRust.reduce((sum, r) => sum + r[key], 0) / concurrentRust.length;
+  const rustConcurrent = { create_ops_per_s: mean('create_ops_per_s'), get_ops_per_s: mean('get_ops_per_s'), runs: concurrentRust.length };
   const concurrentAlt = [];
   if (alt) for (const size of POOLS) concurrentAlt.push(await throughput(server.url, size, args['alt-component']));
 
@@ -221,8 +235,9 @@ try {
       console.log(`${op.padEnd(7)} ${altResult[op].p50_us.toFixed(0).padStart(7)} ${altResult[op].p99_us.toFixed(0).padStart(9)}  ${(altResult[op].p50_us / rust[op].p50_us).toFixed(2).padStart(6)}`);
     }
   }
-  console.log(`\nJS host throughput at concurrency ${CONCURRENCY} (${CONCURRENT_CALLS} calls per task and op)`);
+  console.log(`\nThroughput at concurrency ${CONCURRENCY} (${CONCURRENT_CALLS} calls per task and op)`);
   console.log('build   pool  create/s    get/s');
+  console.log(`${'rust'.padEnd(7)} ${'-'.padStart(4)} ${rustConcurrent.create_ops_per_s.toFixed(0).padStart(9)} ${rustConcurrent.get_ops_per_s.toFixed(0).padStart(8)}  (mean of ${rustConcurrent.runs} runs between the JS ones)`);
   for (const [name, list] of [['default', concurrent], ['alt', concurrentAlt]]) {
     for (const c of list) console.log(`${name.padEnd(7)} ${String(c.pool_size).padStart(4)} ${c.create_ops_per_s.toFixed(0).padStart(9)} ${c.get_ops_per_s.toFixed(0).padStart(8)}`);
   }
@@ -232,8 +247,8 @@ try {
   writeFileSync(output, `${JSON.stringify({
     when: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model,
     rounds: ROUNDS, iterations: ITERATIONS, warmup: WARMUP, rust_bin: rustBin,
-    hosts: { js: 'SessionRepository (js/, jco 1.35 JSPI, node-redis)', rust: 'the Rust host through host-latency' },
-    latency: { js, rust, ...(altResult ? { alt: altResult } : {}) }, ratios, concurrent,
+    hosts: { js: `SessionRepository (js/, jco ${JCO_VERSION} JSPI, node-redis)`, rust: 'the Rust host through host-latency' },
+    latency: { js, rust, ...(altResult ? { alt: altResult } : {}) }, ratios, concurrent, concurrent_rust: rustConcurrent,
     ...(altResult ? { alt_component: args['alt-component'], concurrent_alt: concurrentAlt } : {}),
   }, null, 2)}\n`);
   console.log(`\nwrote ${output}`);

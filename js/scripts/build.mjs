@@ -24,7 +24,9 @@ const release = join(repo, 'target', 'component', 'wasm32-wasip2', 'release');
 const guest = process.env.AGENT_SESSIONS_WASM ?? join(release, 'agent_sessions_guest.wasm');
 const hostile = process.env.AGENT_SESSIONS_HOSTILE_WASM ?? join(dirname(guest), 'hostile_guest.wasm');
 const { values: options } = parseArgs({ options: { jco: { type: 'string' }, out: { type: 'string' } } });
-const jco = options.jco ?? join(pkg, 'node_modules', '@bytecodealliance', 'jco', 'dist', 'jco.js');
+// jco 1.11 ships its CLI as src/jco.js, later versions as dist/jco.js.
+const jcoPackage = join(pkg, 'node_modules', '@bytecodealliance', 'jco');
+const jco = options.jco ?? [join(jcoPackage, 'src', 'jco.js'), join(jcoPackage, 'dist', 'jco.js')].find(existsSync);
 // Every export that can reach a kv import, i.e. all the host calls (named:
 // older jco versions take no '*').
 const ASYNC_EXPORTS = ['create', 'get', 'update', 'delete', 'list', 'extend-ttl', 'cleanup-expired', 'check-layout',

@@ -42,6 +42,46 @@ struct Options {
     /// With --json, also every latency in nanoseconds (to pool rounds).
     #[arg(long)]
     samples: bool,
+    /// Instead of latencies: create then get throughput with this many
+    /// concurrent tasks on the one thread (as a Node event loop runs), each
+    /// making `--iterations` calls per operation.
+    #[arg(long)]
+    concurrency: Option<usize>,
+}
+
+/// Creates, then gets, from `tasks` concurrent tasks, `calls` each;
+/// operations per second of each, and every session deleted after.
+async fn throughput(store: &SessionStore, tasks: usize, calls: usize) -> anyhow::Result<serde_json::Value> {
+    let started = Instant::now();
+    let created = futures_util::future::try_join_all((0..tasks).map(|_| async move {
+        let mut ids = Vec::with_capacity(calls);
+        for _ in 0..calls {
+            ids.push(store.create(example()).await?.id);
+        }
+        anyhow::Ok(ids)
+    }))
+    .await?;
+    let create_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    futures_util::future::try_join_all(created.iter().map(|ids| async move {
+        for id in ids {
+            store.get(id).await?;
+        }
+        anyhow::Ok(())
+    }))
+    .await?;
+    let get_s = started.elapsed().as_secs_f64();
+    for id in created.iter().flatten() {
+        store.delete(id).await?;
+    }
+    let total = (tasks * calls) as f64;
+    Ok(serde_json::json!({
+        "host": "rust",
+        "concurrency": tasks,
+        "calls_per_op": tasks * calls,
+        "create_ops_per_s": total / create_s,
+        "get_ops_per_s": total / get_s,
+    }))
 }
 
 /// One operation's measurement.
@@ -176,6 +216,17 @@ async fn round(store: &SessionStore, iterations: usize, samples: bool) -> anyhow
 fn main() -> anyhow::Result<()> {
     let options = Options::parse();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    if let Some(tasks) = options.concurrency {
+        let report = runtime.block_on(async {
+            let store = SessionStore::connect(&options.redis_url)
+                .await
+                .with_context(|| format!("connect to {}", options.redis_url))?;
+            throughput(&store, tasks, options.warmup as usize).await.context("warm-up")?;
+            throughput(&store, tasks, options.iterations as usize).await
+        })?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
     let started = Instant::now();
     let measurements = runtime.block_on(async {
         let store = SessionStore::connect(&options.redis_url)

@@ -14,32 +14,13 @@
 // sign extension, saturating conversions, bulk memory, reference types);
 // on anything else (SIMD, exceptions, ...) it leaves the module as it was
 // and `instrumentLoops` returns null.
+import { leb, readU32 } from './leb128.js';
+
 export const FUEL_EXPORT = 'agent_sessions_fuel';
 
 function skipLeb(b, p) {
   while (b[p] & 0x80) p++;
   return p + 1;
-}
-
-function readU32(b, p) {
-  let value = 0, shift = 0, byte;
-  do {
-    byte = b[p++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return [value, p];
-}
-
-function leb(value) {
-  const out = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    out.push(byte);
-  } while (value > 0);
-  return out;
 }
 
 function section(id, body) {

@@ -10,6 +10,7 @@ import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { ComponentError, sessionError } from './errors.js';
 import { StorageFailure } from './kv.js';
 import { FUEL_EXPORT, instrumentLoops } from './fuel.js';
+import { leb, readU32 } from './leb128.js';
 
 const GENERATED = new URL('../generated/', import.meta.url);
 const PAGE = 65536;
@@ -55,27 +56,6 @@ function compile(dir, memoryLimit) {
 
 // ------------------------------------------------------------ memory limit
 
-function readLeb(bytes, at) {
-  let value = 0, shift = 0, byte;
-  do {
-    byte = bytes[at++];
-    value += (byte & 0x7f) * 2 ** shift;
-    shift += 7;
-  } while (byte & 0x80);
-  return [value, at];
-}
-
-function leb(value) {
-  const out = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value > 0) byte |= 0x80;
-    out.push(byte);
-  } while (value > 0);
-  return out;
-}
-
 /** The core module with each memory it defines given a maximum of at most
  * `maxPages` (or its minimum, if larger): `memory.grow` past it fails, and
  * the guest's allocator traps instead of taking the machine's memory. */
@@ -84,19 +64,19 @@ export function limitMemory(bytes, maxPages) {
   let at = 8;
   while (at < bytes.length) {
     const id = bytes[at];
-    const [size, start] = readLeb(bytes, at + 1);
+    const [size, start] = readU32(bytes, at + 1);
     const end = start + size;
     if (id !== 5) {
       parts.push(bytes.subarray(at, end));
     } else {
-      let [count, p] = readLeb(bytes, start);
+      let [count, p] = readU32(bytes, start);
       const body = leb(count);
       for (let i = 0; i < count; i++) {
         const flags = bytes[p++];
         if (flags & 0x04) return bytes; // memory64: leave it alone
         let min, max;
-        [min, p] = readLeb(bytes, p);
-        if (flags & 0x01) [max, p] = readLeb(bytes, p);
+        [min, p] = readU32(bytes, p);
+        if (flags & 0x01) [max, p] = readU32(bytes, p);
         const limit = Math.max(min, Math.min(max ?? Infinity, maxPages));
         body.push(flags | 0x01, ...leb(min), ...leb(limit));
       }

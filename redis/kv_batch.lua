@@ -16,6 +16,7 @@
 --
 --   condition codes (args)
 --     exists (-)  missing (-)  field_eq (field, value)  field_missing (field)
+--     llen_between (min, max): min <= LLEN <= max (a missing key has 0)
 --   op codes (args)                     reply
 --     hgetall (-)                       [field, value, ...]
 --     hget (field)                      text or false
@@ -41,11 +42,25 @@
 --     zscan (cursor, count)             [cursor, [member, ...]]
 --     sismember (member)                integer: 1 if a member
 --     scan (cursor, pattern, count)     [cursor, [key, ...]] (keys unprefixed)
+--     hdel (field, ...)                 integer: fields removed
+--     rpush (value, ...)                integer: new length
+--     lrange (start, stop, max bytes)   [left out, [item, ...]]: of LRANGE
+--                                       start stop, the newest items whose
+--                                       lengths add up to at most max bytes
+--                                       (at least one), oldest first; left out
+--                                       counts the older items of the range
+--     rpop (-)                          text or false
+--     ltrim (start, stop)               integer: 1
+--     llen (-)                          integer
+--   start and stop are Redis list indexes (negative from the end), the only
+--   signed integers of the format: 0, or -?[1-9][0-9]* within 64 bits.
 --
 -- Reply: one JSON text (an empty array may come out as {})
 --   [1, reply, ...]                 applied: one reply per op
 --   [0, condition index, actual]    condition failed (0-based); actual is the
---                                   field's value for field conditions, else false
+--                                   field's value for field conditions, the
+--                                   length for llen_between, else false (also
+--                                   when the key holds another type)
 --   [2, key, message]               a key (unprefixed) holds another type than
 --                                   an op needs, or HINCRBY meets a field that
 --                                   holds no integer; nothing was written
@@ -101,12 +116,33 @@ local TYPES = {
   zadd = 'zset', zrem = 'zset', zcard = 'zset', zscore = 'zset', zrevrange = 'zset', zrevrangebyscore = 'zset',
   zscan = 'zset',
   set = 'string', exists = '', pttl = '', pexpire = '', del = '', scan = '',
+  hdel = 'hash', rpush = 'list', lrange = 'list', rpop = 'list', ltrim = 'list', llen = 'list',
 }
 -- Ops that name items (fields or members): arguments per item.
-local ITEM_ARGS = { hmget = 1, hset = 2, sadd = 1, srem = 1, zadd = 2, zrem = 1 }
+local ITEM_ARGS = { hmget = 1, hset = 2, sadd = 1, srem = 1, zadd = 2, zrem = 1, hdel = 1, rpush = 1 }
 -- Ops that write.
 local WRITES = { hset = true, hincrby = true, set = true, pexpire = true, del = true, sadd = true, srem = true,
-  zadd = true, zrem = true }
+  zadd = true, zrem = true, hdel = true, rpush = true, rpop = true, ltrim = true }
+-- List ops with a fixed number of arguments.
+local LIST_ARGS = { lrange = 3, ltrim = 2, rpop = 0, llen = 0 }
+
+-- Whether `text` is a list index Redis reads without an error: 0, or an
+-- optional '-' and digits without a leading zero, within 64 bits (equal
+-- lengths of digits compare as text the way they compare as numbers).
+local function is_index(text)
+  if text == '0' then
+    return true
+  end
+  local digits = type(text) == 'string' and string.match(text, '^%-?([1-9]%d*)$')
+  if not digits or #digits > 19 then
+    return false
+  end
+  return #digits < 19 or digits <= (string.sub(text, 1, 1) == '-' and '9223372036854775808' or '9223372036854775807')
+end
+
+local function is_count(text)
+  return type(text) == 'string' and string.match(text, '^%d+$') ~= nil
+end
 
 -- The rules, in the order guest/src/kv/rules.rs checks them.
 local op_keys = {}
@@ -173,6 +209,24 @@ for i = 1, op_count do
     end
   elseif code == 'scan' then
     empty = tonumber(entry[5]) == 0 or entry[4] == ''
+  elseif LIST_ARGS[code] then
+    local args = #entry - 2
+    if args ~= LIST_ARGS[code] then
+      return refuse('op ' .. index .. ': unknown op ' .. code .. ' with ' .. args .. ' args')
+    end
+    for j = 3, math.min(#entry, 4) do
+      if not is_index(entry[j]) then
+        return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(entry[j])) .. ' is not an integer')
+      end
+    end
+    if code == 'lrange' then
+      if not is_count(entry[5]) then
+        return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(entry[5])) .. ' is not a count')
+      end
+      if tonumber(entry[5]) < 1 then
+        return refuse('op ' .. index .. ': a byte budget must be at least 1')
+      end
+    end
   end
   if empty then
     local name = key and unprefixed(key) or tostring(entry[4])
@@ -212,6 +266,23 @@ for i = 1, condition_count do
     else
       held = not actual
     end
+  elseif code == 'llen_between' then
+    local args = #entry - 2
+    if args ~= 2 then
+      return refuse('condition ' .. (i - 1) .. ': unknown condition ' .. code .. ' with ' .. args .. ' args')
+    end
+    for j = 3, 4 do
+      if not is_count(entry[j]) then
+        return refuse('condition ' .. (i - 1) .. ': ' .. cjson.encode(tostring(entry[j])) .. ' is not a count')
+      end
+    end
+    local key_type = redis.call('TYPE', key).ok
+    if key_type ~= 'list' and key_type ~= 'none' then
+      return cjson.encode({ 0, i - 1, false })
+    end
+    local length = redis.call('LLEN', key)
+    held = length >= tonumber(entry[3]) and length <= tonumber(entry[4])
+    actual = tostring(length)
   else
     return refuse('condition ' .. (i - 1) .. ': unknown condition ' .. code .. ' with ' .. (#entry - 2) .. ' args')
   end
@@ -265,6 +336,30 @@ local function scanned(reply, step)
     members[#members + 1] = found[j]
   end
   return { reply[1], members }
+end
+
+-- LRANGE's items cut to the newest whose lengths add up to at most
+-- `max_bytes` (at least one): [left out, [item, ...]], oldest first; an
+-- error reply (pcall) as it is.
+local function newest(items, max_bytes)
+  if items.err then
+    return items
+  end
+  local count = #items
+  local first, total = count + 1, 0
+  while first > 1 do
+    local size = #items[first - 1]
+    if first <= count and total + size > max_bytes then
+      break
+    end
+    total = total + size
+    first = first - 1
+  end
+  local kept = {}
+  for j = first, count do
+    kept[#kept + 1] = items[j]
+  end
+  return { first - 1, kept }
 end
 
 local call = writes and redis.call or redis.pcall
@@ -326,6 +421,19 @@ for i = 1, op_count do
     reply = scanned(call('ZSCAN', key, e[3], 'COUNT', e[4]), 2)
   elseif code == 'sismember' then
     reply = call('SISMEMBER', key, e[3])
+  elseif code == 'rpush' then
+    reply = call('RPUSH', key, unpack(e, 3))
+  elseif code == 'lrange' then
+    reply = newest(call('LRANGE', key, e[3], e[4]), tonumber(e[5]))
+  elseif code == 'llen' then
+    reply = call('LLEN', key)
+  elseif code == 'rpop' then
+    reply = call('RPOP', key)
+  elseif code == 'ltrim' then
+    call('LTRIM', key, e[3], e[4])
+    reply = 1
+  elseif code == 'hdel' then
+    reply = call('HDEL', key, unpack(e, 3))
   else -- scan: the pattern gets the prefix, glob-escaped; the keys lose it
     local pattern = string.gsub(prefix, '[%*%?%[%]\\]', '\\%0') .. e[4]
     local found = call('SCAN', e[3], 'MATCH', pattern, 'COUNT', e[5])

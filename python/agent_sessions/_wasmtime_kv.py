@@ -47,7 +47,9 @@ from .errors import InvalidInputError
 
 #: Op codes of kv_batch.lua that write (its `WRITES` table): only a batch
 #: with one of them waits for replicas.
-WRITE_OPS = frozenset({"hset", "hincrby", "set", "pexpire", "del", "sadd", "srem", "zadd", "zrem"})
+WRITE_OPS = frozenset(
+    {"hset", "hincrby", "set", "pexpire", "del", "sadd", "srem", "zadd", "zrem", "hdel", "rpush", "rpop", "ltrim"}
+)
 
 #: On a cluster: the longest a batch keeps being retried while nothing ran
 #: (a failover, a slot moving). A primary killed with

@@ -19,8 +19,36 @@ pub const MAX_MEMBERS_PER_OP: usize = 1000;
 pub enum Condition {
     KeyExists(String),
     KeyMissing(String),
-    FieldEquals { key: String, field: String, value: String },
-    FieldMissing { key: String, field: String },
+    FieldEquals {
+        key: String,
+        field: String,
+        value: String,
+    },
+    FieldMissing {
+        key: String,
+        field: String,
+    },
+    /// LLEN of `key` is from `min` to `max`, both included (a missing key
+    /// has length 0). On failure `actual` is the length as text; a key of
+    /// another type fails it with no `actual`, as the field conditions do.
+    ListLength {
+        key: String,
+        min: u64,
+        max: u64,
+    },
+}
+
+impl Condition {
+    /// The key this condition reads.
+    pub fn key(&self) -> &str {
+        match self {
+            Condition::KeyExists(key)
+            | Condition::KeyMissing(key)
+            | Condition::FieldEquals { key, .. }
+            | Condition::FieldMissing { key, .. }
+            | Condition::ListLength { key, .. } => key,
+        }
+    }
 }
 
 /// One step of a batch. Reads see the writes before them.
@@ -104,6 +132,38 @@ pub enum Op {
     /// SCAN with MATCH: keys matching a glob pattern, one bounded page; the
     /// reply's members are keys. The pattern takes the key's place.
     KeyScan(KeyScanRequest),
+    /// HDEL: the reply is how many of `fields` were removed.
+    HashDelete {
+        key: String,
+        fields: Vec<String>,
+    },
+    /// RPUSH: appends `values` in order; the reply is the new length.
+    ListPush {
+        key: String,
+        values: Vec<String>,
+    },
+    /// LRANGE `start` `stop` (Redis indexes: negative count from the end),
+    /// then only the newest items of that range whose lengths in bytes add
+    /// up to at most `max_bytes`, and always at least one when the range is
+    /// not empty. The reply is [`Reply::ListTail`], oldest item first.
+    ListRangeTail {
+        key: String,
+        start: i64,
+        stop: i64,
+        max_bytes: u64,
+    },
+    /// RPOP: removes the last item; the reply is its text, `None` when the
+    /// list is empty or missing.
+    ListPopLast(String),
+    /// LTRIM `start` `stop` (Redis indexes): keeps that range only; the
+    /// reply is `Integer(1)`.
+    ListTrim {
+        key: String,
+        start: i64,
+        stop: i64,
+    },
+    /// LLEN: 0 for a missing key.
+    ListLength(String),
 }
 
 /// One end of a score range: a score (may be infinite), in or out.
@@ -171,7 +231,13 @@ impl Op {
             | Op::SortedScore { key, .. }
             | Op::SortedRangeDesc { key, .. }
             | Op::SortedRangeByScoreDesc { key, .. }
-            | Op::SetContains { key, .. } => key,
+            | Op::SetContains { key, .. }
+            | Op::HashDelete { key, .. }
+            | Op::ListPush { key, .. }
+            | Op::ListRangeTail { key, .. }
+            | Op::ListPopLast(key)
+            | Op::ListTrim { key, .. }
+            | Op::ListLength(key) => key,
             Op::SetScan(scan) | Op::SortedScan(scan) => &scan.key,
             Op::KeyScan(scan) => &scan.pattern,
         }
@@ -185,7 +251,8 @@ impl Op {
             | Op::HashGet { .. }
             | Op::HashGetFields { .. }
             | Op::HashSet { .. }
-            | Op::HashIncrement { .. } => Some(KeyType::Hash),
+            | Op::HashIncrement { .. }
+            | Op::HashDelete { .. } => Some(KeyType::Hash),
             Op::SetAdd { .. } | Op::SetRemove { .. } | Op::SetSize(_) | Op::SetScan(_) | Op::SetContains { .. } => {
                 Some(KeyType::Set)
             }
@@ -196,6 +263,11 @@ impl Op {
             | Op::SortedRangeDesc { .. }
             | Op::SortedRangeByScoreDesc { .. }
             | Op::SortedScan(_) => Some(KeyType::SortedSet),
+            Op::ListPush { .. }
+            | Op::ListRangeTail { .. }
+            | Op::ListPopLast(_)
+            | Op::ListTrim { .. }
+            | Op::ListLength(_) => Some(KeyType::List),
             Op::StringSet { .. }
             | Op::Exists(_)
             | Op::TtlMs(_)
@@ -218,6 +290,10 @@ impl Op {
                 | Op::SetRemove { .. }
                 | Op::SortedAdd { .. }
                 | Op::SortedRemove { .. }
+                | Op::HashDelete { .. }
+                | Op::ListPush { .. }
+                | Op::ListPopLast(_)
+                | Op::ListTrim { .. }
         )
     }
 }
@@ -229,6 +305,7 @@ pub enum KeyType {
     Hash,
     Set,
     SortedSet,
+    List,
 }
 
 impl KeyType {
@@ -239,6 +316,7 @@ impl KeyType {
             KeyType::Hash => "hash",
             KeyType::Set => "set",
             KeyType::SortedSet => "zset",
+            KeyType::List => "list",
         }
     }
 }
@@ -254,6 +332,13 @@ pub enum Reply {
     Scan(ScanPage),
     /// Members with their scores, in the order storage gave them.
     Scored(Vec<(String, f64)>),
+    /// The reply of [`Op::ListRangeTail`]: the newest items of the range
+    /// that fit the byte budget, oldest first, and how many older items of
+    /// the range were left out for it.
+    ListTail {
+        left_out: u64,
+        items: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -433,6 +518,14 @@ impl Reply {
             other => Err(unexpected("scan", &other)),
         }
     }
+
+    /// `(left_out, items)` of a [`Reply::ListTail`].
+    pub fn into_list_tail(self) -> Result<(u64, Vec<String>), KvError> {
+        match self {
+            Reply::ListTail { left_out, items } => Ok((left_out, items)),
+            other => Err(unexpected("list tail", &other)),
+        }
+    }
 }
 
 fn unexpected(wanted: &str, got: &Reply) -> KvError {
@@ -449,5 +542,37 @@ impl Replies {
 
     pub fn next_reply(&mut self) -> Result<Reply, KvError> {
         self.0.next().ok_or_else(|| KvError::new(ErrorKind::InvalidBatch, "storage returned fewer replies than ops"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_ops_name_their_key_type_and_whether_they_write() {
+        let key = || "l".to_owned();
+        let ops = [
+            (Op::ListPush { key: key(), values: vec!["v".into()] }, KeyType::List, true),
+            (Op::ListRangeTail { key: key(), start: 0, stop: -1, max_bytes: 1 }, KeyType::List, false),
+            (Op::ListPopLast(key()), KeyType::List, true),
+            (Op::ListTrim { key: key(), start: 0, stop: -1 }, KeyType::List, true),
+            (Op::ListLength(key()), KeyType::List, false),
+            (Op::HashDelete { key: key(), fields: vec!["f".into()] }, KeyType::Hash, true),
+        ];
+        for (op, key_type, writes) in ops {
+            assert_eq!(op.key(), "l", "{op:?}");
+            assert_eq!(op.key_type(), Some(key_type), "{op:?}");
+            assert_eq!(op.is_write(), writes, "{op:?}");
+        }
+        assert_eq!(KeyType::List.redis_name(), "list");
+        assert_eq!(Condition::ListLength { key: key(), min: 0, max: 1 }.key(), "l");
+    }
+
+    #[test]
+    fn a_list_tail_reply_reads_as_one() {
+        let reply = Reply::ListTail { left_out: 2, items: vec!["a".into()] };
+        assert_eq!(reply.into_list_tail(), Ok((2, vec!["a".to_owned()])));
+        assert_eq!(Reply::Integer(1).into_list_tail().unwrap_err().kind, ErrorKind::InvalidBatch);
     }
 }

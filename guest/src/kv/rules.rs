@@ -13,8 +13,8 @@ pub const MAX_BATCH_ENTRIES: usize = 100_000;
 pub const MAX_TTL_MS: u64 = 100 * 365 * 24 * 3600 * 1000;
 
 /// Rejects batches no backend could apply atomically: too large, empty
-/// writes, TTLs out of range, bad scores, empty scans, and one key used as
-/// two types. Backends can then rely on their up-front type checks.
+/// writes, TTLs out of range, bad scores, empty scans, a list read with no
+/// byte budget, and one key used as two types. Backends can then rely on their up-front type checks.
 pub fn check(batch: &Batch) -> Result<(), KvError> {
     let invalid = |message: String| Err(KvError::new(ErrorKind::InvalidBatch, message));
     if batch.conditions.len() + batch.ops.len() > MAX_BATCH_ENTRIES {
@@ -24,7 +24,8 @@ pub fn check(batch: &Batch) -> Result<(), KvError> {
     for (index, op) in batch.ops.iter().enumerate() {
         let items = match op {
             Op::HashSet { fields, .. } => Some(fields.len()),
-            Op::HashGetFields { fields, .. } => Some(fields.len()),
+            Op::HashGetFields { fields, .. } | Op::HashDelete { fields, .. } => Some(fields.len()),
+            Op::ListPush { values, .. } => Some(values.len()),
             Op::SetAdd { members, .. } | Op::SetRemove { members, .. } | Op::SortedRemove { members, .. } => {
                 Some(members.len())
             }
@@ -48,6 +49,9 @@ pub fn check(batch: &Batch) -> Result<(), KvError> {
             && members.iter().any(|(score, _)| !score.is_finite())
         {
             return invalid(format!("op {index}: scores must be finite"));
+        }
+        if let Op::ListRangeTail { max_bytes: 0, .. } = op {
+            return invalid(format!("op {index}: a byte budget must be at least 1"));
         }
         let empty = match op {
             Op::SetScan(scan) | Op::SortedScan(scan) => scan.count == 0,
@@ -167,6 +171,56 @@ mod tests {
             ),
             "op 1 uses k as a set and as a hash"
         );
+    }
+
+    #[test]
+    fn refuses_list_and_hash_delete_batches_no_backend_could_apply() {
+        assert_eq!(
+            message(Batch::new().op(Op::ListPush { key: "l".into(), values: vec![] })),
+            "op 0 on l has nothing to do"
+        );
+        assert_eq!(
+            message(Batch::new().op(Op::HashDelete { key: "h".into(), fields: vec![] })),
+            "op 0 on h has nothing to do"
+        );
+        let many: Vec<String> = (0..=MAX_MEMBERS_PER_OP).map(|i| i.to_string()).collect();
+        assert_eq!(
+            message(Batch::new().op(Op::ListPush { key: "l".into(), values: many.clone() })),
+            format!("op 0 names {} items; at most {MAX_MEMBERS_PER_OP} per op", MAX_MEMBERS_PER_OP + 1)
+        );
+        assert_eq!(
+            message(Batch::new().op(Op::HashDelete { key: "h".into(), fields: many })),
+            format!("op 0 names {} items; at most {MAX_MEMBERS_PER_OP} per op", MAX_MEMBERS_PER_OP + 1)
+        );
+        assert_eq!(
+            message(Batch::new().op(Op::ListRangeTail { key: "l".into(), start: 0, stop: -1, max_bytes: 0 })),
+            "op 0: a byte budget must be at least 1"
+        );
+        assert_eq!(
+            message(
+                Batch::new()
+                    .op(Op::ListPush { key: "k".into(), values: vec!["v".into()] })
+                    .op(Op::HashDelete { key: "k".into(), fields: vec!["f".into()] })
+            ),
+            "op 1 uses k as a list and as a hash"
+        );
+        assert_eq!(
+            message(Batch::new().op(Op::HashGetAll("k".into())).op(Op::ListLength("k".into()))),
+            "op 1 uses k as a hash and as a list"
+        );
+    }
+
+    #[test]
+    fn accepts_list_ops_at_their_limits() {
+        let full: Vec<String> = (0..MAX_MEMBERS_PER_OP).map(|i| i.to_string()).collect();
+        let batch = Batch::new()
+            .op(Op::ListPush { key: "l".into(), values: full.clone() })
+            .op(Op::ListTrim { key: "l".into(), start: i64::MIN, stop: i64::MAX })
+            .op(Op::ListRangeTail { key: "l".into(), start: -1, stop: -1, max_bytes: 1 })
+            .op(Op::ListPopLast("l".into()))
+            .op(Op::ListLength("l".into()))
+            .op(Op::HashDelete { key: "h".into(), fields: full });
+        assert_eq!(check(&batch), Ok(()));
     }
 
     #[test]

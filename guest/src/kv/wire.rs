@@ -160,6 +160,11 @@ pub fn encode_batch(batch: &Batch) -> Result<PackedBatch, KvError> {
                 e.entry("field_missing", Some(key))?;
                 e.arg(field);
             }
+            Condition::ListLength { key, min, max } => {
+                e.entry("llen_between", Some(key))?;
+                e.arg_display(min);
+                e.arg_display(max);
+            }
         }
         e.end();
     }
@@ -259,6 +264,28 @@ pub fn encode_batch(batch: &Batch) -> Result<PackedBatch, KvError> {
                 e.arg(&scan.pattern);
                 e.arg_display(scan.count);
             }
+            Op::HashDelete { fields, .. } => {
+                e.entry("hdel", key)?;
+                fields.iter().for_each(|field| e.arg(field));
+            }
+            Op::ListPush { values, .. } => {
+                e.entry("rpush", key)?;
+                values.iter().for_each(|value| e.arg(value));
+            }
+            // The only signed integers of the format: Redis list indexes.
+            Op::ListRangeTail { start, stop, max_bytes, .. } => {
+                e.entry("lrange", key)?;
+                e.arg_display(start);
+                e.arg_display(stop);
+                e.arg_display(max_bytes);
+            }
+            Op::ListPopLast(_) => e.entry("rpop", key)?,
+            Op::ListTrim { start, stop, .. } => {
+                e.entry("ltrim", key)?;
+                e.arg_display(start);
+                e.arg_display(stop);
+            }
+            Op::ListLength(_) => e.entry("llen", key)?,
         }
         e.end();
     }
@@ -386,7 +413,7 @@ fn reply_of(op: &Op, value: Value) -> Option<Reply> {
             }
             Reply::Fields(fields)
         }
-        Op::HashGet { .. } | Op::SortedScore { .. } => Reply::Text(optional_text(value)?),
+        Op::HashGet { .. } | Op::SortedScore { .. } | Op::ListPopLast(_) => Reply::Text(optional_text(value)?),
         Op::HashGetFields { .. } => Reply::Values(list(value)?.into_iter().map(optional_text).collect::<Option<_>>()?),
         Op::SortedRangeDesc { .. } | Op::SortedRangeByScoreDesc { .. } => {
             let mut flat = texts(value)?.into_iter();
@@ -401,6 +428,15 @@ fn reply_of(op: &Op, value: Value) -> Option<Reply> {
             let cursor = page.next().and_then(text)?;
             let members = texts(page.next()?)?;
             Reply::Scan(ScanPage { cursor, members })
+        }
+        Op::ListRangeTail { .. } => {
+            let mut tail = list(value)?.into_iter();
+            let left_out = tail.next().and_then(|n| integer(&n)).and_then(|n| u64::try_from(n).ok())?;
+            let items = texts(tail.next()?)?;
+            if tail.next().is_some() {
+                return None;
+            }
+            Reply::ListTail { left_out, items }
         }
         _ => Reply::Integer(integer(&value)?),
     })
@@ -418,11 +454,14 @@ pub fn decode_batch(keys: &[String], batch: &str) -> Result<Batch, KvError> {
     for (index, entry) in conditions.into_iter().enumerate() {
         let Entry { code, key, args } = Entry::read(entry, keys, index)?;
         let key = key.ok_or_else(|| invalid(format!("condition {index} names no key")))?;
+        let count =
+            |text: &str| digits(text).ok_or_else(|| invalid(format!("condition {index}: {text:?} is not a count")));
         batch.conditions.push(match (code.as_str(), args.as_slice()) {
             ("exists", []) => Condition::KeyExists(key),
             ("missing", []) => Condition::KeyMissing(key),
             ("field_eq", [field, value]) => Condition::FieldEquals { key, field: field.clone(), value: value.clone() },
             ("field_missing", [field]) => Condition::FieldMissing { key, field: field.clone() },
+            ("llen_between", [min, max]) => Condition::ListLength { key, min: count(min)?, max: count(max)? },
             _ => return Err(invalid(format!("condition {index}: unknown condition {code} with {} args", args.len()))),
         });
     }
@@ -431,6 +470,15 @@ pub fn decode_batch(keys: &[String], batch: &str) -> Result<Batch, KvError> {
         let bad = || invalid(format!("op {index}: unknown op {code} with {} args", args.len()));
         let number =
             |text: &str| text.parse::<u64>().map_err(|_| invalid(format!("op {index}: {text:?} is not a count")));
+        // Redis reads an index only in its plain form: `0`, or an optional
+        // `-` and digits without a leading zero, within 64 bits; the script
+        // checks the same, so that Redis never fails on one mid-batch.
+        let signed = |text: &str| {
+            text.parse::<i64>()
+                .ok()
+                .filter(|n| n.to_string() == text)
+                .ok_or_else(|| invalid(format!("op {index}: {text:?} is not an integer")))
+        };
         let op = match (code.as_str(), key) {
             ("scan", None) if args.len() == 3 => {
                 let count = u32::try_from(number(&args[2])?).unwrap_or(u32::MAX);
@@ -490,12 +538,33 @@ pub fn decode_batch(keys: &[String], batch: &str) -> Result<Batch, KvError> {
                     }
                 }
                 ("sismember", 1) => Op::SetContains { key, member: args.remove(0) },
+                ("hdel", _) => Op::HashDelete { key, fields: args },
+                ("rpush", _) => Op::ListPush { key, values: args },
+                ("lrange", 3) => Op::ListRangeTail {
+                    start: signed(&args[0])?,
+                    stop: signed(&args[1])?,
+                    max_bytes: digits(&args[2])
+                        .ok_or_else(|| invalid(format!("op {index}: {:?} is not a count", args[2])))?,
+                    key,
+                },
+                ("rpop", 0) => Op::ListPopLast(key),
+                ("ltrim", 2) => Op::ListTrim { start: signed(&args[0])?, stop: signed(&args[1])?, key },
+                ("llen", 0) => Op::ListLength(key),
                 _ => return Err(bad()),
             },
         };
         batch.ops.push(op);
     }
     Ok(batch)
+}
+
+/// Digits only (as the script's `^%d+$`), read as a count; beyond `u64`
+/// saturates, as the script's numbers do not fail either.
+fn digits(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(text.parse::<u64>().unwrap_or(u64::MAX))
 }
 
 fn pairs(flat: Vec<String>) -> Vec<(String, String)> {
@@ -553,6 +622,7 @@ pub fn encode_reply(outcome: &Result<BatchOutcome, KvError>) -> String {
                 Reply::Scored(members) => Value::Array(
                     members.iter().flat_map(|(member, score)| [json!(member), json!(score_text(*score))]).collect(),
                 ),
+                Reply::ListTail { left_out, items } => json!([left_out, items]),
             }));
             Value::Array(items)
         }
@@ -646,6 +716,126 @@ mod tests {
             ["", "[]", "[[],[[\"nope\",1]]]", "[[],[[\"exists\",2]]]", "[[],[[\"exists\",0]]]", "[[[\"exists\"]],[]]"]
         {
             assert_eq!(decode_batch(&keys, batch).unwrap_err().kind, ErrorKind::InvalidBatch, "{batch}");
+        }
+    }
+
+    fn list_sample() -> Batch {
+        Batch::new()
+            .condition(Condition::ListLength { key: "l".into(), min: 0, max: u64::MAX })
+            .condition(Condition::ListLength { key: "l".into(), min: 1, max: 1000 })
+            .op(Op::ListPush { key: "l".into(), values: vec!["{\"role\":\"user\"}".into(), "line\n\"two\" é".into()] })
+            .op(Op::ListTrim { key: "l".into(), start: i64::MIN, stop: -1 })
+            .op(Op::ListRangeTail { key: "l".into(), start: -20, stop: i64::MAX, max_bytes: 4 << 20 })
+            .op(Op::ListPopLast("l".into()))
+            .op(Op::ListLength("l".into()))
+            .op(Op::HashDelete { key: "h".into(), fields: vec!["a".into(), "b".into()] })
+            .op(Op::ListRangeTail { key: "l".into(), start: 0, stop: 0, max_bytes: 1 })
+    }
+
+    #[test]
+    fn list_batches_survive_packing() {
+        let batch = list_sample();
+        let packed = encode_batch(&batch).unwrap();
+        assert_eq!(packed.keys, "l\nh");
+        assert!(packed.batch.starts_with(r#"[[["llen_between",1,"0","18446744073709551615"],"#), "{}", packed.batch);
+        assert!(packed.batch.contains(r#"["ltrim",1,"-9223372036854775808","-1"]"#), "{}", packed.batch);
+        assert!(packed.batch.contains(r#"["lrange",1,"-20","9223372036854775807","4194304"]"#), "{}", packed.batch);
+        assert!(packed.batch.contains(r#"["rpop",1],["llen",1],["hdel",2,"a","b"]"#), "{}", packed.batch);
+        let keys: Vec<String> = packed.keys.split('\n').map(str::to_owned).collect();
+        assert_eq!(decode_batch(&keys, &packed.batch).unwrap(), batch);
+    }
+
+    #[test]
+    fn list_replies_survive_packing() {
+        let batch = list_sample();
+        let replies = vec![
+            Reply::Integer(2),
+            Reply::Integer(1),
+            Reply::ListTail { left_out: 3, items: vec!["{\"role\":\"user\"}".into(), "line\n\"two\" é".into()] },
+            Reply::Text(Some("line\n\"two\" é".into())),
+            Reply::Integer(1),
+            Reply::Integer(2),
+            Reply::ListTail { left_out: 0, items: vec![] },
+        ];
+        let outcome = Ok(BatchOutcome::Applied(replies));
+        assert_eq!(decode_reply(&batch, &encode_reply(&outcome)), outcome);
+        let mut popped_nothing = match outcome {
+            Ok(BatchOutcome::Applied(replies)) => replies,
+            _ => unreachable!(),
+        };
+        popped_nothing[3] = Reply::Text(None);
+        let outcome = Ok(BatchOutcome::Applied(popped_nothing));
+        assert_eq!(decode_reply(&batch, &encode_reply(&outcome)), outcome);
+        let failed = Ok(BatchOutcome::ConditionFailed { index: 1, actual: Some("0".into()) });
+        assert_eq!(decode_reply(&batch, &encode_reply(&failed)), failed);
+        let wrong = Err(KvError::wrong_type("l", "the key holds a hash, not a list"));
+        assert_eq!(decode_reply(&batch, &encode_reply(&wrong)), wrong);
+    }
+
+    #[test]
+    fn list_tails_in_cjson_forms_are_read() {
+        let batch = Batch::new().op(Op::ListRangeTail { key: "l".into(), start: 0, stop: -1, max_bytes: 10 });
+        let tail = |left_out, items: &[&str]| {
+            Ok(BatchOutcome::Applied(vec![Reply::ListTail {
+                left_out,
+                items: items.iter().map(|item| (*item).to_owned()).collect(),
+            }]))
+        };
+        assert_eq!(decode_reply(&batch, "[1,[0,{}]]"), tail(0, &[]));
+        assert_eq!(decode_reply(&batch, r#"[1,[2,["b","c"]]]"#), tail(2, &["b", "c"]));
+        for reply in ["[1,{}]", "[1,[0]]", "[1,[-1,[]]]", "[1,[0,[],1]]", "[1,[0,[1]]]", "[1,[\"0\",[]]]", "[1,0]"] {
+            assert_eq!(decode_reply(&batch, reply).unwrap_err().kind, ErrorKind::InvalidBatch, "{reply}");
+        }
+    }
+
+    #[test]
+    fn list_indexes_and_counts_are_read_in_their_plain_form_only() {
+        let keys = vec!["l".to_owned()];
+        let range = |start: &str, stop: &str, max_bytes: &str| {
+            decode_batch(&keys, &format!(r#"[[],[["lrange",1,"{start}","{stop}","{max_bytes}"]]]"#))
+        };
+        let read =
+            |start, stop, max_bytes| Ok(Batch::new().op(Op::ListRangeTail { key: "l".into(), start, stop, max_bytes }));
+        assert_eq!(range("0", "-1", "1"), read(0, -1, 1));
+        assert_eq!(range("-9223372036854775808", "9223372036854775807", "0"), read(i64::MIN, i64::MAX, 0));
+        // Beyond 64 bits a count saturates, as the script's numbers do.
+        assert_eq!(range("1", "2", "99999999999999999999999"), read(1, 2, u64::MAX));
+        for (start, message) in [
+            ("+1", r#"op 0: "+1" is not an integer"#),
+            ("01", r#"op 0: "01" is not an integer"#),
+            ("-0", r#"op 0: "-0" is not an integer"#),
+            ("1.5", r#"op 0: "1.5" is not an integer"#),
+            ("", r#"op 0: "" is not an integer"#),
+            ("9223372036854775808", r#"op 0: "9223372036854775808" is not an integer"#),
+            ("-9223372036854775809", r#"op 0: "-9223372036854775809" is not an integer"#),
+        ] {
+            assert_eq!(range(start, "-1", "5").unwrap_err().message, message, "{start}");
+        }
+        for max_bytes in ["-1", "+1", "", "1e3"] {
+            assert_eq!(
+                range("0", "-1", max_bytes).unwrap_err().message,
+                format!("op 0: {max_bytes:?} is not a count"),
+                "{max_bytes}"
+            );
+        }
+        let condition = |min: &str, max: &str| {
+            decode_batch(&keys, &format!(r#"[[["llen_between",1,"{min}","{max}"]],[]]"#)).map_err(|e| e.message)
+        };
+        assert_eq!(
+            condition("0", "7"),
+            Ok(Batch::new().condition(Condition::ListLength { key: "l".into(), min: 0, max: 7 }))
+        );
+        assert_eq!(condition("-1", "7"), Err(r#"condition 0: "-1" is not a count"#.to_owned()));
+        assert_eq!(condition("0", "x"), Err(r#"condition 0: "x" is not a count"#.to_owned()));
+        for (batch, message) in [
+            (r#"[[],[["ltrim",1,"0"]]]"#, "op 0: unknown op ltrim with 1 args"),
+            (r#"[[],[["ltrim",1,"0","01"]]]"#, r#"op 0: "01" is not an integer"#),
+            (r#"[[],[["lrange",1,"0","1"]]]"#, "op 0: unknown op lrange with 2 args"),
+            (r#"[[],[["rpop",1,"2"]]]"#, "op 0: unknown op rpop with 1 args"),
+            (r#"[[],[["llen",1,"x"]]]"#, "op 0: unknown op llen with 1 args"),
+            (r#"[[["llen_between",1,"0"]],[]]"#, "condition 0: unknown condition llen_between with 1 args"),
+        ] {
+            assert_eq!(decode_batch(&keys, batch).unwrap_err().message, message, "{batch}");
         }
     }
 

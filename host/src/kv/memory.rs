@@ -2,7 +2,7 @@
 //! (conditions, type checks before any write, TTLs, scans), in one process.
 //! For local use, tests and embedding without Redis; state is lost on exit.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,6 +77,7 @@ enum Value {
     Hash(BTreeMap<String, String>),
     Set(BTreeSet<String>),
     Sorted(SortedSet),
+    List(VecDeque<String>),
 }
 
 /// Members by name (for scans and scores) and by (score, name) (for ranks),
@@ -118,6 +119,7 @@ impl Value {
             Value::Hash(_) => KeyType::Hash,
             Value::Set(_) => KeyType::Set,
             Value::Sorted(_) => KeyType::SortedSet,
+            Value::List(_) => KeyType::List,
         }
     }
 
@@ -127,6 +129,7 @@ impl Value {
             Value::Hash(hash) => hash.is_empty(),
             Value::Set(set) => set.is_empty(),
             Value::Sorted(sorted) => sorted.scores.is_empty(),
+            Value::List(list) => list.is_empty(),
         }
     }
 }
@@ -253,10 +256,7 @@ impl MemoryBackend {
 impl State {
     /// Removes expired keys the batch names, so the rest sees them missing.
     fn drop_expired(&mut self, batch: &Batch, now: Instant) {
-        let condition_keys = batch.conditions.iter().map(|c| match c {
-            Condition::KeyExists(key) | Condition::KeyMissing(key) => key.as_str(),
-            Condition::FieldEquals { key, .. } | Condition::FieldMissing { key, .. } => key.as_str(),
-        });
+        let condition_keys = batch.conditions.iter().map(Condition::key);
         let keys: Vec<String> = condition_keys.chain(batch.ops.iter().map(Op::key)).map(str::to_owned).collect();
         for key in keys {
             if self.entries.get(&key).is_some_and(|e| e.expires_at.is_some_and(|at| at <= now)) {
@@ -265,20 +265,32 @@ impl State {
         }
     }
 
-    /// `None` when the condition holds, else the value to report.
+    /// `None` when the condition holds, else the value to report. As in
+    /// the script, a field or length condition on a key of another type
+    /// fails with no value.
     fn failed_condition(&self, condition: &Condition) -> Option<Option<String>> {
-        let field_of = |key: &str, field: &str| match self.entries.get(key).map(|e| &e.value) {
-            Some(Value::Hash(hash)) => hash.get(field).cloned(),
-            _ => None,
-        };
-        match condition {
-            Condition::KeyExists(key) => (!self.entries.contains_key(key)).then_some(None),
-            Condition::KeyMissing(key) => self.entries.contains_key(key).then_some(None),
-            Condition::FieldEquals { key, field, value } => {
-                let actual = field_of(key, field);
-                (actual.as_ref() != Some(value)).then_some(actual)
+        let value = self.value(condition.key());
+        match (condition, value) {
+            (Condition::KeyExists(_), _) => value.is_none().then_some(None),
+            (Condition::KeyMissing(_), _) => value.is_some().then_some(None),
+            (Condition::FieldEquals { .. } | Condition::FieldMissing { .. }, Some(other))
+                if !matches!(other, Value::Hash(_)) =>
+            {
+                Some(None)
             }
-            Condition::FieldMissing { key, field } => field_of(key, field).map(Some),
+            (Condition::FieldEquals { field, value: wanted, .. }, hash) => {
+                let actual = field_in(hash, field);
+                (actual.as_ref() != Some(wanted)).then_some(actual)
+            }
+            (Condition::FieldMissing { field, .. }, hash) => field_in(hash, field).map(Some),
+            (Condition::ListLength { min, max, .. }, value) => {
+                let length = match value {
+                    None => 0,
+                    Some(Value::List(list)) => list.len() as u64,
+                    Some(_) => return Some(None),
+                };
+                (!(*min..=*max).contains(&length)).then(|| Some(length.to_string()))
+            }
         }
     }
 
@@ -423,6 +435,54 @@ impl State {
                 Some(Value::Set(set)) => i64::from(set.contains(member)),
                 _ => 0,
             }),
+            Op::HashDelete { key, fields } => {
+                let removed = match self.value_mut(key) {
+                    Some(Value::Hash(hash)) => fields.iter().filter(|field| hash.remove(*field).is_some()).count(),
+                    _ => 0,
+                };
+                self.remove_if_empty(key);
+                Reply::Integer(removed as i64)
+            }
+            Op::ListPush { key, values } => {
+                let Value::List(list) = &mut self.entry_or_insert(key, || Value::List(VecDeque::new())).value else {
+                    return Err(changed_type(key));
+                };
+                list.extend(values.iter().cloned());
+                Reply::Integer(list.len() as i64)
+            }
+            Op::ListRangeTail { key, start, stop, max_bytes } => {
+                let (left_out, items) = match self.value(key) {
+                    Some(Value::List(list)) => {
+                        let range = list_range(list.len(), *start, *stop);
+                        let kept = newest_within(list.range(range.clone()).map(String::len), *max_bytes);
+                        let items = list.range(range.end - kept..range.end).cloned().collect();
+                        ((range.len() - kept) as u64, items)
+                    }
+                    _ => (0, Vec::new()),
+                };
+                Reply::ListTail { left_out, items }
+            }
+            Op::ListPopLast(key) => {
+                let popped = match self.value_mut(key) {
+                    Some(Value::List(list)) => list.pop_back(),
+                    _ => None,
+                };
+                self.remove_if_empty(key);
+                Reply::Text(popped)
+            }
+            Op::ListTrim { key, start, stop } => {
+                if let Some(Value::List(list)) = self.value_mut(key) {
+                    let range = list_range(list.len(), *start, *stop);
+                    list.truncate(range.end);
+                    list.drain(..range.start);
+                }
+                self.remove_if_empty(key);
+                Reply::Integer(1)
+            }
+            Op::ListLength(key) => Reply::Integer(match self.value(key) {
+                Some(Value::List(list)) => list.len() as i64,
+                _ => 0,
+            }),
             Op::KeyScan(scan) => {
                 let mut keys: Vec<&String> = self
                     .entries
@@ -458,12 +518,49 @@ impl State {
         }
     }
 
-    /// Redis deletes a set or sorted set when its last member goes.
+    /// Redis deletes a hash, set, sorted set or list when its last member
+    /// goes.
     fn remove_if_empty(&mut self, key: &str) {
         if self.value(key).is_some_and(Value::is_empty) {
             self.entries.remove(key);
         }
     }
+}
+
+fn field_in(value: Option<&Value>, field: &str) -> Option<String> {
+    match value {
+        Some(Value::Hash(hash)) => hash.get(field).cloned(),
+        _ => None,
+    }
+}
+
+/// The positions LRANGE and LTRIM take from `start` `stop` on a list of
+/// `len` items: negative indexes count from the end, out-of-range ones are
+/// clamped, and a range that ends before it starts is empty.
+fn list_range(len: usize, start: i64, stop: i64) -> std::ops::Range<usize> {
+    let len = len as i128;
+    let from_end = |index: i64| if index < 0 { len + i128::from(index) } else { i128::from(index) };
+    let start = from_end(start).max(0);
+    let stop = from_end(stop).min(len - 1);
+    if start > stop {
+        return 0..0;
+    }
+    start as usize..stop as usize + 1
+}
+
+/// How many of the last items (sizes oldest first) fit in `max_bytes`,
+/// newest first; at least one when there are any.
+fn newest_within(sizes: impl DoubleEndedIterator<Item = usize>, max_bytes: u64) -> usize {
+    let mut total: u64 = 0;
+    let mut kept = 0;
+    for size in sizes.rev() {
+        total = total.saturating_add(size as u64);
+        if kept > 0 && total > max_bytes {
+            break;
+        }
+        kept += 1;
+    }
+    kept
 }
 
 fn changed_type(key: &str) -> KvError {

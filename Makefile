@@ -11,7 +11,7 @@ VENV_PYTHON := $(VENV)/bin/python
 JS_NODE := js/node_modules/.bin/node
 HOSTILE := target/component/$(WASM_TARGET)/release/hostile_guest.wasm
 
-.PHONY: help deps setup build run test test-python test-js check-wheel lint lint-python bench bench-python bench-js fuzz component python-native wheel release js clean
+.PHONY: help deps setup build run test test-python test-js check-wheel lint lint-python bench bench-python bench-js bench-items fuzz component python-native wheel release js clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,10 @@ test-js: js python-native ## node --test of the JavaScript host (conformance, in
 bench-js: js ## JavaScript host vs Rust host: p50 per operation at concurrency 1, throughput at 32 (target/bench/js.json; BENCH_QUICK=1 for a short run)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
 	$(JS_NODE) js/bench/compare_hosts.mjs --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
+
+bench-items: deps python-native ## Conversation items vs get (Rust host, p50 at concurrency 1) and ADK list_sessions of 10,000 sessions (Python)
+	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
+	$(VENV_PYTHON) python/bench/items.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
 
 check-wheel: wheel ## Install the wheel into a fresh virtual environment and use it there
 	@scripts/check-wheel.sh $(PYTHON) dist

@@ -28,6 +28,8 @@ fn main() {
             is_active: true,
             status: "running".into(),
             version: 3,
+            app_name: None,
+            user_id: None,
         },
         expires_in_seconds: Some(3600),
     };

@@ -41,6 +41,8 @@ fn bulk_load(server: &Server, first: usize, count: usize, live: bool) -> anyhow:
                 is_active: true,
                 status: "running".into(),
                 version: 1,
+                app_name: None,
+                user_id: None,
             });
             pipe.hset_multiple(&keys.data, &data).ignore();
             pipe.pexpire(&keys.data, HASH_TTL_MS as i64).ignore();

@@ -62,6 +62,7 @@ fn native_error(error: SessionError) -> Error {
 
 pub fn example() -> SessionCreate {
     SessionCreate {
+        id: None,
         model_id: "gpt-4".into(),
         persona_id: Some("programmer".into()),
         name: Some("Code Review Session".into()),
@@ -72,6 +73,7 @@ pub fn example() -> SessionCreate {
         custom_prompt: Some("Review the diff for bugs.".into()),
         agent_internal_id: Some("agent-54321".into()),
         status: None,
+        ..SessionCreate::default()
     }
 }
 

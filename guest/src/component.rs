@@ -87,6 +87,11 @@ fn parse<T: DeserializeOwned>(what: &str, json: &str) -> Result<T> {
     model::read_json(json).map_err(|e| wit::SessionError::InvalidInput(format!("{what}: {e}")))
 }
 
+/// An options document, where "" means all defaults.
+fn parse_options<T: DeserializeOwned + Default>(what: &str, json: &str) -> Result<T> {
+    if json.trim().is_empty() { Ok(T::default()) } else { parse(what, json) }
+}
+
 fn document<T: Serialize>(value: std::result::Result<T, SessionError>) -> Result<String> {
     let value = value.map_err(error_to_wit)?;
     // Serialising plain data with string keys cannot fail.
@@ -156,6 +161,35 @@ impl Guest for Component {
 
     fn migrate(cursor: String, dry_run: bool) -> Result<String> {
         document(repository()?.migrate(&cursor, dry_run))
+    }
+
+    fn append_items(id: String, request: String) -> Result<String> {
+        let request = parse("items-append", &request)?;
+        document(repository()?.append_items(&id, request))
+    }
+
+    fn get_items(id: String, query: String) -> Result<String> {
+        let query = parse_options("items-query", &query)?;
+        document(repository()?.get_items(&id, query))
+    }
+
+    fn pop_item(id: String, options: String) -> Result<String> {
+        let options = parse_options("item-options", &options)?;
+        document(repository()?.pop_item(&id, options))
+    }
+
+    fn clear_items(id: String, options: String) -> Result<String> {
+        let options = parse_options("item-options", &options)?;
+        document(repository()?.clear_items(&id, options))
+    }
+
+    fn list_by_owner(app_name: String, user_id: String, limit: u32, page_token: String) -> Result<String> {
+        document(repository()?.list_by_owner(&app_name, &user_id, limit, &page_token))
+    }
+
+    fn delete_with(id: String, options: String) -> Result<bool> {
+        let options = parse_options("item-options", &options)?;
+        repository()?.delete_with(&id, options).map_err(error_to_wit)
     }
 
     fn stats(cursor: String, so_far: String) -> Result<String> {

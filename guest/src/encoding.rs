@@ -33,6 +33,12 @@ pub mod meta_field {
     pub const VERSION: &str = "version";
     /// Layout version of the session's keys, for future migrations.
     pub const SCHEMA_VERSION: &str = "schema_version";
+    /// The owner (both or neither), for frameworks that scope sessions by
+    /// app and user; written at create only.
+    pub const APP_NAME: &str = "app_name";
+    pub const USER_ID: &str = "user_id";
+    /// `updated_at` in milliseconds: the owner indexes' score.
+    pub const UPDATED_AT_MS: &str = "updated_at_ms";
 }
 
 /// The data fields, in the order `get` asks Redis for them.
@@ -49,7 +55,7 @@ pub const DATA_FIELDS: [&str; 9] = [
 ];
 
 /// The meta fields `get` reads, in order.
-pub const META_FIELDS: [&str; 7] = [
+pub const META_FIELDS: [&str; 9] = [
     meta_field::CREATED_AT,
     meta_field::UPDATED_AT,
     meta_field::LAST_ACTIVITY,
@@ -57,6 +63,8 @@ pub const META_FIELDS: [&str; 7] = [
     meta_field::STATUS,
     meta_field::VERSION,
     meta_field::SCHEMA_VERSION,
+    meta_field::APP_NAME,
+    meta_field::USER_ID,
 ];
 
 /// What was read of one hash.
@@ -126,7 +134,7 @@ pub fn encode_data(data: &SessionData) -> Vec<(String, String)> {
 /// Every meta field, as stored on create.
 pub fn encode_meta(meta: &SessionMeta) -> Vec<(String, String)> {
     use meta_field::*;
-    vec![
+    let mut fields = vec![
         (CREATED_AT.into(), meta.created_at.to_string()),
         (UPDATED_AT.into(), meta.updated_at.to_string()),
         (LAST_ACTIVITY.into(), meta.last_activity.to_string()),
@@ -134,7 +142,12 @@ pub fn encode_meta(meta: &SessionMeta) -> Vec<(String, String)> {
         (STATUS.into(), meta.status.clone()),
         (VERSION.into(), meta.version.to_string()),
         (SCHEMA_VERSION.into(), CURRENT_SCHEMA_VERSION.into()),
-    ]
+    ];
+    if let (Some(app_name), Some(user_id)) = (&meta.app_name, &meta.user_id) {
+        fields.push((APP_NAME.into(), app_name.clone()));
+        fields.push((USER_ID.into(), user_id.clone()));
+    }
+    fields
 }
 
 /// Decodes one session from its two hashes and the expiry key's TTL in
@@ -173,6 +186,8 @@ pub fn decode_session(
         is_active: meta.decode_required(m::IS_ACTIVE, decode_bool)?,
         status: meta.required(m::STATUS)?.to_owned(),
         version: meta.decode_optional(m::VERSION, decode_version)?.unwrap_or(0),
+        app_name: meta.optional_text(m::APP_NAME),
+        user_id: meta.optional_text(m::USER_ID),
     };
 
     Ok(Session {

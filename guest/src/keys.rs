@@ -4,6 +4,7 @@
 //! these keys keep working. The host adds its prefix (default empty) in front
 //! of every key; the guest never sees or chooses it.
 
+use crate::conversation::Owner;
 use crate::id::SessionId;
 
 /// Set of the ids of every live session (the document's "active sessions").
@@ -60,6 +61,8 @@ impl Layout {
             Layout::Document => SessionKeys {
                 data: data(id),
                 meta: meta(id),
+                items: format!("session:{id}:items"),
+                state: format!("session:{id}:state"),
                 expiry: expiry(id),
                 active: ACTIVE_SESSIONS.to_owned(),
                 index: SESSION_INDEX.to_owned(),
@@ -69,6 +72,8 @@ impl Layout {
                 SessionKeys {
                     data: format!("session:{tag}:{id}:data"),
                     meta: format!("session:{tag}:{id}:meta"),
+                    items: format!("session:{tag}:{id}:items"),
+                    state: format!("session:{tag}:{id}:state"),
                     expiry: format!("session_expiry:{tag}:{id}"),
                     active: format!("{ACTIVE_SESSIONS}:{tag}"),
                     index: format!("{SESSION_INDEX}:{tag}"),
@@ -110,6 +115,87 @@ impl Layout {
     }
 }
 
+/// The owner indexes a session of `owner` is in: sorted sets of session ids
+/// scored by `updated_at` in milliseconds, in the session's own group (its
+/// slot, in the sharded layout), so that they change in the session's
+/// atomic batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerKeys {
+    /// `owner_index:<app>:<user>`: the sessions of one user of an app.
+    pub user_index: String,
+    /// `app_index:<app>`: the sessions of every user of an app.
+    pub app_index: String,
+}
+
+impl Layout {
+    /// The owner indexes of session `id` of `owner`.
+    pub fn owner_keys(&self, id: &SessionId, owner: &Owner) -> OwnerKeys {
+        let group = self.group_of(id);
+        OwnerKeys {
+            user_index: self.user_index(group, &owner.app_name, &owner.user_id),
+            app_index: self.app_index(group, &owner.app_name),
+        }
+    }
+
+    /// Group `group`'s index of the sessions of `user` of `app`.
+    pub fn user_index(&self, group: usize, app: &str, user: &str) -> String {
+        let (app, user) = (key_part(app), key_part(user));
+        match self {
+            Layout::Document => format!("{OWNER_INDEX}:{app}:{user}"),
+            Layout::Sharded { .. } => format!("{OWNER_INDEX}:{}:{app}:{user}", crate::shard::tag(group as u32)),
+        }
+    }
+
+    /// Group `group`'s index of the sessions of every user of `app`.
+    pub fn app_index(&self, group: usize, app: &str) -> String {
+        let app = key_part(app);
+        match self {
+            Layout::Document => format!("{APP_INDEX}:{app}"),
+            Layout::Sharded { .. } => format!("{APP_INDEX}:{}:{app}", crate::shard::tag(group as u32)),
+        }
+    }
+
+    /// Hash of `app`'s state (ADK `app:` keys, without the prefix); in the
+    /// sharded layout in a slot of its own.
+    pub fn app_state(&self, app: &str) -> String {
+        let app = key_part(app);
+        match self {
+            Layout::Document => format!("{APP_STATE}:{app}"),
+            Layout::Sharded { .. } => format!("{APP_STATE}:{{app:{app}}}"),
+        }
+    }
+
+    /// Hash of the state of `user` of `app` (ADK `user:` keys).
+    pub fn user_state(&self, app: &str, user: &str) -> String {
+        let (app, user) = (key_part(app), key_part(user));
+        match self {
+            Layout::Document => format!("{USER_STATE}:{app}:{user}"),
+            Layout::Sharded { .. } => format!("{USER_STATE}:{{user:{app}:{user}}}"),
+        }
+    }
+}
+
+pub const OWNER_INDEX: &str = "owner_index";
+pub const APP_INDEX: &str = "app_index";
+pub const APP_STATE: &str = "app_state";
+pub const USER_STATE: &str = "user_state";
+
+/// An app name or user id as one segment of a key name: every byte outside
+/// `[A-Za-z0-9._-]` as `%XX`. One-to-one, and never holds `:`, `{`, `}` or a
+/// glob character, so a name cannot end a segment, open a hash tag or act as
+/// a pattern.
+pub fn key_part(text: &str) -> String {
+    let mut part = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-') {
+            part.push(byte as char);
+        } else {
+            part.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    part
+}
+
 /// The set and index of one group of sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupKeys {
@@ -123,6 +209,8 @@ pub enum SessionKeyKind {
     Data,
     Meta,
     Expiry,
+    Items,
+    State,
 }
 
 /// A SCAN pattern matching every per-session key (and `session_index`,
@@ -136,11 +224,14 @@ pub fn parse_session_key(key: &str) -> Option<(SessionId, SessionKeyKind)> {
         return SessionId::parse(without_tag(id)).ok().map(|id| (id, SessionKeyKind::Expiry));
     }
     let rest = without_tag(key.strip_prefix("session:")?);
-    let (id, kind) = if let Some(id) = rest.strip_suffix(":data") {
-        (id, SessionKeyKind::Data)
-    } else {
-        (rest.strip_suffix(":meta")?, SessionKeyKind::Meta)
-    };
+    let (id, kind) = [
+        (":data", SessionKeyKind::Data),
+        (":meta", SessionKeyKind::Meta),
+        (":items", SessionKeyKind::Items),
+        (":state", SessionKeyKind::State),
+    ]
+    .into_iter()
+    .find_map(|(suffix, kind)| rest.strip_suffix(suffix).map(|id| (id, kind)))?;
     SessionId::parse(id).ok().map(|id| (id, kind))
 }
 
@@ -158,6 +249,10 @@ fn without_tag(rest: &str) -> &str {
 pub struct SessionKeys {
     pub data: String,
     pub meta: String,
+    /// List of the conversation items, oldest first (one JSON text each).
+    pub items: String,
+    /// Hash of the session's own state: key to JSON text.
+    pub state: String,
     pub expiry: String,
     pub active: String,
     pub index: String,
@@ -193,13 +288,44 @@ mod tests {
         assert_eq!(keys.meta, "session:{s35}:11111111-1111-4111-8111-111111111111:meta");
         assert_eq!(keys.expiry, "session_expiry:{s35}:11111111-1111-4111-8111-111111111111");
         assert_eq!((keys.active.as_str(), keys.index.as_str()), ("active_sessions:{s35}", "session_index:{s35}"));
-        assert_eq!(parse_session_key(&keys.data), Some((id, SessionKeyKind::Data)));
-        assert_eq!(parse_session_key(&keys.meta), Some((id, SessionKeyKind::Meta)));
+        assert_eq!(parse_session_key(&keys.data), Some((id.clone(), SessionKeyKind::Data)));
+        assert_eq!(parse_session_key(&keys.meta), Some((id.clone(), SessionKeyKind::Meta)));
         assert_eq!(parse_session_key(&keys.expiry), Some((id, SessionKeyKind::Expiry)));
         assert_eq!(parse_session_key("session:{sx}:11111111-1111-4111-8111-111111111111:data"), None);
         let groups = Layout::Sharded { shards: 4 }.groups();
         assert_eq!(groups.len(), 4);
         assert_eq!(groups[3].index, "session_index:{s3}");
         assert_eq!(Layout::Document.groups()[0].active, "active_sessions");
+    }
+
+    /// Caller-chosen ids hold no `:` or `{`, so their keys parse back to
+    /// the same id in either layout and nothing else parses as one.
+    #[test]
+    fn caller_id_keys_parse_back() {
+        for text in ["chat-42", "User_7.session-A", "0b6f2a523c1e4d7a9a556f1f3e2b9c10", "s1"] {
+            let id = SessionId::parse(text).unwrap();
+            for layout in [Layout::Document, Layout::Sharded { shards: 64 }] {
+                let keys = layout.session_keys(&id);
+                assert_eq!(parse_session_key(&keys.data), Some((id.clone(), SessionKeyKind::Data)));
+                assert_eq!(parse_session_key(&keys.meta), Some((id.clone(), SessionKeyKind::Meta)));
+                assert_eq!(parse_session_key(&keys.expiry), Some((id.clone(), SessionKeyKind::Expiry)));
+            }
+        }
+        assert_eq!(parse_session_key("session:chat-42:data").unwrap().0.as_str(), "chat-42");
+        assert_eq!(parse_session_key("session:{s3}:Chat-42:meta").unwrap().0.as_str(), "Chat-42");
+        for not_a_session_key in [
+            "session:a:b:data",
+            "session::data",
+            "session:{x}:data",
+            "session:{s3}::meta",
+            "session_expiry:",
+            "session_expiry:a:b",
+            "session_expiry:{s3}:",
+            "session:a b:data",
+            "session_index",
+            "session_layout",
+        ] {
+            assert_eq!(parse_session_key(not_a_session_key), None, "{not_a_session_key}");
+        }
     }
 }

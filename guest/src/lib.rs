@@ -19,6 +19,7 @@
 //! Natively, the same rules run over any [`kv::Storage`], for unit tests and
 //! for measuring the component's overhead against native code.
 
+pub mod conversation;
 pub mod encoding;
 pub mod environment;
 pub mod error;

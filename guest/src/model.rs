@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::timestamp::Timestamp;
 
+/// What every session id matches (the JSON Schema's `pattern`): the
+/// hyphenated UUID form is a subset of it. `id::SessionId::parse` is the gate.
+pub const SESSION_ID_PATTERN: &str = "^[A-Za-z0-9._-]{1,128}$";
+
 /// Input of `create`. See `validation` for every rule. In JSON, numbers and
 /// tools may also come in the string form the design document stores
 /// (`"0.7"`, `"[\"search\"]"`), so a dump of a data hash reads back.
@@ -17,6 +21,14 @@ use crate::timestamp::Timestamp;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionCreate {
+    /// The new session's id, chosen by the caller; omitted or null: a fresh
+    /// UUID v4. Either a UUID in the 36-character hyphenated form (either
+    /// case, stored lowercase) or 1 to 128 characters of A-Z, a-z, 0-9, `.`,
+    /// `_` and `-`, case-sensitive and stored as given. A live session with
+    /// that id makes `create` a conflict; the leftovers of an expired one are
+    /// replaced.
+    #[cfg_attr(feature = "schema", schemars(pattern(SESSION_ID_PATTERN)))]
+    pub id: Option<String>,
     pub model_id: String,
     pub persona_id: Option<String>,
     pub name: Option<String>,
@@ -35,6 +47,13 @@ pub struct SessionCreate {
     pub custom_prompt: Option<String>,
     pub agent_internal_id: Option<String>,
     pub status: Option<String>,
+    /// The owner, for frameworks that scope sessions by app and user
+    /// (Google ADK): both or neither; never changed afterwards.
+    pub app_name: Option<String>,
+    pub user_id: Option<String>,
+    /// Initial state: JSON values by key, with ADK's prefixes (`app:` and
+    /// `user:` keys go to the owner's shared state, `temp:` keys are dropped).
+    pub state: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// A data field that `update` can reset to absent.
@@ -107,6 +126,11 @@ pub struct SessionMeta {
     /// 0 when the session was written without a version (another service).
     #[serde(default)]
     pub version: u64,
+    /// The owner, when the session has one (see `SessionCreate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
 }
 
 /// A live session as `get`, `update` and `list` return it: in JSON one flat
@@ -114,6 +138,9 @@ pub struct SessionMeta {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Session {
+    /// A UUID (lowercase, hyphenated) or a caller-chosen id of 1 to 128
+    /// characters of A-Z, a-z, 0-9, `.`, `_` and `-`.
+    #[cfg_attr(feature = "schema", schemars(pattern(SESSION_ID_PATTERN)))]
     pub id: String,
     #[serde(flatten)]
     pub data: SessionData,
@@ -222,6 +249,19 @@ pub struct SessionStats {
     /// Sizes of `active_sessions` and the list index when the scan began.
     pub set_size: u64,
     pub index_size: u64,
+    /// Conversation items of live sessions: in all, how many sessions have
+    /// any, and the most one session holds (and which).
+    #[serde(default)]
+    pub items: u64,
+    #[serde(default)]
+    pub sessions_with_items: u64,
+    #[serde(default)]
+    pub max_items: u64,
+    #[serde(default)]
+    pub max_items_session_id: Option<String>,
+    /// Live sessions with an owner (`app_name`, `user_id`).
+    #[serde(default)]
+    pub owned_sessions: u64,
     /// The first [`MAX_STATS_PROBLEMS`] inconsistencies, each naming key and member.
     pub problems: Vec<Corruption>,
 }
@@ -249,6 +289,13 @@ pub struct StoredSession {
     #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub meta: Vec<(String, String)>,
     pub ttl_ms: Option<u64>,
+    /// The conversation items as stored (each item's JSON text), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<String>,
+    /// The session's own state hash as stored (key to JSON text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "hash_fields")]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
+    pub state: Vec<(String, String)>,
 }
 
 /// One page of `export_sessions`.

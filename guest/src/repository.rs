@@ -74,7 +74,7 @@ pub(crate) fn decode_session_reads(
     if ttl_ms == -2 {
         return Ok(None);
     }
-    let session = crate::encoding::decode_session(&id.to_string(), &keys.data, data, &keys.meta, meta, ttl_ms)?;
+    let session = crate::encoding::decode_session(id.as_str(), &keys.data, data, &keys.meta, meta, ttl_ms)?;
     Ok(Some(session))
 }
 

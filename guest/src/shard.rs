@@ -4,7 +4,8 @@
 //! live in one slot and every batch stays one atomic script call.
 //!
 //! `shard_of(id, S) = fnv1a_32(id) mod S`, where `id` is the session id's
-//! canonical text (36 characters, lowercase, hyphenated) as UTF-8 and
+//! canonical text (the lowercase hyphenated UUID, or a caller id as given)
+//! as UTF-8 and
 //! FNV-1a 32 is: `h = 0x811c9dc5`; for each byte `h = (h ^ byte) *
 //! 0x01000193 mod 2^32`. Every host that computes it (none needs to: the
 //! component does) must give the test vectors below. The shard's hash tag
@@ -26,7 +27,7 @@ pub fn fnv1a_32(bytes: &[u8]) -> u32 {
 
 /// The shard of session `id` among `shards` (at least 1).
 pub fn shard_of(id: &SessionId, shards: u32) -> u32 {
-    fnv1a_32(id.to_string().as_bytes()) % shards.max(1)
+    fnv1a_32(id.as_str().as_bytes()) % shards.max(1)
 }
 
 /// The hash tag of shard `shard`: `{s17}`.
@@ -54,6 +55,9 @@ mod tests {
         assert_eq!(shard("2CFDC22C-E8C0-41C3-A306-F7F6C7C2BD7E", 64), 61, "the canonical lowercase text is hashed");
         assert_eq!(shard("00000000-0000-4000-8000-000000000000", 16), 5);
         assert_eq!(shard("00000000-0000-4000-8000-000000000000", 1), 0);
+        assert_eq!(fnv1a_32(b"chat-42"), 0x93b1_7380);
+        assert_eq!(shard("chat-42", 64), 0);
+        assert_eq!(shard("Chat-42", 64), 32, "a caller id is hashed as given, case kept");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Input rules. Every limit a caller can hit is a constant here, and every
 //! message names the field, the rule and what was given.
 
-use crate::id::quote_for_message;
+use crate::id::{SessionId, quote_for_message};
 use crate::model::{SessionCreate, SessionData, SessionUpdate};
 
 /// Longest model id, persona id, agent internal id or tool name, in characters.
@@ -42,6 +42,8 @@ pub fn status_is_active(status: &str) -> Option<bool> {
 /// A create input that passed every rule, normalised for storage.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidCreate {
+    /// The caller's id, canonical; `None`: generate one.
+    pub id: Option<SessionId>,
     pub data: SessionData,
     pub status: String,
     pub is_active: bool,
@@ -74,6 +76,7 @@ pub fn validate_create(input: SessionCreate) -> Result<ValidCreate, String> {
         None => (DEFAULT_STATUS.to_owned(), true),
     };
     Ok(ValidCreate {
+        id: input.id.as_deref().map(SessionId::parse).transpose()?,
         data: SessionData {
             model_id: validate_model_id(input.model_id)?,
             persona_id: optional_identifier("persona_id", input.persona_id)?,
@@ -295,6 +298,21 @@ mod tests {
         assert_eq!(valid.status, "running");
         assert!(valid.is_active);
         assert_eq!(valid.data.persona_id, None);
+        assert_eq!(valid.id, None);
+    }
+
+    #[test]
+    fn a_given_id_is_checked_and_made_canonical() {
+        let with_id = |id: &str| validate_create(SessionCreate { id: Some(id.into()), ..create("m") });
+        assert_eq!(with_id("chat-42").unwrap().id.unwrap().as_str(), "chat-42");
+        assert_eq!(
+            with_id("0B6F2A52-3C1E-4D7A-9A55-6F1F3E2B9C10").unwrap().id.unwrap().as_str(),
+            "0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10"
+        );
+        for bad in ["", "a:b", "{x}", "a b", &"x".repeat(129)] {
+            let message = with_id(bad).unwrap_err();
+            assert!(message.contains("session id"), "{bad:?}: {message}");
+        }
     }
 
     #[test]

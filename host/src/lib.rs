@@ -36,6 +36,7 @@ pub mod metrics;
 mod runtime;
 mod store;
 
+pub use agent_sessions_guest::conversation;
 pub use agent_sessions_guest::model;
 pub use agent_sessions_guest::model::{
     CleanupReport, ConflictPolicy, Corruption, DataField, ExportPage, ImportRecord, ImportReport, MigratePage,

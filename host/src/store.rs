@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_sessions_guest::Settings;
+use agent_sessions_guest::conversation::{
+    ItemOptions, ItemPopped, ItemsAppend, ItemsPage, ItemsQuery, ItemsReceipt, OwnerPage,
+};
 use agent_sessions_guest::model::{
     CleanupReport, ConflictPolicy, ExportPage, ImportRecord, ImportReport, MigratePage, Session, SessionCreate,
     SessionPage, SessionStats, SessionUpdate, StatsPage,
@@ -330,6 +333,109 @@ impl SessionStore {
         let id = id.to_owned();
         self.call("delete", move |bindings, store| {
             Box::pin(async move { bindings.agent_sessions_repository().call_delete(store, &id).await })
+        })
+        .await
+    }
+
+    /// Appends conversation items (an `items-append` document) in one
+    /// atomic step; returns the `items-receipt`.
+    pub async fn append_items(&self, id: &str, request: &ItemsAppend) -> Result<ItemsReceipt, Error> {
+        from_json(&self.append_items_json(id, to_json(request)?).await?)
+    }
+
+    /// [`append_items`](Self::append_items) with JSON documents.
+    pub async fn append_items_json(&self, id: &str, request: String) -> Result<String, Error> {
+        let id = id.to_owned();
+        self.call("append_items", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_append_items(store, &id, &request).await })
+        })
+        .await
+    }
+
+    /// Items of session `id`, oldest first, as an `items-query` asks.
+    pub async fn get_items(&self, id: &str, query: &ItemsQuery) -> Result<ItemsPage, Error> {
+        from_json(&self.get_items_json(id, to_json(query)?).await?)
+    }
+
+    /// [`get_items`](Self::get_items) with JSON documents.
+    pub async fn get_items_json(&self, id: &str, query: String) -> Result<String, Error> {
+        let id = id.to_owned();
+        self.call("get_items", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_get_items(store, &id, &query).await })
+        })
+        .await
+    }
+
+    /// Removes and returns the newest item of session `id`.
+    pub async fn pop_item(&self, id: &str, options: &ItemOptions) -> Result<ItemPopped, Error> {
+        from_json(&self.pop_item_json(id, to_json(options)?).await?)
+    }
+
+    /// [`pop_item`](Self::pop_item) with JSON documents.
+    pub async fn pop_item_json(&self, id: &str, options: String) -> Result<String, Error> {
+        let id = id.to_owned();
+        self.call("pop_item", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_pop_item(store, &id, &options).await })
+        })
+        .await
+    }
+
+    /// Removes every item of session `id`, keeping the session.
+    pub async fn clear_items(&self, id: &str, options: &ItemOptions) -> Result<ItemsReceipt, Error> {
+        from_json(&self.clear_items_json(id, to_json(options)?).await?)
+    }
+
+    /// [`clear_items`](Self::clear_items) with JSON documents.
+    pub async fn clear_items_json(&self, id: &str, options: String) -> Result<String, Error> {
+        let id = id.to_owned();
+        self.call("clear_items", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_clear_items(store, &id, &options).await })
+        })
+        .await
+    }
+
+    /// Sessions of `user_id` of `app_name` ("" for every user of the app),
+    /// newest-updated first.
+    pub async fn list_by_owner(
+        &self,
+        app_name: &str,
+        user_id: &str,
+        limit: u32,
+        page_token: &str,
+    ) -> Result<OwnerPage, Error> {
+        from_json(&self.list_by_owner_json(app_name, user_id, limit, page_token.to_owned()).await?)
+    }
+
+    /// [`list_by_owner`](Self::list_by_owner) returning JSON.
+    pub async fn list_by_owner_json(
+        &self,
+        app_name: &str,
+        user_id: &str,
+        limit: u32,
+        page_token: String,
+    ) -> Result<String, Error> {
+        let (app_name, user_id) = (app_name.to_owned(), user_id.to_owned());
+        self.call("list_by_owner", move |bindings, store| {
+            Box::pin(async move {
+                bindings
+                    .agent_sessions_repository()
+                    .call_list_by_owner(store, &app_name, &user_id, limit, &page_token)
+                    .await
+            })
+        })
+        .await
+    }
+
+    /// Deletes session `id` only if it has the options' owner and version.
+    pub async fn delete_with(&self, id: &str, options: &ItemOptions) -> Result<bool, Error> {
+        self.delete_with_json(id, to_json(options)?).await
+    }
+
+    /// [`delete_with`](Self::delete_with) with the options as JSON.
+    pub async fn delete_with_json(&self, id: &str, options: String) -> Result<bool, Error> {
+        let id = id.to_owned();
+        self.call("delete_with", move |bindings, store| {
+            Box::pin(async move { bindings.agent_sessions_repository().call_delete_with(store, &id, &options).await })
         })
         .await
     }

@@ -156,6 +156,24 @@ class WasmtimeBackend:
     def stats(self, cursor: str, so_far: str, /) -> str:
         return str(self._call("stats", cursor, so_far))
 
+    def append_items(self, id: str, request: str, /) -> str:
+        return str(self._call("append-items", id, request))
+
+    def get_items(self, id: str, query: str, /) -> str:
+        return str(self._call("get-items", id, query))
+
+    def pop_item(self, id: str, options: str, /) -> str:
+        return str(self._call("pop-item", id, options))
+
+    def clear_items(self, id: str, options: str, /) -> str:
+        return str(self._call("clear-items", id, options))
+
+    def delete_with(self, id: str, options: str, /) -> bool:
+        return bool(self._call("delete-with", id, options))
+
+    def list_by_owner(self, app_name: str, user_id: str, limit: int, page_token: str, /) -> str:
+        return str(self._call("list-by-owner", app_name, user_id, limit, page_token))
+
     def ping(self) -> float:
         try:
             return self.kv.ping()
@@ -203,6 +221,24 @@ class WasmtimeBackend:
 
     def stats_async(self, cursor: str, so_far: str, /) -> Awaitable[str]:
         return self._submit(self.stats, cursor, so_far)
+
+    def append_items_async(self, id: str, request: str, /) -> Awaitable[str]:
+        return self._submit(self.append_items, id, request)
+
+    def get_items_async(self, id: str, query: str, /) -> Awaitable[str]:
+        return self._submit(self.get_items, id, query)
+
+    def pop_item_async(self, id: str, options: str, /) -> Awaitable[str]:
+        return self._submit(self.pop_item, id, options)
+
+    def clear_items_async(self, id: str, options: str, /) -> Awaitable[str]:
+        return self._submit(self.clear_items, id, options)
+
+    def delete_with_async(self, id: str, options: str, /) -> Awaitable[bool]:
+        return self._submit(self.delete_with, id, options)
+
+    def list_by_owner_async(self, app_name: str, user_id: str, limit: int, page_token: str, /) -> Awaitable[str]:
+        return self._submit(self.list_by_owner, app_name, user_id, limit, page_token)
 
     def ping_async(self) -> Awaitable[float]:
         return self._submit(self.ping)

@@ -27,7 +27,7 @@ from .errors import ComponentError
 _wasmtime_speedups.install()
 
 PACKAGE = "agent:sessions"
-VERSION = "0.4.0"
+VERSION = "0.5.0"
 REPOSITORY = f"{PACKAGE}/repository@{VERSION}"
 EXPORTS = (
     "create",
@@ -40,6 +40,12 @@ EXPORTS = (
     "reindex",
     "stats",
     "check-layout",
+    "append-items",
+    "get-items",
+    "pop-item",
+    "clear-items",
+    "list-by-owner",
+    "delete-with",
 )
 # Exports the Python host does not call (yet): acquire-cleanup-lease,
 # release-cleanup-lease (for a scheduled-cleanup service), export-sessions,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 #: Fields `SessionUpdate.clear` can reset to absent.
 ClearableField = Literal[
@@ -36,6 +36,13 @@ class SessionCreate:
     custom_prompt: str | None = None
     agent_internal_id: str | None = None
     status: str | None = None
+    #: The owner, for frameworks that scope sessions by app and user: both
+    #: or neither, never changed afterwards.
+    app_name: str | None = None
+    user_id: str | None = None
+    #: Initial state (JSON values by key): `app:` and `user:` keys go to the
+    #: owner's shared state, `temp:` keys are dropped.
+    state: dict[str, Any] | None = None
 
 
 @dataclass
@@ -84,6 +91,9 @@ class SessionDetail:
     version: int
     #: Seconds until the session expires; None if its expiry key has no TTL.
     expires_in_seconds: int | None
+    #: The owner, for sessions created with one.
+    app_name: str | None = None
+    user_id: str | None = None
 
 
 @dataclass
@@ -161,3 +171,105 @@ class SessionStats:
     index_size: int
     #: The first 100 inconsistencies.
     problems: list[Corruption]
+    #: Conversation items of live sessions: in all, sessions with any, the
+    #: most one session holds and which.
+    items: int = 0
+    sessions_with_items: int = 0
+    max_items: int = 0
+    max_items_session_id: str | None = None
+    #: Live sessions with an owner (app_name, user_id).
+    owned_sessions: int = 0
+
+
+class Owner(NamedTuple):
+    """Who a session belongs to: an app's user (Google ADK's scoping). A
+    session with an owner is only found by calls that name it (or none)."""
+
+    app_name: str
+    user_id: str
+
+
+@dataclass
+class ItemsReceipt:
+    """What `append_items` and `clear_items` did."""
+
+    id: str
+    #: The session's version afterwards.
+    version: int
+    #: Items the session holds afterwards.
+    count: int
+    updated_at: str
+    updated_at_ms: int
+    #: Whether `create_if_missing` created the session.
+    created: bool = False
+
+
+@dataclass
+class ItemsPage:
+    """Items of one session, oldest first."""
+
+    id: str
+    items: list[Any]
+    #: Items the session holds.
+    total: int
+    #: Position of `items[0]` in the whole list (0 is the oldest).
+    first_index: int
+    #: Items of the asked range left out (the oldest) to stay within one
+    #: read's limits (1000 items, 4 MiB).
+    left_out: int
+    version: int
+    updated_at_ms: int
+
+
+@dataclass
+class PoppedItem:
+    """What `pop_item` removed: the newest item, or None when there was none."""
+
+    id: str
+    item: Any
+    version: int
+    #: Items left.
+    count: int
+
+
+@dataclass
+class Conversation:
+    """A session with its state and items (`get_conversation`)."""
+
+    session: SessionDetail
+    #: The session's state, with its app's and user's under `app:` and `user:`.
+    state: dict[str, Any]
+    items: list[Any]
+    total: int
+    first_index: int
+    version: int
+    updated_at_ms: int
+
+
+@dataclass
+class OwnedSession:
+    """One session of `list_sessions_by_owner`: no configuration, no items."""
+
+    id: str
+    app_name: str
+    user_id: str
+    created_at: str
+    updated_at: str
+    updated_at_ms: int
+    version: int
+    #: The session's own state (without its app's and user's).
+    state: dict[str, Any]
+
+
+@dataclass
+class OwnerPage:
+    """One page of `list_sessions_by_owner`, newest-updated first."""
+
+    sessions: list[OwnedSession]
+    #: The app's shared state (keys without `app:`).
+    app_state: dict[str, Any]
+    #: Each listed user's shared state (keys without `user:`).
+    user_states: dict[str, dict[str, Any]]
+    corrupt: list[Corruption]
+    #: Pass to the next call; None on the last page.
+    next_page_token: str | None = None

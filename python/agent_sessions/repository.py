@@ -25,10 +25,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from . import _native
-from .errors import InvalidInputError, SessionNotFoundError
+from .errors import ConflictError, InvalidInputError, SessionNotFoundError
 from .models import (
     CleanupReport,
+    Conversation,
     Corruption,
+    ItemsPage,
+    ItemsReceipt,
+    OwnedSession,
+    Owner,
+    OwnerPage,
+    PoppedItem,
     SessionCreate,
     SessionDetail,
     SessionListResponse,
@@ -93,6 +100,18 @@ def _json(value: Any, cls: type, what: str) -> str:
         raise InvalidInputError(f"{what}: {error}") from None
 
 
+def _create_json(session_data: Any, session_id: Any) -> str:
+    """The session-create document, with `session_id` as its `id` when given."""
+    if session_id is None:
+        return _json(session_data, SessionCreate, "session_data")
+    chosen = _session_id(session_id)
+    document = _fields(session_data, SessionCreate, "session_data")
+    if document.get("id", chosen) != chosen:
+        raise InvalidInputError("session_id and session_data's id differ; give the id once")
+    document["id"] = chosen
+    return _json(document, SessionCreate, "session_data")
+
+
 def _session_id(value: Any) -> str:
     if type(value) is not str:
         if isinstance(value, str):
@@ -155,6 +174,127 @@ def _check_settings(prefix: object, ttl: object, grace: object, batch_size: obje
             raise ValueError(f"{name} must be a whole number of at least {least}")
     if not isinstance(prefix, str):
         raise ValueError("prefix must be a string")
+
+
+# ------------------------------------------------------- conversation items
+# Items and state values are any JSON; the component checks them and keeps
+# each item as the text sent, so what `json.dumps` writes is what is stored.
+
+#: Items one read returns at most; longer histories are read in pages.
+_ITEMS_PER_READ = 1000
+#: Times a paged read starts over when the session changed between pages.
+_READ_ATTEMPTS = 3
+
+OwnerLike = Owner | tuple[str, str] | Mapping[str, str]
+
+
+def _owner(owner: OwnerLike | None) -> dict[str, str] | None:
+    if owner is None:
+        return None
+    if isinstance(owner, Mapping):
+        return {"app_name": owner["app_name"], "user_id": owner["user_id"]}
+    if isinstance(owner, tuple) and len(owner) == 2:
+        return {"app_name": owner[0], "user_id": owner[1]}
+    raise InvalidInputError(f"owner must be an Owner(app_name, user_id), not {type(owner).__name__}")
+
+
+def _document(fields: dict[str, Any], what: str) -> str:
+    document = {name: value for name, value in fields.items() if value is not None}
+    try:
+        return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise InvalidInputError(f"{what}: {error}") from None
+
+
+def _append_request(
+    items: Any,
+    expected_version: int | None,
+    keep_last: int | None,
+    owner: OwnerLike | None,
+    state_delta: Mapping[str, Any] | None,
+    create_if_missing: SessionCreate | Mapping[str, Any] | None,
+) -> str:
+    if isinstance(items, str | bytes | Mapping) or not hasattr(items, "__iter__"):
+        raise InvalidInputError("items must be a list of JSON values")
+    create = None if create_if_missing is None else _fields(create_if_missing, SessionCreate, "create_if_missing")
+    return _document(
+        {
+            "items": list(items),
+            "expected_version": expected_version,
+            "keep_last": keep_last,
+            "owner": _owner(owner),
+            "state_delta": None if state_delta is None else dict(state_delta),
+            "create_if_missing": create,
+        },
+        "items",
+    )
+
+
+def _items_query(
+    last: int | None, start: int | None, stop: int | None, owner: OwnerLike | None, include_session: bool = False
+) -> str:
+    return _document(
+        {
+            "last": last,
+            "start": start,
+            "stop": stop,
+            "owner": _owner(owner),
+            "include_session": include_session or None,
+        },
+        "items query",
+    )
+
+
+def _item_options(expected_version: int | None, owner: OwnerLike | None) -> str:
+    return _document({"expected_version": expected_version, "owner": _owner(owner)}, "options")
+
+
+def _receipt(text: str) -> ItemsReceipt:
+    return ItemsReceipt(**json.loads(text))
+
+
+def _items_page(text: str) -> ItemsPage:
+    page = json.loads(text)
+    page.pop("session", None)
+    page.pop("state", None)
+    return ItemsPage(**page)
+
+
+def _conversation(text: str) -> Conversation:
+    page = json.loads(text)
+    return Conversation(
+        session=SessionDetail(**page["session"]),
+        state=page["state"],
+        items=page["items"],
+        total=page["total"],
+        first_index=page["first_index"],
+        version=page["version"],
+        updated_at_ms=page["updated_at_ms"],
+    )
+
+
+def _popped(text: str) -> PoppedItem:
+    return PoppedItem(**json.loads(text))
+
+
+def _owner_page(text: str) -> OwnerPage:
+    page = json.loads(text)
+    return OwnerPage(
+        sessions=[OwnedSession(**s) for s in page["sessions"]],
+        app_state=page["app_state"],
+        user_states=page["user_states"],
+        corrupt=_corruptions(page["corrupt"]),
+        next_page_token=page.get("next_page_token"),
+    )
+
+
+def _older_range(wanted_start: int, first: int) -> tuple[int, int]:
+    """The next page of older items to read: up to 1000 before `first`."""
+    return max(wanted_start, first - _ITEMS_PER_READ), first - 1
+
+
+class _StaleRead(Exception):
+    """The session changed between the pages of one read."""
 
 
 class _Repository:
@@ -347,13 +487,21 @@ class SessionRepository(_Repository):
 
     # -- the document's methods
 
-    def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
-        """Creates a session with a fresh UUID v4 (one atomic Redis batch)."""
-        return _session(self._backend.create(_json(session_data, SessionCreate, "session_data")))
+    def create_session(
+        self, session_data: SessionCreate | Mapping[str, Any], session_id: str | None = None
+    ) -> SessionDetail:
+        """Creates a session (one atomic Redis batch) with a fresh UUID v4, or
+        with `session_id` when given: a UUID (hyphenated, either case; stored
+        lowercase) or 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'
+        (case-sensitive, stored as given). Any other id raises
+        InvalidInputError; a live session with that id raises ConflictError,
+        and the leftovers of an expired one are replaced, never inherited."""
+        return _session(self._backend.create(_create_json(session_data, session_id)))
 
     def get_session(self, session_id: str) -> SessionDetail | None:
         """The live session, or None when there is none (never created,
-        deleted or expired). An id that is not a UUID raises InvalidInputError."""
+        deleted or expired). An id that breaks the id rule (see
+        `create_session`) raises InvalidInputError."""
         try:
             return self.get_session_or_raise(session_id)
         except SessionNotFoundError:
@@ -370,9 +518,16 @@ class SessionRepository(_Repository):
         changes = _json(update_data, SessionUpdate, "update_data")
         return _session(self._backend.update(_session_id(session_id), changes))
 
-    def delete_session(self, session_id: str) -> bool:
-        """Removes every key of the session; True when a live session was deleted."""
-        return self._backend.delete(_session_id(session_id))
+    def delete_session(
+        self, session_id: str, *, owner: OwnerLike | None = None, expected_version: int | None = None
+    ) -> bool:
+        """Removes every key of the session; True when a live session was
+        deleted. With `owner`, only a session of that owner (else False);
+        with `expected_version`, only at that version (else ConflictError)."""
+        if owner is None and expected_version is None:
+            return self._backend.delete(_session_id(session_id))
+        options = _item_options(expected_version, owner)
+        return self._backend.delete_with(_session_id(session_id), options)
 
     def list_sessions(self, limit: int = 10, offset: int = 0, page_token: str | None = None) -> SessionListResponse:
         """Sessions newest first by `created_at`, with the total (limit 0..1000).
@@ -419,6 +574,116 @@ class SessionRepository(_Repository):
         """Seconds one Redis PING takes; raises BackendError when Redis is down."""
         return self._backend.ping()
 
+    # -- conversation items, ownership and state
+
+    def append_items(
+        self,
+        session_id: str,
+        items: list[Any],
+        *,
+        expected_version: int | None = None,
+        keep_last: int | None = None,
+        owner: OwnerLike | None = None,
+        state_delta: Mapping[str, Any] | None = None,
+        create_if_missing: SessionCreate | Mapping[str, Any] | None = None,
+    ) -> ItemsReceipt:
+        """Appends `items` (1 to 1000 JSON values) to the session's
+        conversation in one atomic step, with `state_delta` applied in the
+        same step; refreshes its TTLs and bumps its version. Only while the
+        session is alive (SessionNotFoundError), with `owner` if given, at
+        `expected_version` if given (ConflictError). `keep_last` keeps only
+        the newest N items; without it a session holds at most 10,000.
+        `create_if_missing` (a session-create document) creates the session
+        first if there is none: concurrent first uses make one session."""
+        request = _append_request(items, expected_version, keep_last, owner, state_delta, create_if_missing)
+        return _receipt(self._backend.append_items(_session_id(session_id), request))
+
+    def get_items(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        start: int | None = None,
+        stop: int | None = None,
+        owner: OwnerLike | None = None,
+    ) -> ItemsPage:
+        """One read of items, oldest first: the newest `last` (default all),
+        or positions `start`..`stop` (0 is the oldest). One read returns at
+        most 1000 items and 4 MiB; `left_out` says how many older ones of
+        the range it left out (`get_all_items` reads them too)."""
+        query = _items_query(last, start, stop, owner)
+        return _items_page(self._backend.get_items(_session_id(session_id), query))
+
+    def get_all_items(self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None) -> list[Any]:
+        """The newest `last` items (default all), oldest first, in as many
+        reads as they need, consistent: a session written between the reads
+        is read again."""
+        for _ in range(_READ_ATTEMPTS):
+            page = self.get_items(session_id, last=last, owner=owner)
+            items, first, wanted_start = page.items, page.first_index, page.first_index - page.left_out
+            try:
+                while first > wanted_start:
+                    start, stop = _older_range(wanted_start, first)
+                    older = self.get_items(session_id, start=start, stop=stop, owner=owner)
+                    if older.version != page.version:
+                        raise _StaleRead
+                    items, first = older.items + items, older.first_index
+                return items
+            except _StaleRead:
+                continue
+        raise ConflictError(f"session {session_id} kept changing while its items were read")
+
+    def count_items(self, session_id: str, *, owner: OwnerLike | None = None) -> int:
+        """How many items the session holds."""
+        return self.get_items(session_id, last=0, owner=owner).total
+
+    def pop_item(
+        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
+    ) -> PoppedItem:
+        """Removes and returns the newest item (None, writing nothing, when
+        there is none)."""
+        options = _item_options(expected_version, owner)
+        return _popped(self._backend.pop_item(_session_id(session_id), options))
+
+    def clear_items(
+        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
+    ) -> ItemsReceipt:
+        """Removes every item; the session, its configuration and state stay."""
+        options = _item_options(expected_version, owner)
+        return _receipt(self._backend.clear_items(_session_id(session_id), options))
+
+    def get_conversation(
+        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
+    ) -> Conversation:
+        """The session, its state (with its app's and user's under `app:` and
+        `user:`) and its newest `last` items (default all)."""
+        for _ in range(_READ_ATTEMPTS):
+            query = _items_query(last, None, None, owner, include_session=True)
+            text = self._backend.get_items(_session_id(session_id), query)
+            conversation, left_out = _conversation(text), json.loads(text)["left_out"]
+            first, wanted_start = conversation.first_index, conversation.first_index - left_out
+            try:
+                while first > wanted_start:
+                    start, stop = _older_range(wanted_start, first)
+                    older = self.get_items(session_id, start=start, stop=stop, owner=owner)
+                    if older.version != conversation.version:
+                        raise _StaleRead
+                    conversation.items, first = older.items + conversation.items, older.first_index
+                conversation.first_index = first
+                return conversation
+            except _StaleRead:
+                continue
+        raise ConflictError(f"session {session_id} kept changing while its items were read")
+
+    def list_sessions_by_owner(
+        self, app_name: str, user_id: str | None = None, *, limit: int = 100, page_token: str | None = None
+    ) -> OwnerPage:
+        """Sessions of `user_id` of `app_name` (every user of the app when
+        None), newest-updated first, `limit` (1 to 1000) per page, from the
+        owner index: O(log N + page)."""
+        limit, _, token = _list_arguments(limit, 0, page_token)
+        return _owner_page(self._backend.list_by_owner(app_name, user_id or "", limit, token))
+
     def close(self) -> None:
         """Closes the Redis connections; later calls raise."""
         self._backend.close()
@@ -442,8 +707,10 @@ class AsyncSessionRepository(_Repository):
     threads.
     """
 
-    async def create_session(self, session_data: SessionCreate | Mapping[str, Any]) -> SessionDetail:
-        return _session(await self._backend.create_async(_json(session_data, SessionCreate, "session_data")))
+    async def create_session(
+        self, session_data: SessionCreate | Mapping[str, Any], session_id: str | None = None
+    ) -> SessionDetail:
+        return _session(await self._backend.create_async(_create_json(session_data, session_id)))
 
     async def get_session(self, session_id: str) -> SessionDetail | None:
         try:
@@ -458,8 +725,13 @@ class AsyncSessionRepository(_Repository):
         changes = _json(update_data, SessionUpdate, "update_data")
         return _session(await self._backend.update_async(_session_id(session_id), changes))
 
-    async def delete_session(self, session_id: str) -> bool:
-        return await self._backend.delete_async(_session_id(session_id))
+    async def delete_session(
+        self, session_id: str, *, owner: OwnerLike | None = None, expected_version: int | None = None
+    ) -> bool:
+        if owner is None and expected_version is None:
+            return await self._backend.delete_async(_session_id(session_id))
+        options = _item_options(expected_version, owner)
+        return await self._backend.delete_with_async(_session_id(session_id), options)
 
     async def list_sessions(
         self, limit: int = 10, offset: int = 0, page_token: str | None = None
@@ -490,6 +762,98 @@ class AsyncSessionRepository(_Repository):
 
     async def ping(self) -> float:
         return await self._backend.ping_async()
+
+    # -- conversation items, ownership and state (see SessionRepository)
+
+    async def append_items(
+        self,
+        session_id: str,
+        items: list[Any],
+        *,
+        expected_version: int | None = None,
+        keep_last: int | None = None,
+        owner: OwnerLike | None = None,
+        state_delta: Mapping[str, Any] | None = None,
+        create_if_missing: SessionCreate | Mapping[str, Any] | None = None,
+    ) -> ItemsReceipt:
+        request = _append_request(items, expected_version, keep_last, owner, state_delta, create_if_missing)
+        return _receipt(await self._backend.append_items_async(_session_id(session_id), request))
+
+    async def get_items(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        start: int | None = None,
+        stop: int | None = None,
+        owner: OwnerLike | None = None,
+    ) -> ItemsPage:
+        query = _items_query(last, start, stop, owner)
+        return _items_page(await self._backend.get_items_async(_session_id(session_id), query))
+
+    async def get_all_items(
+        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
+    ) -> list[Any]:
+        for _ in range(_READ_ATTEMPTS):
+            page = await self.get_items(session_id, last=last, owner=owner)
+            items, first, wanted_start = page.items, page.first_index, page.first_index - page.left_out
+            try:
+                while first > wanted_start:
+                    start, stop = _older_range(wanted_start, first)
+                    older = await self.get_items(session_id, start=start, stop=stop, owner=owner)
+                    if older.version != page.version:
+                        raise _StaleRead
+                    items, first = older.items + items, older.first_index
+                return items
+            except _StaleRead:
+                continue
+        raise ConflictError(f"session {session_id} kept changing while its items were read")
+
+    async def count_items(self, session_id: str, *, owner: OwnerLike | None = None) -> int:
+        return (await self.get_items(session_id, last=0, owner=owner)).total
+
+    async def pop_item(
+        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
+    ) -> PoppedItem:
+        options = _item_options(expected_version, owner)
+        return _popped(await self._backend.pop_item_async(_session_id(session_id), options))
+
+    async def clear_items(
+        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
+    ) -> ItemsReceipt:
+        options = _item_options(expected_version, owner)
+        return _receipt(await self._backend.clear_items_async(_session_id(session_id), options))
+
+    async def get_conversation(
+        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
+    ) -> Conversation:
+        for _ in range(_READ_ATTEMPTS):
+            query = _items_query(last, None, None, owner, include_session=True)
+            text = await self._backend.get_items_async(_session_id(session_id), query)
+            conversation, left_out = _conversation(text), json.loads(text)["left_out"]
+            first, wanted_start = conversation.first_index, conversation.first_index - left_out
+            try:
+                while first > wanted_start:
+                    start, stop = _older_range(wanted_start, first)
+                    older = await self.get_items(session_id, start=start, stop=stop, owner=owner)
+                    if older.version != conversation.version:
+                        raise _StaleRead
+                    conversation.items, first = older.items + conversation.items, older.first_index
+                conversation.first_index = first
+                return conversation
+            except _StaleRead:
+                continue
+        raise ConflictError(f"session {session_id} kept changing while its items were read")
+
+    async def list_sessions_by_owner(
+        self, app_name: str, user_id: str | None = None, *, limit: int = 100, page_token: str | None = None
+    ) -> OwnerPage:
+        limit, _, token = _list_arguments(limit, 0, page_token)
+        return _owner_page(await self._backend.list_by_owner_async(app_name, user_id or "", limit, token))
+
+    def close_nowait(self) -> None:
+        """`close` without awaiting: closes the Redis connections now."""
+        self._backend.close()
 
     async def close(self) -> None:
         """Waits for running calls (wasmtime-py backend), then closes the

@@ -289,6 +289,72 @@ impl NativeStore {
         awaitable(py, &self.inner, move |store| async move { store.list_json(limit, offset, page_token).await })
     }
 
+    fn append_items(&self, py: Python<'_>, id: String, request: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.append_items_json(&id, request).await })
+    }
+
+    fn append_items_async<'py>(&self, py: Python<'py>, id: String, request: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.append_items_json(&id, request).await })
+    }
+
+    fn get_items(&self, py: Python<'_>, id: String, query: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.get_items_json(&id, query).await })
+    }
+
+    fn get_items_async<'py>(&self, py: Python<'py>, id: String, query: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.get_items_json(&id, query).await })
+    }
+
+    fn pop_item(&self, py: Python<'_>, id: String, options: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.pop_item_json(&id, options).await })
+    }
+
+    fn pop_item_async<'py>(&self, py: Python<'py>, id: String, options: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.pop_item_json(&id, options).await })
+    }
+
+    fn clear_items(&self, py: Python<'_>, id: String, options: String) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move { store.clear_items_json(&id, options).await })
+    }
+
+    fn clear_items_async<'py>(&self, py: Python<'py>, id: String, options: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.clear_items_json(&id, options).await })
+    }
+
+    fn delete_with(&self, py: Python<'_>, id: String, options: String) -> PyResult<bool> {
+        blocking(py, &self.inner, move |store| async move { store.delete_with_json(&id, options).await })
+    }
+
+    fn delete_with_async<'py>(&self, py: Python<'py>, id: String, options: String) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move { store.delete_with_json(&id, options).await })
+    }
+
+    fn list_by_owner(
+        &self,
+        py: Python<'_>,
+        app_name: String,
+        user_id: String,
+        limit: u32,
+        page_token: String,
+    ) -> PyResult<String> {
+        blocking(py, &self.inner, move |store| async move {
+            store.list_by_owner_json(&app_name, &user_id, limit, page_token).await
+        })
+    }
+
+    fn list_by_owner_async<'py>(
+        &self,
+        py: Python<'py>,
+        app_name: String,
+        user_id: String,
+        limit: u32,
+        page_token: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, &self.inner, move |store| async move {
+            store.list_by_owner_json(&app_name, &user_id, limit, page_token).await
+        })
+    }
+
     fn extend_ttl(&self, py: Python<'_>, id: String) -> PyResult<bool> {
         blocking(py, &self.inner, move |store| async move { store.extend_ttl(&id).await })
     }

@@ -38,3 +38,29 @@ def test_the_fastapi_example_serves_sessions(redis_url: str, monkeypatch: pytest
     assert client.get("/sessions").json()["total"] == 1
     assert client.delete(f"/sessions/{session['id']}").status_code == 204
     assert client.get(f"/sessions/{session['id']}").status_code == 404
+
+
+def load_script(name: str) -> ModuleType:
+    path = REPO / "python" / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_openai_agents_example_keeps_the_conversation(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    assert await load_script("openai_agents_session").main() == ["Paris.", "France."]
+
+
+async def test_the_adk_example_keeps_events_and_state(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    outcome = await load_script("adk_session_service").main()
+    assert outcome == {
+        "state": {"city": "Paris", "user:units": "metric", "app:model": "v2"},
+        "events": 2,
+        "listed": 1,
+    }

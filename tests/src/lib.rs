@@ -89,6 +89,7 @@ pub fn expire_on_redis(connection: &mut redis::Connection, prefix: &str, layout:
 /// The design document's example session.
 pub fn example() -> SessionCreate {
     SessionCreate {
+        id: None,
         model_id: "gpt-4".into(),
         persona_id: Some("programmer".into()),
         name: Some("Code Review Session".into()),
@@ -99,6 +100,7 @@ pub fn example() -> SessionCreate {
         custom_prompt: Some("...".into()),
         agent_internal_id: Some("agent-54321".into()),
         status: None,
+        ..SessionCreate::default()
     }
 }
 

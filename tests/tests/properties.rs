@@ -94,6 +94,7 @@ fn hostile_create() -> impl Strategy<Value = SessionCreate> {
                 status,
             )| {
                 SessionCreate {
+                    id: None,
                     model_id,
                     persona_id,
                     name,
@@ -104,6 +105,7 @@ fn hostile_create() -> impl Strategy<Value = SessionCreate> {
                     custom_prompt,
                     agent_internal_id,
                     status,
+                    ..SessionCreate::default()
                 }
             },
         )

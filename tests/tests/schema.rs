@@ -4,6 +4,9 @@
 //! the types drift apart; `UPDATE_SCHEMA=1 cargo test --test schema`
 //! rewrites the file.
 
+use agent_sessions_guest::conversation::{
+    ItemOptions, ItemPopped, ItemsAppend, ItemsPage, ItemsQuery, ItemsReceipt, OwnerPage,
+};
 use agent_sessions_guest::model::{
     CleanupReport, Corruption, ExportPage, ImportRecord, ImportReport, MigratePage, SessionCreate, SessionPage,
     SessionUpdate, StatsPage,
@@ -28,6 +31,13 @@ fn bundle() -> Value {
         ("import-record", generator.subschema_for::<ImportRecord>()),
         ("import-report", generator.subschema_for::<ImportReport>()),
         ("migrate-page", generator.subschema_for::<MigratePage>()),
+        ("items-append", generator.subschema_for::<ItemsAppend>()),
+        ("items-receipt", generator.subschema_for::<ItemsReceipt>()),
+        ("items-query", generator.subschema_for::<ItemsQuery>()),
+        ("items-page", generator.subschema_for::<ItemsPage>()),
+        ("item-options", generator.subschema_for::<ItemOptions>()),
+        ("item-popped", generator.subschema_for::<ItemPopped>()),
+        ("owner-page", generator.subschema_for::<OwnerPage>()),
     ];
     let documents: Map<String, Value> =
         documents.into_iter().map(|(name, schema)| (name.to_owned(), schema.to_value())).collect();
@@ -35,7 +45,7 @@ fn bundle() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "agent-sessions documents",
-        "description": "The JSON documents of wit/sessions.wit's repository interface, the CLI's --json output and the Python and JavaScript hosts' objects. Generated from guest/src/model.rs by tests/tests/schema.rs; do not edit by hand.",
+        "description": "The JSON documents of wit/sessions.wit's repository interface, the CLI's --json output and the Python and JavaScript hosts' objects. Generated from guest/src/model.rs and guest/src/conversation.rs by tests/tests/schema.rs; do not edit by hand.",
         "documents": documents,
         "$defs": definitions,
     })

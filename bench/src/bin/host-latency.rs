@@ -7,6 +7,7 @@
 //! delete them; then list pages of 10 over 100 sessions created for it (and
 //! deleted after). `ping` is the host's own Redis connection answering a
 //! PING: the floor under every operation. A warm-up round runs first.
+//! `--items` adds appending one conversation item and reading the last 20.
 //! Only sessions this program creates are touched, and all are deleted.
 
 use std::future::Future;
@@ -14,10 +15,12 @@ use std::time::{Duration, Instant};
 
 use agent_sessions_bench::paths::{Op, example};
 use agent_sessions_bench::percentile_us;
+use agent_sessions_host::conversation::{ItemsAppend, ItemsQuery};
 use agent_sessions_host::{SessionStore, SessionUpdate};
 use anyhow::{Context, ensure};
 use clap::Parser;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 /// Sessions the list operation pages through, 10 at a time.
 const LIST_SESSIONS: usize = 100;
@@ -42,6 +45,10 @@ struct Options {
     /// With --json, also every latency in nanoseconds (to pool rounds).
     #[arg(long)]
     samples: bool,
+    /// Also time conversation items (issue 16's target): appending one
+    /// item and reading the last 20, next to `get`, with their ratios.
+    #[arg(long)]
+    items: bool,
     /// Instead of latencies: create then get throughput with this many
     /// concurrent tasks on the one thread (as a Node event loop runs), each
     /// making `--iterations` calls per operation.
@@ -148,8 +155,55 @@ where
     Ok(Timed { latencies, elapsed, round_trips: store.round_trips() - round_trips, values })
 }
 
+/// An assistant message as the OpenAI Agents SDK stores it (~190 bytes).
+const ITEM: &str = r#"{"id":"msg_0123456789abcdef","content":[{"annotations":[],"text":"The Eiffel Tower is in Paris, France.","type":"output_text"}],"role":"assistant","status":"completed","type":"message"}"#;
+
+/// Appending one item to a session, and reading the last 20 items of a
+/// session that holds 40.
+async fn item_round(
+    store: &SessionStore,
+    ids: &[String],
+    iterations: usize,
+    samples: bool,
+) -> anyhow::Result<Vec<Measurement>> {
+    let one = || ItemsAppend {
+        items: vec![RawValue::from_string(ITEM.to_owned()).expect("the item is JSON")],
+        expected_version: None,
+        keep_last: None,
+        owner: None,
+        state_delta: None,
+        create_if_missing: None,
+    };
+    let append = timed(store, iterations, |n| {
+        let request = one();
+        async move {
+            store.append_items(&ids[n % ids.len()], &request).await?;
+            Ok(())
+        }
+    })
+    .await?;
+    let history = store.create(example()).await?.id;
+    for _ in 0..40 {
+        store.append_items(&history, &one()).await?;
+    }
+    let query = ItemsQuery { last: Some(20), ..ItemsQuery::default() };
+    let read = timed(store, iterations, |_| async {
+        let page = store.get_items(&history, &query).await?;
+        ensure!(page.items.len() == 20, "read {} items", page.items.len());
+        Ok(())
+    })
+    .await?;
+    store.delete(&history).await?;
+    Ok(vec![append.measurement("append_item", samples), read.measurement("items_last_20", samples)])
+}
+
 /// One round of every operation, `iterations` calls each.
-async fn round(store: &SessionStore, iterations: usize, samples: bool) -> anyhow::Result<Vec<Measurement>> {
+async fn round(
+    store: &SessionStore,
+    iterations: usize,
+    samples: bool,
+    items: bool,
+) -> anyhow::Result<Vec<Measurement>> {
     let mut out = Vec::new();
     let create = timed(store, iterations, |_| async move { Ok(store.create(example()).await?.id) }).await?;
     out.push(create.measurement(Op::Create.name(), samples));
@@ -163,6 +217,9 @@ async fn round(store: &SessionStore, iterations: usize, samples: bool) -> anyhow
     })
     .await?;
     out.push(get.measurement(Op::Get.name(), samples));
+    if items {
+        out.extend(item_round(store, ids, iterations, samples).await?);
+    }
 
     let update = timed(store, iterations, |n| async move {
         store.update(id(n), SessionUpdate { name: Some(format!("renamed {n}")), ..Default::default() }).await?;
@@ -233,9 +290,9 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("connect to {}", options.redis_url))?;
         if options.warmup > 0 {
-            round(&store, options.warmup as usize, false).await.context("warm-up")?;
+            round(&store, options.warmup as usize, false, options.items).await.context("warm-up")?;
         }
-        round(&store, options.iterations as usize, options.samples).await
+        round(&store, options.iterations as usize, options.samples, options.items).await
     })?;
     if options.json {
         let report = serde_json::json!({
@@ -248,14 +305,22 @@ fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!(
-            "{:<8} {:>8} {:>10} {:>10} {:>10} {:>10} {:>4}",
+            "{:<14} {:>8} {:>10} {:>10} {:>10} {:>10} {:>4}",
             "op", "ops", "p50 us", "p99 us", "mean us", "op/s", "rt"
         );
         for m in &measurements {
             println!(
-                "{:<8} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.0} {:>4.2}",
+                "{:<14} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>10.0} {:>4.2}",
                 m.op, m.ops, m.p50_us, m.p99_us, m.mean_us, m.ops_per_s, m.round_trips
             );
+        }
+        let p50 = |op: &str| measurements.iter().find(|m| m.op == op).map(|m| m.p50_us);
+        if let Some(get) = p50("get") {
+            for op in ["append_item", "items_last_20"] {
+                if let Some(p50) = p50(op) {
+                    println!("{op} p50 / get p50: {:.2} (target: at most 1.5)", p50 / get);
+                }
+            }
         }
     }
     Ok(())

@@ -10,11 +10,13 @@
 //! What it cannot judge (members that are not session ids, a set or index
 //! of the wrong type) it leaves alone and reports.
 
+use crate::conversation::Owner;
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
 use crate::kv::{Batch, Condition, Op, Reply, Storage};
 use crate::model::{CleanupReport, Corruption};
+use crate::ops::guard::{APP_NAME, USER_ID};
 use crate::repository::Repository;
 
 /// State of one cleanup run.
@@ -100,15 +102,31 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             return Ok(0);
         }
         let layout = self.settings.layout();
+        // Each id's expiry key, and its owner, whose indexes it leaves too.
         let probe = Batch {
             conditions: vec![],
-            ops: ids.iter().map(|id| Op::Exists(layout.session_keys(id).expiry)).collect(),
+            ops: ids
+                .iter()
+                .flat_map(|id| {
+                    let keys = layout.session_keys(id);
+                    [
+                        Op::Exists(keys.expiry),
+                        Op::HashGetFields { key: keys.meta, fields: vec![APP_NAME.into(), USER_ID.into()] },
+                    ]
+                })
+                .collect(),
         };
         let mut replies = self.execute_unconditional(probe, "")?;
-        let mut dead = Vec::new();
+        let mut dead: Vec<(SessionId, Option<Owner>)> = Vec::new();
         for id in ids {
-            if replies.next_reply()?.into_integer()? == 0 {
-                dead.push(id);
+            let alive = replies.next_reply()?.into_integer()? != 0;
+            let mut owner = replies.next_reply()?.into_values()?.into_iter();
+            if !alive {
+                let owner = match (owner.next().flatten(), owner.next().flatten()) {
+                    (Some(app_name), Some(user_id)) => Some(Owner { app_name, user_id }),
+                    _ => None,
+                };
+                dead.push((id, owner));
             }
         }
         loop {
@@ -134,12 +152,26 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             };
             let applied = self.execute_per_session(
                 dead.clone(),
-                |id| Condition::KeyMissing(layout.session_keys(id).expiry),
-                |id| {
+                |(id, _)| Condition::KeyMissing(layout.session_keys(id).expiry),
+                |(id, owner)| {
                     let keys = layout.session_keys(id);
-                    vec![Op::Delete(keys.data), Op::Delete(keys.meta)]
+                    let mut ops = vec![
+                        Op::Delete(keys.data),
+                        Op::Delete(keys.meta),
+                        Op::Delete(keys.items),
+                        Op::Delete(keys.state),
+                    ];
+                    if let Some(owner) = owner {
+                        let owner_keys = layout.owner_keys(id, owner);
+                        for key in [owner_keys.user_index, owner_keys.app_index] {
+                            ops.push(Op::SortedRemove { key, members: vec![id.to_string()] });
+                        }
+                    }
+                    ops
                 },
-                |ids| {
+                |dead| {
+                    let ids: Vec<SessionId> = dead.iter().map(|(id, _)| id.clone()).collect();
+                    let ids = ids.as_slice();
                     let mut ops = Vec::new();
                     for key in [source, other] {
                         if !broken.iter().any(|b| b == key) && !ids.is_empty() {

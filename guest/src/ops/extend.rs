@@ -25,6 +25,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 Op::Expire { key: keys.expiry.clone(), ttl_ms: self.settings.session_ttl_ms() },
                 Op::Expire { key: keys.data.clone(), ttl_ms: self.settings.hash_ttl_ms() },
                 Op::Expire { key: keys.meta.clone(), ttl_ms: self.settings.hash_ttl_ms() },
+                Op::Expire { key: keys.items.clone(), ttl_ms: self.settings.hash_ttl_ms() },
+                Op::Expire { key: keys.state.clone(), ttl_ms: self.settings.hash_ttl_ms() },
                 Op::HashSet { key: keys.meta.clone(), fields: vec![(m::LAST_ACTIVITY.into(), now)] },
             ],
         };

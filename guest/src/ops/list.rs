@@ -38,48 +38,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         // Every group's index in turn (one in the document's layout), its
         // entries merged in index order: score descending, then member
         // descending, as ZREVRANGE orders one index.
-        let groups = layout.groups();
-        let (from, count) = match groups.len() {
-            1 => (offset, u64::from(limit)),
-            // Any group may hold the entries at merged ranks from `offset`.
-            _ => (0, offset.saturating_add(u64::from(limit))),
-        };
-        // Every group's index at once (one wait for all shards on a
-        // cluster), each batch one slot.
-        let batches = groups
-            .iter()
-            .map(|group| match &token {
-                Some(token) => index_after_batch(&group.index, token, limit),
-                None => index_ranks_batch(&group.index, from, count),
-            })
-            .collect();
-        let outcomes = self.storage.execute_each(batches).map_err(|e| SessionError::from_kv(e, ""))?;
-        let mut total = 0;
-        let mut entries = Vec::new();
-        for (group, outcome) in groups.iter().zip(outcomes) {
-            let mut replies = applied(outcome)?;
-            let (size, found) = match &token {
-                Some(token) => self.index_after(&group.index, token, limit, &mut replies)?,
-                None => index_ranks(&mut replies, count)?,
-            };
-            total += size;
-            entries.extend(found.into_iter().map(|(member, score)| IndexEntry {
-                member,
-                score,
-                index: group.index.clone(),
-            }));
-        }
-        if groups.len() > 1 {
-            entries.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| b.member.cmp(&a.member)));
-            let skip = if token.is_some() { 0 } else { usize::try_from(offset).unwrap_or(usize::MAX) };
-            entries = entries.into_iter().skip(skip).take(limit as usize).collect();
-        }
-        let next_page_token = match entries.last() {
-            Some(last) if limit > 0 && entries.len() == limit as usize => {
-                Some(PageToken { score: last.score, member: last.member.clone() }.to_string())
-            }
-            _ => None,
-        };
+        let indexes: Vec<String> = layout.groups().into_iter().map(|group| group.index).collect();
+        let (total, entries, next_page_token) = self.index_page(&indexes, limit, offset, token.as_ref())?;
 
         let mut page = SessionPage { sessions: Vec::new(), total, limit, offset, next_page_token, corrupt: Vec::new() };
         let mut ids = Vec::with_capacity(entries.len());
@@ -128,6 +88,54 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     /// The sessions `ids` (of one group) from `outcome`, the reply to their
     /// reads, each as found: live, gone, or corrupt. Only storage failures
     /// fail the whole read.
+    /// One page of entries of `indexes` (one per group, merged newest
+    /// first), from rank `offset` or after `token`; with the indexes'
+    /// total size and the next page's token. Every index is read in one
+    /// `execute-each`.
+    pub(crate) fn index_page(
+        &mut self,
+        indexes: &[String],
+        limit: u32,
+        offset: u64,
+        token: Option<&PageToken>,
+    ) -> Result<(u64, Vec<IndexEntry>, Option<String>), SessionError> {
+        let (from, count) = match indexes.len() {
+            1 => (offset, u64::from(limit)),
+            _ => (0, offset.saturating_add(u64::from(limit))),
+        };
+        let batches = indexes
+            .iter()
+            .map(|index| match token {
+                Some(token) => index_after_batch(index, token, limit),
+                None => index_ranks_batch(index, from, count),
+            })
+            .collect();
+        let outcomes = self.storage.execute_each(batches).map_err(|e| SessionError::from_kv(e, ""))?;
+        let mut total = 0;
+        let mut entries = Vec::new();
+        for (index, outcome) in indexes.iter().zip(outcomes) {
+            let mut replies = applied(outcome)?;
+            let (size, found) = match token {
+                Some(token) => self.index_after(index, token, limit, &mut replies)?,
+                None => index_ranks(&mut replies, count)?,
+            };
+            total += size;
+            entries.extend(found.into_iter().map(|(member, score)| IndexEntry { member, score, index: index.clone() }));
+        }
+        if indexes.len() > 1 {
+            entries.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| b.member.cmp(&a.member)));
+            let skip = if token.is_some() { 0 } else { usize::try_from(offset).unwrap_or(usize::MAX) };
+            entries = entries.into_iter().skip(skip).take(limit as usize).collect();
+        }
+        let next_page_token = match entries.last() {
+            Some(last) if limit > 0 && entries.len() == limit as usize => {
+                Some(PageToken { score: last.score, member: last.member.clone() }.to_string())
+            }
+            _ => None,
+        };
+        Ok((total, entries, next_page_token))
+    }
+
     fn read_sessions(
         &mut self,
         layout: Layout,
@@ -146,7 +154,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 .map(|id| {
                     let keys = layout.session_keys(id);
                     let batch = Batch { conditions: vec![], ops: session_reads(&keys).into() };
-                    self.execute_unconditional(batch, &id.to_string())
+                    self.execute_unconditional(batch, id.as_str())
                         .and_then(|mut replies| read_one(layout, id, &mut replies))
                 })
                 .collect()),
@@ -237,7 +245,7 @@ fn index_after_batch(index: &str, token: &PageToken, limit: u32) -> Batch {
 }
 
 /// The replies of a batch without conditions, or its error.
-fn applied(outcome: Result<BatchOutcome, KvError>) -> Result<Replies, SessionError> {
+pub(crate) fn applied(outcome: Result<BatchOutcome, KvError>) -> Result<Replies, SessionError> {
     match outcome.map_err(|e| SessionError::from_kv(e, ""))? {
         BatchOutcome::Applied(replies) => Ok(Replies::new(replies)),
         BatchOutcome::ConditionFailed { .. } => {
@@ -247,23 +255,23 @@ fn applied(outcome: Result<BatchOutcome, KvError>) -> Result<Replies, SessionErr
 }
 
 /// One entry of a group's index, kept with the index it came from.
-struct IndexEntry {
-    member: String,
-    score: f64,
-    index: String,
+pub(crate) struct IndexEntry {
+    pub member: String,
+    pub score: f64,
+    pub index: String,
 }
 
 /// Where a page ended: the score and member of its last index entry.
 /// Written `<score>:<member>` (the score is the creation time in ms); opaque
 /// to callers, who only pass it back.
 #[derive(Debug, Clone, PartialEq)]
-struct PageToken {
+pub(crate) struct PageToken {
     score: f64,
     member: String,
 }
 
 impl PageToken {
-    fn parse(text: &str) -> Result<Self, String> {
+    pub(crate) fn parse(text: &str) -> Result<Self, String> {
         let invalid =
             || format!("page token {text:?} is not one this service returned (expected <score>:<session id>)");
         let (score, member) = text.split_once(':').ok_or_else(invalid)?;

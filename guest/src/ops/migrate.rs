@@ -22,6 +22,9 @@ struct Needs {
     index_at: Option<i64>,
     data_ttl_ms: Option<u64>,
     meta_ttl_ms: Option<u64>,
+    /// The conversation's list and the state hash, when they have no TTL.
+    items_ttl_ms: Option<u64>,
+    state_ttl_ms: Option<u64>,
     schema_version: bool,
 }
 
@@ -38,6 +41,12 @@ impl Needs {
         if let Some(ttl_ms) = self.meta_ttl_ms {
             ops.push(Op::Expire { key: keys.meta.clone(), ttl_ms });
         }
+        if let Some(ttl_ms) = self.items_ttl_ms {
+            ops.push(Op::Expire { key: keys.items.clone(), ttl_ms });
+        }
+        if let Some(ttl_ms) = self.state_ttl_ms {
+            ops.push(Op::Expire { key: keys.state.clone(), ttl_ms });
+        }
         if self.schema_version {
             ops.push(Op::HashSet {
                 key: keys.meta,
@@ -48,7 +57,12 @@ impl Needs {
     }
 
     fn is_empty(&self) -> bool {
-        self.index_at.is_none() && self.data_ttl_ms.is_none() && self.meta_ttl_ms.is_none() && !self.schema_version
+        self.index_at.is_none()
+            && self.data_ttl_ms.is_none()
+            && self.meta_ttl_ms.is_none()
+            && self.items_ttl_ms.is_none()
+            && self.state_ttl_ms.is_none()
+            && !self.schema_version
     }
 }
 
@@ -77,6 +91,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 Op::TtlMs(keys.expiry),
                 Op::TtlMs(keys.data),
                 Op::TtlMs(keys.meta.clone()),
+                Op::TtlMs(keys.items),
+                Op::TtlMs(keys.state),
                 Op::SortedScore { key: keys.index.clone(), member: id.to_string() },
                 Op::HashGetFields { key: keys.meta, fields: vec![m::CREATED_AT.into(), m::SCHEMA_VERSION.into()] },
             ]);
@@ -88,6 +104,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             let expiry_ttl = replies.next_reply()?.into_integer()?;
             let data_ttl = replies.next_reply()?.into_integer()?;
             let meta_ttl = replies.next_reply()?.into_integer()?;
+            let items_ttl = replies.next_reply()?.into_integer()?;
+            let state_ttl = replies.next_reply()?.into_integer()?;
             let score = replies.next_reply()?.into_text()?;
             let mut values = replies.next_reply()?.into_values()?.into_iter();
             let (created_at, schema_version) = (values.next().flatten(), values.next().flatten());
@@ -103,6 +121,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 index_at: if score.is_none() { created_at.map(Timestamp::unix_millis) } else { None },
                 data_ttl_ms: if data_ttl == -1 { hash_ttl } else { None },
                 meta_ttl_ms: if meta_ttl == -1 { hash_ttl } else { None },
+                items_ttl_ms: if items_ttl == -1 { hash_ttl } else { None },
+                state_ttl_ms: if state_ttl == -1 { hash_ttl } else { None },
                 schema_version: schema_version.is_none() && meta_ttl != -2,
             };
             if !needs.is_empty() {
@@ -111,7 +131,10 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         }
         let tally = |result: &mut MigratePage, needs: &Needs| {
             result.indexed += u64::from(needs.index_at.is_some());
-            result.hash_ttls_set += u64::from(needs.data_ttl_ms.is_some()) + u64::from(needs.meta_ttl_ms.is_some());
+            result.hash_ttls_set += [needs.data_ttl_ms, needs.meta_ttl_ms, needs.items_ttl_ms, needs.state_ttl_ms]
+                .iter()
+                .filter(|ttl| ttl.is_some())
+                .count() as u64;
             result.schema_versions_set += u64::from(needs.schema_version);
         };
         if dry_run {

@@ -45,6 +45,17 @@ impl SessionStats {
         }
     }
 
+    fn count_items(&mut self, session_id: &str, items: u64) {
+        self.items += items;
+        if items > 0 {
+            self.sessions_with_items += 1;
+        }
+        if items > self.max_items {
+            self.max_items = items;
+            self.max_items_session_id = Some(session_id.to_owned());
+        }
+    }
+
     fn count_status(&mut self, status: &str) {
         *self.by_status.entry(status.to_owned()).or_default() += 1;
     }
@@ -152,8 +163,9 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 Op::TtlMs(keys.meta.clone()),
                 Op::HashGetFields {
                     key: keys.meta,
-                    fields: vec![m::STATUS.into(), m::IS_ACTIVE.into(), m::CREATED_AT.into()],
+                    fields: vec![m::STATUS.into(), m::IS_ACTIVE.into(), m::CREATED_AT.into(), m::APP_NAME.into()],
                 },
+                Op::ListLength(keys.items),
             ]);
         }
         let mut replies = self.execute_unconditional(batch, "")?;
@@ -164,6 +176,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             let data_ttl = replies.next_reply()?.into_integer()?;
             let meta_ttl = replies.next_reply()?.into_integer()?;
             let values = replies.next_reply()?.into_values()?;
+            let items = replies.next_reply()?.into_integer()?.max(0) as u64;
             for (key, ttl) in [(&keys.expiry, expiry_ttl), (&keys.data, data_ttl), (&keys.meta, meta_ttl)] {
                 if ttl == -1 {
                     stats.keys_without_ttl += 1;
@@ -185,8 +198,12 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 stats.count_ttl(expiry_ttl);
             }
             let mut values = values.into_iter();
-            let (status, is_active, created_at) =
-                (values.next().flatten(), values.next().flatten(), values.next().flatten());
+            let (status, is_active, created_at, app_name) =
+                (values.next().flatten(), values.next().flatten(), values.next().flatten(), values.next().flatten());
+            stats.count_items(&id, items);
+            if app_name.is_some() {
+                stats.owned_sessions += 1;
+            }
             stats.count_status(status.as_deref().unwrap_or(""));
             match is_active.as_deref().map(encoding::decode_bool) {
                 Some(Ok(true)) => stats.active += 1,
@@ -231,10 +248,10 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     continue;
                 }
                 stats.keys_without_members += 1;
-                stats.problem(&id.to_string(), &key, "", "the session is not in active_sessions".into());
+                stats.problem(id.as_str(), &key, "", "the session is not in active_sessions".into());
                 if ttl == -1 {
                     stats.keys_without_ttl += 1;
-                    stats.problem(&id.to_string(), &key, "", "the key has no TTL; it will never expire".into());
+                    stats.problem(id.as_str(), &key, "", "the key has no TTL; it will never expire".into());
                 }
             }
         }

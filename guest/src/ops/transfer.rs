@@ -15,10 +15,12 @@
 //! skip it is counted as skipped and the rest written, with fail nothing is
 //! written.
 
+use crate::conversation::{MAX_ITEMS, MAX_ITEMS_PER_READ, Owner, READ_BUDGET_BYTES};
 use crate::encoding::{HashContents, encode_data, encode_meta};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::id::SessionId;
+use crate::keys::SessionKeys;
 use crate::kv::{Batch, BatchOutcome, Condition, Op, ScanRequest, Storage};
 use crate::model::{
     ConflictPolicy, ExportPage, ImportRecord, ImportReport, RejectReason, RejectedRecord, Session, SessionCreate,
@@ -40,6 +42,11 @@ struct Prepared {
     meta: Vec<(String, String)>,
     ttl_ms: u64,
     created_at_ms: i64,
+    items: Vec<String>,
+    state: Vec<(String, String)>,
+    /// The owner in the meta hash, and the owner indexes' score.
+    owner: Option<Owner>,
+    updated_at_ms: i64,
 }
 
 impl<S: Storage, E: Environment> Repository<S, E> {
@@ -60,21 +67,48 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             let mut batch = Batch::new();
             for id in &ids {
                 let keys = layout.session_keys(id);
-                batch.ops.extend([Op::TtlMs(keys.expiry), Op::HashGetAll(keys.data), Op::HashGetAll(keys.meta)]);
+                batch.ops.extend([
+                    Op::TtlMs(keys.expiry),
+                    Op::HashGetAll(keys.data),
+                    Op::HashGetAll(keys.meta),
+                    Op::HashGetAll(keys.state),
+                    Op::ListLength(keys.items),
+                ]);
             }
             let mut replies = self.execute_unconditional(batch, "")?;
             for id in ids {
                 let ttl_ms = replies.next_reply()?.into_integer()?;
                 let data = replies.next_reply()?.into_fields()?;
                 let meta = replies.next_reply()?.into_fields()?;
+                let state = replies.next_reply()?.into_fields()?;
+                let count = replies.next_reply()?.into_integer()?.max(0) as u64;
                 // Only live sessions; an expired one is cleanup's business.
                 if ttl_ms != -2 && !(data.is_empty() && meta.is_empty()) {
                     let ttl_ms = u64::try_from(ttl_ms).ok();
-                    sessions.push(StoredSession { id: id.to_string(), data, meta, ttl_ms });
+                    let items = if count > 0 { self.read_all_items(&layout.session_keys(&id), count)? } else { vec![] };
+                    sessions.push(StoredSession { id: id.to_string(), data, meta, ttl_ms, items, state });
                 }
             }
         }
         Ok(ExportPage { cursor: next, done, sessions })
+    }
+
+    /// Every item of a list of `count`, oldest first, in reads of at most
+    /// 1000 items and the read budget, newest pages first.
+    fn read_all_items(&mut self, keys: &SessionKeys, count: u64) -> Result<Vec<String>, SessionError> {
+        let mut pages: Vec<Vec<String>> = Vec::new();
+        let mut stop = count as i64 - 1;
+        while stop >= 0 {
+            let start = (stop - i64::from(MAX_ITEMS_PER_READ) + 1).max(0);
+            let op = Op::ListRangeTail { key: keys.items.clone(), start, stop, max_bytes: READ_BUDGET_BYTES };
+            let (_, items) = self.execute_unconditional(Batch::new().op(op), "")?.next_reply()?.into_list_tail()?;
+            if items.is_empty() {
+                break; // the list shrank meanwhile
+            }
+            stop -= items.len() as i64;
+            pages.push(items);
+        }
+        Ok(pages.into_iter().rev().flatten().collect())
     }
 
     pub fn import_sessions(
@@ -103,7 +137,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         // over two calls.
         let mut seen = std::collections::HashSet::new();
         prepared.reverse();
-        prepared.retain(|p| seen.insert(p.id));
+        prepared.retain(|p| seen.insert(p.id.clone()));
         prepared.reverse();
         if prepared.is_empty() {
             return Ok(report);
@@ -112,7 +146,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         // Which of the sessions' keys exist: one batch per group (a batch
         // touches one slot in the sharded layout).
         let mut taken_at = vec![false; prepared.len()];
-        for members in by_group(&layout, prepared.iter().map(|p| p.id)) {
+        for members in by_group(&layout, prepared.iter().map(|p| &p.id)) {
             let mut probe = Batch::new();
             for &at in &members {
                 let keys = layout.session_keys(&prepared[at].id);
@@ -158,7 +192,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         // One atomic batch per group: in the sharded layout an import is
         // atomic per shard, not across shards.
         let mut groups: Vec<Vec<Prepared>> = Vec::new();
-        let members = by_group(&layout, writes.iter().map(|p| p.id));
+        let members = by_group(&layout, writes.iter().map(|p| &p.id));
         let mut writes: Vec<Option<Prepared>> = writes.into_iter().map(Some).collect();
         for group in members {
             groups.push(group.into_iter().filter_map(|at| writes[at].take()).collect());
@@ -239,23 +273,44 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     }
 
     /// Every key, TTL, set member and index entry of one imported session;
-    /// whatever the two hashes held before is replaced.
-    fn write_ops(&self, p: &Prepared) -> [Op; 9] {
+    /// whatever its hashes, items and state held before is replaced.
+    fn write_ops(&self, p: &Prepared) -> Vec<Op> {
         let layout = self.settings.layout();
         let keys = layout.session_keys(&p.id);
         let hash_ttl_ms = p.ttl_ms.saturating_add(self.settings.grace_seconds.saturating_mul(1000));
         let id = p.id.to_string();
-        [
+        let mut ops = vec![
             Op::Delete(keys.data.clone()),
             Op::Delete(keys.meta.clone()),
+            Op::Delete(keys.items.clone()),
+            Op::Delete(keys.state.clone()),
             Op::HashSet { key: keys.data.clone(), fields: p.data.clone() },
             Op::HashSet { key: keys.meta.clone(), fields: p.meta.clone() },
             Op::Expire { key: keys.data, ttl_ms: hash_ttl_ms },
             Op::Expire { key: keys.meta, ttl_ms: hash_ttl_ms },
             Op::StringSet { key: keys.expiry, value: String::new(), ttl_ms: Some(p.ttl_ms) },
             Op::SetAdd { key: keys.active, members: vec![id.clone()] },
-            Op::SortedAdd { key: keys.index, members: vec![(p.created_at_ms as f64, id)] },
-        ]
+            Op::SortedAdd { key: keys.index, members: vec![(p.created_at_ms as f64, id.clone())] },
+        ];
+        for chunk in p.items.chunks(crate::kv::MAX_MEMBERS_PER_OP) {
+            ops.push(Op::ListPush { key: keys.items.clone(), values: chunk.to_vec() });
+        }
+        if !p.items.is_empty() {
+            ops.push(Op::Expire { key: keys.items, ttl_ms: hash_ttl_ms });
+        }
+        for chunk in p.state.chunks(crate::kv::MAX_MEMBERS_PER_OP) {
+            ops.push(Op::HashSet { key: keys.state.clone(), fields: chunk.to_vec() });
+        }
+        if !p.state.is_empty() {
+            ops.push(Op::Expire { key: keys.state, ttl_ms: hash_ttl_ms });
+        }
+        if let Some(owner) = &p.owner {
+            let owner_keys = layout.owner_keys(&p.id, owner);
+            let score = p.updated_at_ms as f64;
+            ops.push(Op::SortedAdd { key: owner_keys.user_index, members: vec![(score, id.clone())] });
+            ops.push(Op::SortedAdd { key: owner_keys.app_index, members: vec![(score, id)] });
+        }
+        ops
     }
 
     /// Checks one record and turns it into the fields to store; the error
@@ -288,6 +343,19 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 if let Some((field, _)) = stored.data.iter().chain(&stored.meta).find(|(field, _)| field.is_empty()) {
                     return Err(format!("a field without a name ({field:?})"));
                 }
+                check_conversation(&stored.items, &stored.state)?;
+                let owner = match (&session.meta.app_name, &session.meta.user_id) {
+                    (Some(app_name), Some(user_id)) => {
+                        Some(Owner { app_name: app_name.clone(), user_id: user_id.clone() })
+                    }
+                    _ => None,
+                };
+                let updated_at_ms = stored
+                    .meta
+                    .iter()
+                    .find(|(field, _)| field == crate::encoding::meta_field::UPDATED_AT_MS)
+                    .and_then(|(_, ms)| ms.parse().ok())
+                    .unwrap_or_else(|| session.meta.updated_at.unix_millis());
                 Ok(Prepared {
                     index,
                     id,
@@ -295,12 +363,17 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     meta: stored.meta,
                     ttl_ms: ttl(stored.ttl_ms)?,
                     created_at_ms: session.meta.created_at.unix_millis(),
+                    items: stored.items,
+                    state: stored.state,
+                    owner,
+                    updated_at_ms,
                 })
             }
             ImportRecord::Typed(session) => {
                 let Session { id, data, meta, expires_in_seconds } = *session;
                 let id = SessionId::parse(&id)?;
                 let valid = validate_create(SessionCreate {
+                    id: None,
                     model_id: data.model_id,
                     persona_id: data.persona_id,
                     name: data.name,
@@ -311,6 +384,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     custom_prompt: data.custom_prompt,
                     agent_internal_id: data.agent_internal_id,
                     status: Some(meta.status),
+                    ..SessionCreate::default()
                 })?;
                 let meta = SessionMeta { is_active: valid.is_active, status: valid.status, ..meta };
                 Ok(Prepared {
@@ -320,6 +394,15 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     meta: encode_meta(&meta),
                     ttl_ms: ttl(expires_in_seconds.map(|s| s.saturating_mul(1000)))?,
                     created_at_ms: meta.created_at.unix_millis(),
+                    items: Vec::new(),
+                    state: Vec::new(),
+                    owner: match (&meta.app_name, &meta.user_id) {
+                        (Some(app_name), Some(user_id)) => {
+                            Some(Owner { app_name: app_name.clone(), user_id: user_id.clone() })
+                        }
+                        _ => None,
+                    },
+                    updated_at_ms: meta.updated_at.unix_millis(),
                 })
             }
         }
@@ -328,14 +411,29 @@ impl<S: Storage, E: Environment> Repository<S, E> {
 
 /// Positions of `ids` grouped by their group in `layout` (groups in order
 /// of first appearance; positions in order within each).
-fn by_group(layout: &crate::keys::Layout, ids: impl Iterator<Item = SessionId>) -> Vec<Vec<usize>> {
+fn by_group<'a>(layout: &crate::keys::Layout, ids: impl Iterator<Item = &'a SessionId>) -> Vec<Vec<usize>> {
     let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
     for (at, id) in ids.enumerate() {
-        let group = layout.group_of(&id);
+        let group = layout.group_of(id);
         match groups.iter_mut().find(|(g, _)| *g == group) {
             Some((_, members)) => members.push(at),
             None => groups.push((group, vec![at])),
         }
     }
     groups.into_iter().map(|(_, members)| members).collect()
+}
+
+/// An exported conversation reads back only if every item and state value
+/// is JSON, within the limits a session may hold.
+fn check_conversation(items: &[String], state: &[(String, String)]) -> Result<(), String> {
+    if items.len() as u64 > MAX_ITEMS {
+        return Err(format!("{} items; a session holds at most {MAX_ITEMS}", items.len()));
+    }
+    for (at, item) in items.iter().enumerate() {
+        serde_json::from_str::<serde::de::IgnoredAny>(item).map_err(|e| format!("items[{at}] is not JSON: {e}"))?;
+    }
+    for (key, value) in state {
+        serde_json::from_str::<serde::de::IgnoredAny>(value).map_err(|e| format!("state {key:?} is not JSON: {e}"))?;
+    }
+    Ok(())
 }

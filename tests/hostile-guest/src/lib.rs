@@ -103,4 +103,22 @@ impl Guest for Hostile {
     fn migrate(_: String, _: bool) -> Result<String, SessionError> {
         refuse()
     }
+    fn append_items(_: String, _: String) -> Result<String, SessionError> {
+        refuse()
+    }
+    fn get_items(_: String, _: String) -> Result<String, SessionError> {
+        refuse()
+    }
+    fn pop_item(_: String, _: String) -> Result<String, SessionError> {
+        refuse()
+    }
+    fn clear_items(_: String, _: String) -> Result<String, SessionError> {
+        refuse()
+    }
+    fn list_by_owner(_: String, _: String, _: u32, _: String) -> Result<String, SessionError> {
+        refuse()
+    }
+    fn delete_with(_: String, _: String) -> Result<bool, SessionError> {
+        refuse()
+    }
 }

@@ -27,6 +27,7 @@ on_both_backends!(
     delete_and_cleanup_remove_items_state_and_owner_entries,
     export_and_import_carry_items_state_and_owner,
     stats_count_items_and_owners,
+    shared_state_is_a_second_step_only_in_the_sharded_layout,
 );
 
 fn json(text: &str) -> Box<RawValue> {
@@ -413,4 +414,36 @@ async fn stats_count_items_and_owners(backend: Backend) {
     assert_eq!(stats.max_items_session_id.as_deref(), Some(plain.as_str()));
     assert_eq!(stats.owned_sessions, 1);
     assert!(stats.problems.is_empty(), "{:?}", stats.problems);
+}
+
+/// A user's state hash that cannot be written (another type in its key):
+/// in the document's layout the whole append fails and writes nothing; in
+/// the sharded layout the session's own step (event, own state, version)
+/// is applied atomically, and the call says the shared state was not.
+async fn shared_state_is_a_second_step_only_in_the_sharded_layout(backend: Backend) {
+    let h = backend.harness(|b| b).await;
+    let ana = owner("app", "ana");
+    owned(&h.store, "s", &ana).await;
+    let user_key = h.store.settings().layout().user_state("app", "ana");
+    match &h.redis {
+        Some(redis) => {
+            let mut connection = redis.connection();
+            let _: () = ::redis::cmd("SET").arg(&user_key).arg("not a hash").query(&mut connection).unwrap();
+        }
+        None => return, // the in-memory store has no way to plant a key of another type
+    }
+    let request = ItemsAppend {
+        owner: Some(ana.clone()),
+        state_delta: Some(state(&[("own", "1"), ("user:lang", r#""fr""#)])),
+        ..append(&[r#"{"event":1}"#])
+    };
+    let error = h.store.append_items("s", &request).await.unwrap_err();
+    let page = h.store.get_items("s", &ItemsQuery { owner: Some(ana), ..Default::default() }).await.unwrap();
+    if backend == Backend::RedisSharded {
+        assert!(matches!(&error, Error::Backend { message, .. } if message.contains("version 2")), "{error:?}");
+        assert_eq!((page.total, page.version), (1, 2), "the session's own step was applied");
+    } else {
+        assert!(matches!(error, Error::DataCorrupt(_) | Error::Backend { .. }), "{error:?}");
+        assert_eq!((page.total, page.version), (0, 1), "nothing was written");
+    }
 }

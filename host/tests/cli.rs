@@ -474,3 +474,244 @@ fn wait_replicas_reports_a_write_no_replica_confirmed_with_exit_7() {
     assert_eq!(code(&listed), 0, "{}", stderr(&listed));
     assert_eq!(json(&listed)["total"], 1);
 }
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn items_are_added_read_popped_and_cleared() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    assert_eq!(code(&sessions(&redis, &["create", "--id", "chat-1", "--model-id", "m"])), 0);
+    // A JSON array from a file: each element stored as the text given.
+    let file = std::env::temp_dir().join(format!("sessions-items-{}.json", redis.port()));
+    std::fs::write(&file, "[\n  {\"role\": \"user\", \"content\": \"hi\"},\n  \"two\"\n]\n").unwrap();
+    let added = sessions(&redis, &["--json", "add-items", "chat-1", "--from-json", file.to_str().unwrap()]);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(code(&added), 0, "{}", stderr(&added));
+    let receipt = json(&added);
+    assert_eq!(
+        (receipt["id"].clone(), receipt["count"].clone(), receipt["version"].clone()),
+        ("chat-1".into(), 2.into(), 2.into())
+    );
+    // JSON Lines from stdin, blank lines skipped, big integers kept.
+    let lines = "{\"role\": \"assistant\", \"n\": 18446744073709551617}\n\n3\n4\n";
+    let added = run(&["--redis", &url, "add-items", "chat-1", "--from-json", "-"], Some(lines));
+    assert_eq!(code(&added), 0, "{}", stderr(&added));
+    assert_eq!(stdout(&added), "added 3 item(s) to session chat-1: 5 item(s), version 3\n");
+    let stored: Vec<String> =
+        redis::cmd("LRANGE").arg("session:chat-1:items").arg(0).arg(-1).query(&mut redis.connection()).unwrap();
+    assert_eq!(
+        stored,
+        [
+            r#"{"role": "user", "content": "hi"}"#,
+            r#""two""#,
+            r#"{"role": "assistant", "n": 18446744073709551617}"#,
+            "3",
+            "4"
+        ]
+    );
+
+    let all = sessions(&redis, &["items", "chat-1"]);
+    assert_eq!(code(&all), 0, "{}", stderr(&all));
+    assert_eq!(
+        stdout(&all),
+        "{\"role\": \"user\", \"content\": \"hi\"}\n\"two\"\n{\"role\": \"assistant\", \"n\": 18446744073709551617}\n3\n4\n"
+    );
+    assert_eq!(stdout(&sessions(&redis, &["items", "chat-1", "--limit", "2"])), "3\n4\n");
+    assert_eq!(
+        stdout(&sessions(&redis, &["items", "chat-1", "--range", "1:2"])),
+        "\"two\"\n{\"role\": \"assistant\", \"n\": 18446744073709551617}\n"
+    );
+    assert_eq!(stdout(&sessions(&redis, &["items", "chat-1", "--range", "3:"])), "3\n4\n");
+    let page = json(&sessions(&redis, &["--json", "items", "chat-1", "--limit", "2"]));
+    assert_eq!(page["items"], serde_json::json!([3, 4]));
+    assert_eq!(
+        (page["total"].clone(), page["first_index"].clone(), page["left_out"].clone()),
+        (5.into(), 3.into(), 0.into())
+    );
+    assert_eq!(stdout(&sessions(&redis, &["count-items", "chat-1"])), "5\n");
+    assert_eq!(json(&sessions(&redis, &["--json", "count-items", "chat-1"]))["count"], 5);
+
+    let popped = sessions(&redis, &["pop-item", "chat-1"]);
+    assert_eq!((code(&popped), stdout(&popped)), (0, "4\n".to_owned()), "{}", stderr(&popped));
+    let popped = json(&sessions(&redis, &["--json", "pop-item", "chat-1"]));
+    assert_eq!(
+        (popped["item"].clone(), popped["count"].clone(), popped["version"].clone()),
+        (3.into(), 3.into(), 5.into())
+    );
+
+    let cleared = sessions(&redis, &["--json", "clear-items", "chat-1"]);
+    assert_eq!(code(&cleared), 0, "{}", stderr(&cleared));
+    assert_eq!((json(&cleared)["count"].clone(), json(&cleared)["version"].clone()), (0.into(), 6.into()));
+    assert_eq!(stdout(&sessions(&redis, &["items", "chat-1"])), "");
+    // Popping an empty conversation prints nothing and writes nothing.
+    let empty = sessions(&redis, &["pop-item", "chat-1"]);
+    assert_eq!((code(&empty), stdout(&empty)), (0, String::new()));
+    assert!(stderr(&empty).contains("has no items"), "{}", stderr(&empty));
+    assert_eq!(json(&sessions(&redis, &["--json", "get", "chat-1"]))["version"], 6);
+    let keys: Vec<String> = redis::cmd("KEYS").arg("session:chat-1:items").query(&mut redis.connection()).unwrap();
+    assert!(keys.is_empty(), "an emptied list is no key: {keys:?}");
+}
+
+#[test]
+fn add_items_splits_long_inputs_and_can_create_the_session() {
+    let redis = RedisServer::start();
+    let lines: String = (0..2500).map(|n| format!("{n}\n")).collect();
+    let added = run(
+        &["--redis", &redis.url(), "--json", "add-items", "long", "--from-json", "-", "--create-if-missing", "gpt-4"],
+        Some(&lines),
+    );
+    assert_eq!(code(&added), 0, "{}", stderr(&added));
+    let receipt = json(&added);
+    // Created (version 1), then three appends of 1000, 1000 and 500.
+    assert_eq!(
+        (receipt["count"].clone(), receipt["version"].clone(), receipt["created"].clone()),
+        (2500.into(), 4.into(), true.into())
+    );
+    assert_eq!(json(&sessions(&redis, &["--json", "get", "long"]))["model_id"], "gpt-4");
+    let all = stdout(&sessions(&redis, &["items", "long"]));
+    assert_eq!(all, lines, "every item, in order, read in pages");
+    let tail = stdout(&sessions(&redis, &["items", "long", "--limit", "1500"]));
+    assert_eq!(tail.lines().next(), Some("1000"));
+    assert_eq!(tail.lines().count(), 1500);
+    // --keep-last trims in each call; --expect-version chains the calls.
+    let trimmed = run(
+        &[
+            "--redis",
+            &redis.url(),
+            "--json",
+            "add-items",
+            "long",
+            "--from-json",
+            "-",
+            "--keep-last",
+            "3",
+            "--expect-version",
+            "4",
+        ],
+        Some(&lines),
+    );
+    assert_eq!(code(&trimmed), 0, "{}", stderr(&trimmed));
+    assert_eq!((json(&trimmed)["count"].clone(), json(&trimmed)["version"].clone()), (3.into(), 7.into()));
+    assert_eq!(stdout(&sessions(&redis, &["items", "long"])), "2497\n2498\n2499\n");
+}
+
+#[test]
+fn item_commands_exit_with_what_happened() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    for args in
+        [vec!["items", "gone"], vec!["pop-item", "gone"], vec!["clear-items", "gone"], vec!["count-items", "gone"]]
+    {
+        let output = sessions(&redis, &args);
+        assert_eq!(code(&output), 3, "{args:?}: {}", stderr(&output));
+        assert_clean_error(&output);
+    }
+    let missing = run(&["--redis", &url, "--json", "add-items", "gone", "--from-json", "-"], Some("1\n"));
+    assert_eq!(code(&missing), 3, "{}", stderr(&missing));
+    assert_eq!(json(&missing)["error"]["kind"], "not_found");
+
+    assert_eq!(code(&sessions(&redis, &["create", "--id", "chat-1", "--model-id", "m"])), 0);
+    let stale = run(&["--redis", &url, "add-items", "chat-1", "--from-json", "-", "--expect-version", "7"], Some("1"));
+    assert_eq!(code(&stale), 4, "{}", stderr(&stale));
+    assert_clean_error(&stale);
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (
+            vec!["add-items", "chat-1", "--from-json", "-"],
+            Some("{\"a\": 1}\n{\"b\":}\n"),
+            "stdin line 2 is not valid JSON",
+        ),
+        (vec!["add-items", "chat-1", "--from-json", "-"], Some("\n"), "holds no items"),
+        (vec!["add-items", "chat-1", "--from-json", "-"], Some("[]"), "holds no items"),
+        (vec!["add-items", "chat-1", "--from-json", "/nonexistent/items.json"], None, "cannot read"),
+        (vec!["add-items", "chat-1", "--from-json", "-", "--keep-last", "0"], Some("1"), "keep_last"),
+        (vec!["add-items", "a:b", "--from-json", "-"], Some("1"), "session id"),
+        (vec!["items", "chat-1", "--range", "5:2"], None, "before START"),
+        (vec!["items", "chat-1", "--range", "x"], None, "START:STOP"),
+        (vec!["items", "chat-1", "--app-name", ""], None, "user-id"),
+        (vec!["items", "chat-1", "--app-name", "", "--user-id", "u"], None, "app_name"),
+        (vec!["create", "--model-id", "m", "--app-name", "a"], None, "user-id"),
+        (vec!["create", "--model-id", "m", "--state-json", "[1]"], None, "--state-json"),
+        (vec!["create", "--model-id", "m", "--state-json", r#"{"app:x": 1}"#], None, "owner"),
+        (vec!["list", "--app-name", "a", "--limit", "0"], None, "limit"),
+    ];
+    for (args, input, expected) in cases {
+        let output = run(&[&["--redis", url.as_str()], args.as_slice()].concat(), input);
+        assert_eq!(code(&output), 2, "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("panicked"), "{args:?}: {}", stderr(&output));
+    }
+    let keys: Vec<String> = redis::cmd("KEYS").arg("session:chat-1:items").query(&mut redis.connection()).unwrap();
+    assert!(keys.is_empty(), "bad input wrote no item: {keys:?}");
+    assert_eq!(json(&sessions(&redis, &["--json", "get", "chat-1"]))["version"], 1);
+}
+
+#[test]
+fn sessions_with_an_owner_are_listed_by_owner() {
+    let redis = RedisServer::start();
+    let created = sessions(
+        &redis,
+        &[
+            "--json",
+            "create",
+            "--id",
+            "s1",
+            "--model-id",
+            "m",
+            "--app-name",
+            "shop",
+            "--user-id",
+            "ana",
+            "--state-json",
+            r#"{"topic": "rain", "user:lang": "en", "app:version": 1, "temp:x": true}"#,
+        ],
+    );
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let session = json(&created);
+    assert_eq!((session["app_name"].clone(), session["user_id"].clone()), ("shop".into(), "ana".into()));
+    let text = stdout(&sessions(&redis, &["get", "s1"]));
+    assert!(text.contains("app_name           shop") && text.contains("user_id            ana"), "{text}");
+    for (id, user) in [("s2", "ana"), ("s3", "ben")] {
+        let created =
+            sessions(&redis, &["create", "--id", id, "--model-id", "m", "--app-name", "shop", "--user-id", user]);
+        assert_eq!(code(&created), 0, "{}", stderr(&created));
+    }
+    assert_eq!(code(&sessions(&redis, &["create", "--id", "loose", "--model-id", "m"])), 0);
+    let state: std::collections::HashMap<String, String> =
+        redis::cmd("HGETALL").arg("session:s1:state").query(&mut redis.connection()).unwrap();
+    assert_eq!(state, [("topic".to_owned(), r#""rain""#.to_owned())].into());
+
+    let page = sessions(&redis, &["--json", "list", "--app-name", "shop", "--user-id", "ana"]);
+    assert_eq!(code(&page), 0, "{}", stderr(&page));
+    let page = json(&page);
+    let mut ids: Vec<&str> = page["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["s1", "s2"]);
+    assert_eq!(page["app_state"]["version"], 1);
+    assert_eq!(page["user_states"]["ana"]["lang"], "en");
+    let everyone = json(&sessions(&redis, &["--json", "list", "--app-name", "shop"]));
+    assert_eq!(everyone["sessions"].as_array().unwrap().len(), 3);
+    let first = json(&sessions(&redis, &["--json", "list", "--app-name", "shop", "--limit", "2"]));
+    let token = first["next_page_token"].as_str().expect("a full page has a token").to_owned();
+    let rest =
+        json(&sessions(&redis, &["--json", "list", "--app-name", "shop", "--limit", "2", "--page-token", &token]));
+    assert_eq!(rest["sessions"].as_array().unwrap().len(), 1);
+    let text = stdout(&sessions(&redis, &["list", "--app-name", "shop", "--user-id", "ben"]));
+    assert!(text.contains("s3") && !text.contains("s1"), "{text}");
+
+    // Another owner's session is not found to a call that names its owner.
+    let wrong = sessions(&redis, &["items", "s1", "--app-name", "shop", "--user-id", "ben"]);
+    assert_eq!(code(&wrong), 3, "{}", stderr(&wrong));
+    let right = run(
+        &["--redis", &redis.url(), "add-items", "s1", "--from-json", "-", "--app-name", "shop", "--user-id", "ana"],
+        Some("1\n"),
+    );
+    assert_eq!(code(&right), 0, "{}", stderr(&right));
+    let deleted = sessions(&redis, &["delete", "s1"]);
+    assert_eq!(code(&deleted), 0, "{}", stderr(&deleted));
+    let members: Vec<String> =
+        redis::cmd("ZRANGE").arg("owner_index:shop:ana").arg(0).arg(-1).query(&mut redis.connection()).unwrap();
+    assert_eq!(members, ["s2"]);
+}

@@ -22,7 +22,6 @@ from agent_sessions import (
     SessionUpdate,
 )
 from agent_sessions.errors import BackendError, DataCorruptError
-from agent_sessions.models import CleanupReport, SessionDetail, SessionListResponse, SessionStats
 from agent_sessions.repository import BackendName
 
 SCENARIOS = sorted((REPO / "tests" / "conformance").glob("*.json"))
@@ -39,10 +38,21 @@ CALL_ARGUMENTS: dict[str, tuple[str, ...]] = {
     "cleanup_expired": (),
     "reindex": (),
     "stats": (),
+    "append_items": ("id", "request"),
+    "get_items": ("id", "query"),
+    "pop_item": ("id", "options"),
+    "clear_items": ("id", "options"),
+    "delete_with": ("id", "options"),
+    "list_by_owner": ("app_name", "user_id", "limit"),
 }
 # The keys a call may leave out (as in the Rust runner's optional_call_keys):
-# `save` on create (the id) and list (the next page token), `page_token` on list.
-OPTIONAL_CALL_KEYS: dict[str, tuple[str, ...]] = {"create": ("save",), "list": ("save", "page_token")}
+# `save` on create (the id), list and list_by_owner (the next page token),
+# `page_token` on the last two.
+OPTIONAL_CALL_KEYS: dict[str, tuple[str, ...]] = {
+    "create": ("save",),
+    "list": ("save", "page_token"),
+    "list_by_owner": ("save", "page_token"),
+}
 ERROR_KINDS = ("invalid_input", "not_found", "conflict", "data_corrupt", "backend")
 
 
@@ -125,6 +135,13 @@ def test_well_formed_steps_pass() -> None:
     check_scenario(inline({"call": "stats", "expect": {"ok": {}}}))
     check_scenario(inline({"redis": ["GET", "x"], "expect": None}))
     check_scenario(inline({"call": "create", "input": {"model_id": "m"}, "save": "a", "expect": {"ok": {}}}))
+    check_scenario(inline({"call": "append_items", "id": "x", "request": {"items": [1]}, "expect": {"ok": {}}}))
+    check_scenario(inline({"call": "get_items", "id": "x", "query": {}, "expect": {"ok": {}}}))
+    for name in ("pop_item", "clear_items", "delete_with"):
+        check_scenario(inline({"call": name, "id": "x", "options": {}, "expect": {"ok": {}}}))
+    owner_page = {"call": "list_by_owner", "app_name": "a", "user_id": "", "limit": 2, "expect": {"ok": {}}}
+    check_scenario(inline(owner_page))
+    check_scenario(inline({**owner_page, "page_token": "t", "save": "next"}))
 
 
 @pytest.mark.parametrize(
@@ -159,6 +176,9 @@ def test_other_malformed_scenarios_fail() -> None:
         {"call": "gett", "id": "x", "expect": {"ok": {}}},
         {"call": "stats", "redis": ["GET", "x"], "expect": {"ok": {}}},
         {"call": "stats", "expect": {"okay": {}}},
+        {"call": "pop_item", "id": "x", "expect": {"ok": {}}},
+        {"call": "list_by_owner", "app_name": "a", "limit": 2, "expect": {"ok": {}}},
+        {"call": "get_items", "id": "x", "query": {}, "save": "a", "expect": {"ok": {}}},
     ]:
         with pytest.raises(MalformedScenario):
             check_scenario(inline(step))
@@ -232,9 +252,21 @@ def match(expected: Any, actual: Any, path: str = "$") -> None:
 
 
 def to_json(value: Any) -> Any:
-    if isinstance(value, (SessionDetail, SessionListResponse, CleanupReport, SessionStats)):
-        return dataclasses.asdict(value)
+    # Sessions, pages, reports, stats, and the conversation calls' receipts,
+    # item pages, popped items and owner pages.
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value, dict_factory=document_fields)
     return value
+
+
+def document_fields(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """One dataclass as its schema document: a session without an owner has
+    no `app_name` and `user_id` there (SessionDetail holds None)."""
+    fields = dict(pairs)
+    if "expires_in_seconds" in fields and fields.get("app_name") is None and fields.get("user_id") is None:
+        fields.pop("app_name", None)
+        fields.pop("user_id", None)
+    return fields
 
 
 def error_json(error: SessionError) -> dict[str, Any]:
@@ -269,7 +301,35 @@ def call(repo: SessionRepository, step: dict[str, Any]) -> Any:
         return repo.reindex_sessions()
     if name == "stats":
         return repo.stats()
+    # The conversation calls: a document's fields are the method's keyword
+    # arguments (an owner as {"app_name", "user_id"}).
+    if name == "append_items":
+        return repo.append_items(step["id"], **step["request"])
+    if name == "get_items":
+        return get_items(repo, step["id"], step["query"])
+    if name == "pop_item":
+        return repo.pop_item(step["id"], **step["options"])
+    if name == "clear_items":
+        return repo.clear_items(step["id"], **step["options"])
+    if name == "delete_with":
+        return repo.delete_session(step["id"], **step["options"])
+    if name == "list_by_owner":
+        # user_id "" lists every user of the app, as None does.
+        return repo.list_sessions_by_owner(
+            step["app_name"], step["user_id"] or None, limit=step["limit"], page_token=step.get("page_token")
+        )
     raise AssertionError(f"unknown call {name!r}")
+
+
+def get_items(repo: SessionRepository, session_id: str, query: dict[str, Any]) -> Any:
+    """`get_items`, or with `include_session` `get_conversation`, as the
+    page document (`get_conversation` reads every item asked for, so nothing
+    is left out)."""
+    query = dict(query)
+    if not query.pop("include_session", False):
+        return repo.get_items(session_id, **query)
+    conversation = repo.get_conversation(session_id, **query)
+    return {**to_json(conversation), "id": conversation.session.id, "left_out": 0}
 
 
 def redis_reply(client: redis.Redis[str], command: list[str]) -> Any:
@@ -341,7 +401,7 @@ def test_scenario(path: Path, server: RedisServer, backend: BackendName) -> None
                 raise AssertionError(f"{where}\n{mismatch}\nactual: {json.dumps(result, indent=1)}") from None
             if "save" in step:
                 # A create saves the session's id, a list its next page token.
-                field = "next_page_token" if step["call"] == "list" else "id"
+                field = "next_page_token" if step["call"].startswith("list") else "id"
                 assert "ok" in result, f"{where}: cannot save a {field} from a failed call"
                 assert isinstance(result["ok"].get(field), str), f"{where}: the result has no {field}"
                 saved[step["save"]] = result["ok"][field]

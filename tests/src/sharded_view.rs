@@ -1,9 +1,12 @@
 //! The design document's key names over a Redis Cluster holding the
 //! sharded layout, for the conformance runner: a command a scenario writes
-//! for `session:<id>:data`, `session_expiry:<id>`, `active_sessions` or
-//! `session_index` runs on the sharded keys it stands for (a set or index
-//! command on every shard's, or on the member's shard), and key names in
-//! replies and results lose their `{s<k>}` tags. So one scenario file
+//! for `session:<id>:data` (`:meta`, `:items`, `:state`),
+//! `session_expiry:<id>`, `active_sessions`, `session_index`,
+//! `owner_index:<app>:<user>` or `app_index:<app>` runs on the sharded keys
+//! it stands for (a set or index command on every shard's, or on the
+//! member's shard), `app_state:<app>` and `user_state:<app>:<user>` on
+//! `app_state:{app:<app>}` and `user_state:{user:<app>:<user>}`, and key
+//! names in replies and results lose their tags. So one scenario file
 //! checks both layouts.
 
 use agent_sessions_guest::id::SessionId;
@@ -19,9 +22,14 @@ pub struct ShardedView {
     primaries: Vec<redis::Connection>,
 }
 
+/// A key the sharded layout has once per shard.
 enum Group {
     Active,
     Index,
+    /// `owner_index:<rest>`: `owner_index:{s<k>}:<rest>` in shard k.
+    UserIndex(String),
+    /// `app_index:<rest>`: `app_index:{s<k>}:<rest>` in shard k.
+    AppIndex(String),
 }
 
 impl ShardedView {
@@ -60,14 +68,28 @@ impl ShardedView {
             }
             return cmd.query(&mut self.routed);
         }
+        if let Some(sharded) = shared_state_key(key, prefix) {
+            return redis::cmd(parts[0]).arg(sharded).arg(&parts[2..]).query(&mut self.routed);
+        }
         let group = match key.strip_prefix(prefix) {
             Some(keys::ACTIVE_SESSIONS) => Group::Active,
             Some(keys::SESSION_INDEX) => Group::Index,
-            _ => return redis::cmd(parts[0]).arg(&parts[1..]).query(&mut self.routed),
+            Some(name) => match name.split_once(':') {
+                Some((keys::OWNER_INDEX, rest)) => Group::UserIndex(rest.to_owned()),
+                Some((keys::APP_INDEX, rest)) => Group::AppIndex(rest.to_owned()),
+                _ => return redis::cmd(parts[0]).arg(&parts[1..]).query(&mut self.routed),
+            },
+            None => return redis::cmd(parts[0]).arg(&parts[1..]).query(&mut self.routed),
         };
         let group_key = |layout: &Layout, group_index: usize| {
             let keys = &layout.groups()[group_index];
-            format!("{prefix}{}", if matches!(group, Group::Active) { &keys.active } else { &keys.index })
+            let tag = agent_sessions_guest::shard::tag(group_index as u32);
+            match &group {
+                Group::Active => format!("{prefix}{}", keys.active),
+                Group::Index => format!("{prefix}{}", keys.index),
+                Group::UserIndex(rest) => format!("{prefix}{}:{tag}:{rest}", keys::OWNER_INDEX),
+                Group::AppIndex(rest) => format!("{prefix}{}:{tag}:{rest}", keys::APP_INDEX),
+            }
         };
         let args = &parts[2..];
         match name.as_str() {
@@ -87,7 +109,7 @@ impl ShardedView {
                 }
                 Ok(if matches!(last, Value::Int(_)) { Value::Int(total) } else { last })
             }
-            "SMEMBERS" | "SCARD" | "TTL" | "TYPE" | "ZCARD" | "ZRANGE" => {
+            "SMEMBERS" | "SCARD" | "TTL" | "TYPE" | "ZCARD" | "ZRANGE" | "EXISTS" => {
                 let mut members = Vec::new();
                 let mut total = 0;
                 let mut found: Option<Value> = None;
@@ -108,7 +130,9 @@ impl ShardedView {
                                 .query(&mut self.routed)?;
                             members.extend(got.into_iter().map(|(m, s)| (s, m)));
                         }
-                        "SCARD" | "ZCARD" => total += redis::cmd(&name).arg(&key).query::<i64>(&mut self.routed)?,
+                        "SCARD" | "ZCARD" | "EXISTS" => {
+                            total += redis::cmd(&name).arg(&key).query::<i64>(&mut self.routed)?
+                        }
                         _ => {
                             let value: Value = redis::cmd(&name).arg(&key).query(&mut self.routed)?;
                             let missing = matches!(&value, Value::Int(-2))
@@ -125,6 +149,8 @@ impl ShardedView {
                     "SMEMBERS" => Value::Array(members.into_iter().map(|(_, m)| Value::BulkString(m.into())).collect()),
                     "ZRANGE" => zrange(members, args),
                     "SCARD" | "ZCARD" => Value::Int(total),
+                    // The document's one key exists if any shard's does.
+                    "EXISTS" => Value::Int(total.min(1)),
                     _ => found.or(missing_reply).unwrap_or(Value::Nil),
                 })
             }
@@ -164,6 +190,17 @@ impl ShardedView {
     }
 }
 
+/// The sharded name of `app_state:<app>` or `user_state:<app>:<user>`
+/// (hashes in slots of their own), if `key` is one.
+fn shared_state_key(key: &str, prefix: &str) -> Option<String> {
+    let (kind, rest) = key.strip_prefix(prefix)?.split_once(':')?;
+    match kind {
+        keys::APP_STATE => Some(format!("{prefix}{kind}:{{app:{rest}}}")),
+        keys::USER_STATE => Some(format!("{prefix}{kind}:{{user:{rest}}}")),
+        _ => None,
+    }
+}
+
 /// `ZRANGE start stop [WITHSCORES]` over merged (score, member) pairs.
 fn zrange(mut members: Vec<(f64, String)>, args: &[&str]) -> Value {
     members.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
@@ -186,9 +223,12 @@ fn zrange(mut members: Vec<(f64, String)>, args: &[&str]) -> Value {
     Value::Array(out)
 }
 
-/// `text` with every `{s<k>}` hash tag (and the colon joining it) removed:
-/// the document's key names.
+/// `text` with every `{s<k>}` hash tag (and the colon joining it) removed,
+/// and the `{app:...}`/`{user:...}` tags of the shared state hashes
+/// opened: the document's key names.
 pub fn untag(text: &str) -> String {
+    let opened = open_state_tags(text);
+    let text = opened.as_str();
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{s") {
@@ -213,6 +253,23 @@ pub fn untag(text: &str) -> String {
     out
 }
 
+/// `app_state:{app:<app>}` as `app_state:<app>`, `user_state:{user:<app>:<user>}`
+/// as `user_state:<app>:<user>` (the names hold no braces of their own).
+fn open_state_tags(text: &str) -> String {
+    let mut out = text.to_owned();
+    for (tagged, plain) in [("app_state:{app:", "app_state:"), ("user_state:{user:", "user_state:")] {
+        let mut from = 0;
+        while let Some(at) = out[from..].find(tagged).map(|i| i + from) {
+            let inner = at + tagged.len();
+            let Some(close) = out[inner..].find('}').map(|i| i + inner) else { break };
+            out.replace_range(close..close + 1, "");
+            out.replace_range(at..inner, plain);
+            from = at + plain.len();
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::untag;
@@ -224,5 +281,13 @@ mod tests {
         assert_eq!(untag("active_sessions:{s63}"), "active_sessions");
         assert_eq!(untag("the key session_index:{s0} is"), "the key session_index is");
         assert_eq!(untag("{not a tag} {s} {sx}"), "{not a tag} {s} {sx}");
+        assert_eq!(untag("session:{s5}:conv-1:items"), "session:conv-1:items");
+        assert_eq!(untag("p:owner_index:{s12}:shop:ana"), "p:owner_index:shop:ana");
+        assert_eq!(untag("app_index:{s0}:my%20app"), "app_index:my%20app");
+        assert_eq!(untag("app_state:{app:shop}"), "app_state:shop");
+        assert_eq!(
+            untag("p:user_state:{user:shop:ana} and app_state:{app:x}"),
+            "p:user_state:shop:ana and app_state:x"
+        );
     }
 }

@@ -307,16 +307,20 @@ fn call_arguments(call: &str) -> Option<&'static [&'static str]> {
         "update" => &["id", "changes"],
         "list" => &["limit", "offset"],
         "cleanup_expired" | "reindex" | "stats" => &[],
+        "append_items" => &["id", "request"],
+        "get_items" => &["id", "query"],
+        "pop_item" | "clear_items" | "delete_with" => &["id", "options"],
+        "list_by_owner" => &["app_name", "user_id", "limit"],
         _ => return None,
     })
 }
 
-/// The keys a call may leave out: `save` on `create` (the id) and `list`
-/// (the next page token), `page_token` on `list`.
+/// The keys a call may leave out: `save` on `create` (the id), `list` and
+/// `list_by_owner` (the next page token), `page_token` on the last two.
 fn optional_call_keys(call: &str) -> &'static [&'static str] {
     match call {
         "create" => &["save"],
-        "list" => &["save", "page_token"],
+        "list" | "list_by_owner" => &["save", "page_token"],
         _ => &[],
     }
 }
@@ -440,7 +444,7 @@ impl Runner<'_> {
             match &outcome {
                 CallOutcome::Ok(result) => {
                     // A create saves the session's id, a list its next page token.
-                    let field = if call == "list" { "next_page_token" } else { "id" };
+                    let field = if call.starts_with("list") { "next_page_token" } else { "id" };
                     let value = result[field]
                         .as_str()
                         .ok_or_else(|| StepFailure::problem(format!("\"save\": the result has no {field}")))?;
@@ -492,6 +496,29 @@ impl Runner<'_> {
             "cleanup_expired" => store.cleanup_expired().await.map(|report| to_json(&report)),
             "reindex" => store.reindex().await.map(|added| json!(added)),
             "stats" => store.stats(|_| {}).await.map(|stats| to_json(&stats)),
+            // The conversation calls take and return the documents as JSON
+            // text, as the component does: items keep the text they were
+            // sent as, and a document that does not read is its invalid_input.
+            "append_items" => parsed(store.append_items_json(id()?, step["request"].to_string()).await),
+            "get_items" => parsed(store.get_items_json(id()?, step["query"].to_string()).await),
+            "pop_item" => parsed(store.pop_item_json(id()?, step["options"].to_string()).await),
+            "clear_items" => parsed(store.clear_items_json(id()?, step["options"].to_string()).await),
+            "delete_with" => store.delete_with_json(id()?, step["options"].to_string()).await.map(Value::Bool),
+            "list_by_owner" => {
+                let app_name = as_str(&step["app_name"], "app_name")?;
+                let user_id = as_str(&step["user_id"], "user_id")?;
+                let limit = as_u64(&step["limit"], "limit")?;
+                let limit = u32::try_from(limit).map_err(|_| format!("\"limit\" {limit} does not fit a u32"))?;
+                let token = step.get("page_token").map(|token| as_str(token, "page_token")).transpose()?;
+                let page = store.list_by_owner_json(app_name, user_id, limit, token.unwrap_or_default().to_owned());
+                // The last page's token is null, as a `list` page's is.
+                parsed(page.await).map(|mut page| {
+                    if let Value::Object(fields) = &mut page {
+                        fields.entry("next_page_token").or_insert(Value::Null);
+                    }
+                    page
+                })
+            }
             other => return Err(format!("unknown call {other:?}").into()),
         };
         match result {
@@ -807,6 +834,13 @@ fn to_json<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).expect("plain data serialises")
 }
 
+/// A document the component returned, parsed.
+fn parsed(result: Result<String, Error>) -> Result<Value, Error> {
+    result.and_then(|text| {
+        serde_json::from_str(&text).map_err(|e| Error::Guest(format!("the component's answer is not JSON: {e}")))
+    })
+}
+
 /// A step's input as the shared schema reads it.
 fn document<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Error> {
     agent_sessions_host::model::read_json_value(value.clone()).map_err(Error::InvalidInput)
@@ -920,6 +954,30 @@ fn scenario_rules() {
     assert_eq!(
         check(json!({"call": "list", "limit": 1, "offset": 0, "page_token": "t", "save": "b", "expect": {"ok": {}}})),
         Ok(())
+    );
+    assert_eq!(
+        check(json!({"call": "append_items", "id": "x", "request": {"items": [1]}, "expect": {"ok": {}}})),
+        Ok(())
+    );
+    assert_eq!(check(json!({"call": "get_items", "id": "x", "query": {}, "expect": {"ok": {}}})), Ok(()));
+    for call in ["pop_item", "clear_items", "delete_with"] {
+        assert_eq!(check(json!({"call": call, "id": "x", "options": {}, "expect": {"ok": {}}})), Ok(()), "{call}");
+        let error = check(json!({"call": call, "id": "x", "expect": {"ok": {}}})).unwrap_err();
+        assert!(error.contains("lacks the key \"options\""), "{call}: {error}");
+    }
+    let owner_page = json!({"call": "list_by_owner", "app_name": "a", "user_id": "", "limit": 2, "expect": {"ok": {}}});
+    assert_eq!(check(owner_page.clone()), Ok(()));
+    let mut paged = owner_page.clone();
+    paged["page_token"] = json!("t");
+    paged["save"] = json!("next");
+    assert_eq!(check(paged), Ok(()));
+    let mut without_user = owner_page;
+    without_user.as_object_mut().unwrap().remove("user_id");
+    assert!(check(without_user).unwrap_err().contains("lacks the key \"user_id\""));
+    assert!(
+        check(json!({"call": "get_items", "id": "x", "query": {}, "save": "a", "expect": {"ok": {}}}))
+            .unwrap_err()
+            .contains("unknown key \"save\"")
     );
 
     for step in [json!({"call": "stats"}), json!({"call": "get", "id": "x"}), json!({"redis": ["GET", "x"]})] {

@@ -14,6 +14,10 @@ Examples:
   sessions create --model-id gpt-4 --persona-id programmer --tool search
   sessions --json get 0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10
   sessions update ID --status completed --expect-version 1
+  sessions add-items chat-42 --from-json messages.jsonl --create-if-missing gpt-4
+  sessions items chat-42 --limit 20
+  sessions create --id s1 --model-id m --app-name shop --user-id ana
+  sessions list --app-name shop --user-id ana
   sessions --memory demo";
 
 /// Agent session store: the session repository, run as a sandboxed
@@ -123,6 +127,20 @@ pub enum Command {
     Create {
         #[command(flatten)]
         fields: DataFlags,
+        /// The app the session belongs to (with --user-id): for frameworks
+        /// that scope sessions by app and user (Google ADK). Never changed
+        /// afterwards; `list --app-name` lists an owner's sessions.
+        #[arg(long, value_name = "APP", requires = "user_id", help_heading = FIELDS)]
+        app_name: Option<String>,
+        /// The user the session belongs to (with --app-name).
+        #[arg(long, value_name = "USER", requires = "app_name", help_heading = FIELDS)]
+        user_id: Option<String>,
+        /// Initial state, a JSON object of keys to JSON values: `app:` and
+        /// `user:` keys go to the owner's shared state (they need
+        /// --app-name and --user-id), `temp:` keys are dropped, the others
+        /// are the session's own.
+        #[arg(long, value_name = "JSON", help_heading = FIELDS)]
+        state_json: Option<String>,
         /// Read the fields from a JSON object (design document field names);
         /// "-" reads stdin. Flags override what the file says.
         #[arg(long, value_name = "FILE")]
@@ -155,24 +173,111 @@ pub enum Command {
         /// Session id (a UUID).
         id: String,
     },
-    /// List sessions, newest first.
+    /// List sessions, newest first (with --app-name, an owner's sessions).
+    ///
+    /// With --app-name, the sessions created with that owner, most recently
+    /// updated first, from the owner index.
     List {
-        /// Sessions per page (0 to 1000).
+        /// Sessions per page (0 to 1000; 1 to 1000 with --app-name).
         #[arg(long, default_value_t = 10)]
         limit: u32,
         /// Sessions to skip (costs O(offset); see --page-token).
-        #[arg(long, default_value_t = 0, conflicts_with = "page_token")]
+        #[arg(long, default_value_t = 0, conflicts_with_all = ["page_token", "app_name"])]
         offset: u64,
         /// Continue after the page that printed this token (its
         /// `next_page_token`): stable while sessions are added, and as cheap
         /// deep in the list as at its start.
         #[arg(long)]
         page_token: Option<String>,
+        /// List the sessions of this app (created with --app-name), most
+        /// recently updated first, from its owner index.
+        #[arg(long, value_name = "APP")]
+        app_name: Option<String>,
+        /// Only this user's sessions of the app (default: every user's).
+        #[arg(long, value_name = "USER", requires = "app_name")]
+        user_id: Option<String>,
     },
     /// Reset a session's TTL (and last_activity); exit 3 if it is gone.
     Extend {
         /// Session id (a UUID).
         id: String,
+    },
+    /// Print a session's conversation items, oldest first.
+    ///
+    /// One JSON item per line (an item stored over several lines is printed
+    /// on one); with --json, the `items-page` document. Every item unless
+    /// --limit or --range says otherwise, read in pages of up to 1000.
+    /// Exit 3 if the session is not live.
+    Items {
+        /// Session id.
+        id: String,
+        /// Only the newest N items (0 prints none; count-items counts).
+        #[arg(long, value_name = "N", conflicts_with = "range")]
+        limit: Option<u32>,
+        /// Only the items at positions START to STOP, both included (0 is
+        /// the oldest); START: reads from START to the newest.
+        #[arg(long, value_name = "START:STOP", value_parser = parse_range)]
+        range: Option<ItemRange>,
+        #[command(flatten)]
+        owner: OwnerFlags,
+    },
+    /// Append items to a session's conversation and print the receipt.
+    ///
+    /// The receipt says the session's version and item count afterwards.
+    /// Each call appends up to 1000 items (2 MiB) as one atomic step; more
+    /// are sent in several calls, in order, and if one fails the earlier
+    /// ones stay. Refreshes the session's TTL and bumps its version.
+    AddItems {
+        /// Session id.
+        id: String,
+        /// The items: a JSON array, or JSON Lines (one item per line);
+        /// "-" reads stdin. Each item is stored as the JSON text given.
+        #[arg(long, value_name = "FILE", required = true)]
+        from_json: String,
+        /// Keep only the newest N items (1 to 10000), trimmed in the same
+        /// step; without it a session holds at most 10000 items.
+        #[arg(long, value_name = "N")]
+        keep_last: Option<u32>,
+        /// Only append if the session is at this version (compare-and-set);
+        /// exit 4 otherwise. Later calls of a split append each expect the
+        /// version the previous one left.
+        #[arg(long, value_name = "N")]
+        expect_version: Option<u64>,
+        /// If no live session has this id, create one with this model_id
+        /// (and the --app-name/--user-id owner) first.
+        #[arg(long, value_name = "MODEL_ID")]
+        create_if_missing: Option<String>,
+        #[command(flatten)]
+        owner: OwnerFlags,
+    },
+    /// Remove a session's newest item and print it.
+    ///
+    /// A session without items prints nothing and writes nothing (exit 0).
+    PopItem {
+        /// Session id.
+        id: String,
+        /// Only if the session is at this version; exit 4 otherwise.
+        #[arg(long, value_name = "N")]
+        expect_version: Option<u64>,
+        #[command(flatten)]
+        owner: OwnerFlags,
+    },
+    /// Remove every item of a session; the session and its state stay.
+    ClearItems {
+        /// Session id.
+        id: String,
+        /// Only if the session is at this version; exit 4 otherwise.
+        #[arg(long, value_name = "N")]
+        expect_version: Option<u64>,
+        #[command(flatten)]
+        owner: OwnerFlags,
+    },
+    /// Print how many items a session holds.
+    CountItems {
+        /// Session id.
+        id: String,
+        #[command(flatten)]
+        owner: OwnerFlags,
     },
     /// Remove every expired session's leftovers; print how many.
     Cleanup,
@@ -389,6 +494,46 @@ pub struct DataFlags {
     pub status: Option<String>,
 }
 
+/// The owner the items commands may name: a session of another owner is
+/// not found to them (exit 3).
+#[derive(Debug, Clone, Args, Default)]
+pub struct OwnerFlags {
+    /// Only if the session belongs to this app (with --user-id); a session
+    /// of another owner is not found (exit 3).
+    #[arg(long, value_name = "APP", requires = "user_id")]
+    pub app_name: Option<String>,
+    /// Only if the session belongs to this user (with --app-name).
+    #[arg(long, value_name = "USER", requires = "app_name")]
+    pub user_id: Option<String>,
+}
+
+/// `items --range START:STOP`: positions from the oldest item (0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ItemRange {
+    pub start: u64,
+    /// None: to the newest.
+    pub stop: Option<u64>,
+}
+
+/// Parses `START:STOP` or `START:`.
+pub fn parse_range(text: &str) -> Result<ItemRange, String> {
+    let invalid =
+        || format!("invalid range '{text}': use START:STOP or START: with positions from 0 (the oldest item)");
+    let (start, stop) = text.split_once(':').ok_or_else(invalid)?;
+    // Digits only (no sign), at most i64::MAX: what the component takes.
+    let position =
+        |part: &str| part.parse::<i64>().ok().filter(|_| part.bytes().all(|b| b.is_ascii_digit())).map(|n| n as u64);
+    let start = position(start).ok_or_else(invalid)?;
+    let stop = match stop {
+        "" => None,
+        stop => Some(position(stop).ok_or_else(invalid)?),
+    };
+    if stop.is_some_and(|stop| stop < start) {
+        return Err(format!("invalid range '{text}': STOP must not be before START"));
+    }
+    Ok(ItemRange { start, stop })
+}
+
 /// `import --on-conflict`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OnConflict {
@@ -505,6 +650,39 @@ mod tests {
         assert_eq!(parse_interval("2h"), Ok(Duration::from_secs(7200)));
         assert!(parse_interval("99ms").unwrap_err().contains("at least 100ms"));
         assert!(parse_interval("0").is_err());
+    }
+
+    #[test]
+    fn item_ranges() {
+        assert_eq!(parse_range("0:9"), Ok(ItemRange { start: 0, stop: Some(9) }));
+        assert_eq!(parse_range("5:5"), Ok(ItemRange { start: 5, stop: Some(5) }));
+        assert_eq!(parse_range("12:"), Ok(ItemRange { start: 12, stop: None }));
+        for text in ["", ":", ":5", "5", "-1:3", "+1:3", "1:-1", "a:b", "1:2:3", " 1:2", "99999999999999999999:"] {
+            assert!(parse_range(text).unwrap_err().contains("START:STOP"), "{text:?}");
+        }
+        assert!(parse_range("5:2").unwrap_err().contains("before START"));
+    }
+
+    #[test]
+    fn owner_flags_come_in_pairs() {
+        let cli = Cli::try_parse_from(["sessions", "items", "s1", "--app-name", "a", "--user-id", "u"]).unwrap();
+        match cli.command {
+            Command::Items { owner, .. } => {
+                assert_eq!((owner.app_name.as_deref(), owner.user_id.as_deref()), (Some("a"), Some("u")))
+            }
+            other => panic!("{other:?}"),
+        }
+        for args in [
+            vec!["sessions", "items", "s1", "--app-name", "a"],
+            vec!["sessions", "create", "--model-id", "m", "--user-id", "u"],
+            vec!["sessions", "list", "--user-id", "u"],
+            vec!["sessions", "list", "--app-name", "a", "--offset", "3"],
+            vec!["sessions", "items", "s1", "--limit", "3", "--range", "0:2"],
+            vec!["sessions", "add-items", "s1"],
+        ] {
+            let error = Cli::try_parse_from(&args).unwrap_err();
+            assert_eq!(error.exit_code(), 2, "{args:?}");
+        }
     }
 
     #[test]

@@ -5,9 +5,11 @@
 //! (`"0.7"`, `"[\"search\"]"`), so a dump of a data hash can be fed back in.
 //! On update, `null` clears a field (JSON merge-patch style).
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use agent_sessions_host::{DataField, Session, SessionCreate, SessionData, SessionMeta, SessionUpdate, Timestamp};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::args::{ClearableField, DataFlags};
@@ -147,17 +149,75 @@ fn sample_session() -> Session {
     }
 }
 
-fn read_document(source: &str) -> Result<(Map<String, Value>, String), InputError> {
-    let (text, origin) = if source == "-" {
+/// The owner and initial state of `create --app-name --user-id
+/// --state-json`, over what `--from-json` said.
+pub fn apply_owner_and_state(
+    input: &mut SessionCreate,
+    app_name: Option<String>,
+    user_id: Option<String>,
+    state_json: Option<&str>,
+) -> Result<(), InputError> {
+    input.app_name = app_name.or(input.app_name.take());
+    input.user_id = user_id.or(input.user_id.take());
+    if let Some(text) = state_json {
+        let state = serde_json::from_str::<BTreeMap<String, Value>>(text)
+            .map_err(|e| InputError(format!("--state-json must be a JSON object of keys to values: {e}")))?;
+        input.state = Some(state);
+    }
+    Ok(())
+}
+
+/// The items of `add-items --from-json`: a JSON array (its elements), or
+/// JSON Lines (each non-blank line one item). Each item keeps the text it
+/// was given, never re-serialised.
+pub fn read_items(source: &str) -> Result<Vec<Box<RawValue>>, InputError> {
+    let (text, origin) = read_source(source)?;
+    items_of(&text, &origin)
+}
+
+fn items_of(text: &str, origin: &str) -> Result<Vec<Box<RawValue>>, InputError> {
+    let items = match serde_json::from_str::<Vec<Box<RawValue>>>(text) {
+        Ok(items) if text.trim_start().starts_with('[') => items,
+        _ => {
+            let mut items = Vec::new();
+            for (number, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() {
+                    continue;
+                }
+                let item = RawValue::from_string(line.to_owned()).map_err(|e| {
+                    InputError(format!(
+                        "{origin} line {} is not valid JSON ({e}); give a JSON array or JSON Lines",
+                        number + 1
+                    ))
+                })?;
+                items.push(item);
+            }
+            items
+        }
+    };
+    if items.is_empty() {
+        return Err(InputError(format!("{origin} holds no items")));
+    }
+    Ok(items)
+}
+
+/// The text of a file, or of stdin for "-", and its name for messages.
+fn read_source(source: &str) -> Result<(String, String), InputError> {
+    if source == "-" {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
             .map_err(|e| InputError(format!("cannot read JSON from stdin: {e}")))?;
-        (text, "stdin".to_owned())
+        Ok((text, "stdin".to_owned()))
     } else {
         let text = std::fs::read_to_string(source).map_err(|e| InputError(format!("cannot read {source}: {e}")))?;
-        (text, source.to_owned())
-    };
+        Ok((text, source.to_owned()))
+    }
+}
+
+fn read_document(source: &str) -> Result<(Map<String, Value>, String), InputError> {
+    let (text, origin) = read_source(source)?;
     let value: Value =
         serde_json::from_str(&text).map_err(|e| InputError(format!("{origin} is not valid JSON: {e}")))?;
     let Value::Object(document) = value else {
@@ -195,6 +255,22 @@ mod tests {
         assert_eq!(input.unwrap().model_id, "m");
         let error = create(r#"{"model_id": "m", "modle": 1}"#).unwrap_err().0;
         assert!(error.contains("unknown field `modle`"), "{error}");
+    }
+
+    #[test]
+    fn items_come_as_an_array_or_json_lines_and_keep_their_text() {
+        let texts = |text: &str| -> Vec<String> {
+            items_of(text, "f").unwrap().iter().map(|item| item.get().to_owned()).collect()
+        };
+        assert_eq!(texts(r#"[{"a": 1}, 2 , "x"]"#), [r#"{"a": 1}"#, "2", r#""x""#]);
+        assert_eq!(texts("  [\n {\"n\": 18446744073709551617}\n]\n"), [r#"{"n": 18446744073709551617}"#]);
+        assert_eq!(texts("{\"a\": 1}\r\n\n  [2, 3]  \n\"x\"\n"), [r#"{"a": 1}"#, "[2, 3]", r#""x""#]);
+        assert_eq!(texts("[1]\n[2]\n"), ["[1]", "[2]"], "arrays as JSON Lines");
+        let error = items_of("{\"a\": 1}\n{\"b\":}\n", "f").unwrap_err().0;
+        assert!(error.contains("f line 2 is not valid JSON"), "{error}");
+        assert!(items_of("[1, 2", "f").unwrap_err().0.contains("line 1"));
+        assert!(items_of(" \n\n", "f").unwrap_err().0.contains("holds no items"));
+        assert!(items_of("[]", "f").unwrap_err().0.contains("holds no items"));
     }
 
     #[test]

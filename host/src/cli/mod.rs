@@ -16,6 +16,7 @@ mod args;
 mod demo;
 mod exit_code;
 mod input;
+mod items;
 mod output;
 mod serve;
 mod transfer;
@@ -23,6 +24,7 @@ mod transfer;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use agent_sessions_host::conversation::ItemOptions;
 use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, Settings, WaitReplicas};
 use clap::Parser;
 use serde_json::{Value, json};
@@ -160,8 +162,9 @@ async fn run(cli: Cli) -> Result<Finding, Failure> {
         }
     };
     match &cli.command {
-        Command::Create { fields, from_json } => {
-            let input = input::create_input(fields.clone(), from_json.as_deref())?;
+        Command::Create { fields, app_name, user_id, state_json, from_json } => {
+            let mut input = input::create_input(fields.clone(), from_json.as_deref())?;
+            input::apply_owner_and_state(&mut input, app_name.clone(), user_id.clone(), state_json.as_deref())?;
             let session = store.create(input).await?;
             show(output::document(&session), output::session_text(&session));
         }
@@ -185,7 +188,11 @@ async fn run(cli: Cli) -> Result<Finding, Failure> {
                 return Ok(Finding::SessionGone);
             }
         }
-        Command::List { limit, offset, page_token } => {
+        Command::List { limit, page_token, app_name: Some(app_name), user_id, .. } => {
+            return items::list_by_owner(&store, app_name, user_id.as_deref(), *limit, page_token.as_deref(), json)
+                .await;
+        }
+        Command::List { limit, offset, page_token, app_name: None, .. } => {
             let page = match page_token {
                 Some(token) => store.list_after(*limit, token).await?,
                 None => store.list(*limit, *offset).await?,
@@ -207,6 +214,29 @@ async fn run(cli: Cli) -> Result<Finding, Failure> {
                 return Ok(Finding::SessionGone);
             }
         }
+        Command::Items { id, limit, range, owner } => {
+            return items::items(&store, id, *limit, *range, items::owner(owner), json).await;
+        }
+        Command::AddItems { id, from_json, keep_last, expect_version, create_if_missing, owner } => {
+            let add = items::AddItems {
+                id,
+                source: from_json,
+                keep_last: *keep_last,
+                expect_version: *expect_version,
+                create_if_missing: create_if_missing.clone(),
+                owner: items::owner(owner),
+            };
+            return items::add_items(&store, add, json).await;
+        }
+        Command::PopItem { id, expect_version, owner } => {
+            let options = ItemOptions { expected_version: *expect_version, owner: items::owner(owner) };
+            return items::pop_item(&store, id, options, json).await;
+        }
+        Command::ClearItems { id, expect_version, owner } => {
+            let options = ItemOptions { expected_version: *expect_version, owner: items::owner(owner) };
+            return items::clear_items(&store, id, options, json).await;
+        }
+        Command::CountItems { id, owner } => return items::count_items(&store, id, items::owner(owner), json).await,
         Command::Cleanup => {
             let report = store.cleanup_expired().await?;
             show(output::document(&report), output::cleanup_text(&report));

@@ -1,5 +1,6 @@
 //! What `sessions` prints: one JSON document with `--json`, text otherwise.
 
+use agent_sessions_host::conversation::OwnerPage;
 use agent_sessions_host::{CleanupReport, Corruption, Error, Health, Session, SessionPage, SessionStats};
 use serde_json::{Value, json};
 
@@ -8,6 +9,67 @@ use serde_json::{Value, json};
 pub fn document<T: serde::Serialize>(value: &T) -> Value {
     // Plain data with string keys always serialises.
     serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// A document as indented JSON, written straight from the value: items and
+/// state values keep the exact text they were stored with (big integers
+/// included), which a detour through `Value` would not.
+pub fn pretty<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": \"cannot print: {e}\"}}"))
+}
+
+/// A stored JSON text on one line: as stored, unless it spans several
+/// lines, then without the whitespace between tokens (a JSON string holds
+/// no raw line break, so every one is between tokens).
+pub fn one_line(text: &str) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text.chars() {
+        if in_string {
+            out.push(c);
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(c, ' ' | '\t' | '\n' | '\r') {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// An owner's page of sessions as a table, newest-updated first.
+pub fn owner_page_text(page: &OwnerPage) -> String {
+    let mut out = String::new();
+    if page.sessions.is_empty() {
+        out.push_str("no sessions on this page\n");
+    } else {
+        out.push_str(&format!("{:<36}  {:<20}  {:<20}  {:>7}  {}\n", "ID", "USER", "UPDATED", "VERSION", "STATE KEYS"));
+        for session in &page.sessions {
+            let keys: Vec<&str> = session.state.keys().map(String::as_str).collect();
+            out.push_str(&format!(
+                "{:<36}  {:<20}  {:<20}  {:>7}  {}\n",
+                session.id,
+                shorten_to(&session.user_id, 20),
+                session.updated_at.to_string(),
+                session.version,
+                keys.join(", ")
+            ));
+        }
+    }
+    if let Some(token) = &page.next_page_token {
+        out.push_str(&format!("next page: --page-token {token}\n"));
+    }
+    for c in &page.corrupt {
+        out.push_str(&format!("corrupt: session {} ({} {}): {}\n", c.session_id, c.key, c.field, c.message));
+    }
+    out
 }
 
 fn corruption_json(c: &Corruption) -> Value {
@@ -55,7 +117,7 @@ pub fn millis(duration: std::time::Duration) -> f64 {
 pub fn session_text(session: &Session) -> String {
     let (data, meta) = (&session.data, &session.meta);
     let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
-    let rows = [
+    let mut rows = vec![
         ("id", session.id.clone()),
         ("model_id", data.model_id.clone()),
         ("persona_id", or_dash(data.persona_id.clone())),
@@ -73,6 +135,10 @@ pub fn session_text(session: &Session) -> String {
         ("version", meta.version.to_string()),
         ("expires_in", session.expires_in_seconds.map_or("never (no TTL)".to_owned(), |s| format!("{s} s"))),
     ];
+    if let (Some(app_name), Some(user_id)) = (&meta.app_name, &meta.user_id) {
+        rows.insert(1, ("app_name", app_name.clone()));
+        rows.insert(2, ("user_id", user_id.clone()));
+    }
     rows.iter().map(|(name, value)| format!("{name:<18} {value}\n")).collect()
 }
 
@@ -191,4 +257,19 @@ pub fn stats_text(stats: &SessionStats) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[test]
+    fn one_line_keeps_single_line_text_and_strings() {
+        assert_eq!(one_line(r#"{ "a" : [1, 2.50] }"#), r#"{ "a" : [1, 2.50] }"#, "as stored");
+        assert_eq!(
+            one_line("{\n  \"a b\": \"x \\\" y\",\n  \"n\": 18446744073709551617\n}"),
+            r#"{"a b":"x \" y","n":18446744073709551617}"#
+        );
+        assert_eq!(one_line("[\r\n \"\\\\\", 1\r\n]"), r#"["\\",1]"#);
+    }
 }

@@ -30,10 +30,11 @@ const jco = options.jco ?? [join(jcoPackage, 'src', 'jco.js'), join(jcoPackage, 
 // Every export that can reach a kv import, i.e. all the host calls (named:
 // older jco versions take no '*').
 const ASYNC_EXPORTS = ['create', 'get', 'update', 'delete', 'list', 'extend-ttl', 'cleanup-expired', 'check-layout',
-  'reindex', 'stats'].map((name) => `agent:sessions/repository@0.4.0#${name}`);
+  'reindex', 'stats', 'append-items', 'get-items', 'pop-item', 'clear-items', 'list-by-owner', 'delete-with']
+  .map((name) => `agent:sessions/repository@0.5.0#${name}`);
 // Every kv import can wait on Redis: JSPI suspends the guest there. Both
 // names, versioned as the component imports them.
-const ASYNC_IMPORTS = ['agent:sessions/kv@0.4.0#execute', 'agent:sessions/kv@0.4.0#execute-each'];
+const ASYNC_IMPORTS = ['agent:sessions/kv@0.5.0#execute', 'agent:sessions/kv@0.5.0#execute-each'];
 
 function transpile(wasm, name) {
   const out = join(pkg, 'generated', name);

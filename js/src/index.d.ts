@@ -22,6 +22,9 @@ export interface Session {
   status: SessionStatus;
   version: number;
   expires_in_seconds: number | null;
+  /** The owner, present only on a session created with one. */
+  app_name?: string;
+  user_id?: string;
 }
 
 /** What `createSession` takes: `model_id` is required; leave a field out for absent. */
@@ -36,7 +39,18 @@ export interface SessionCreate {
   custom_prompt?: string;
   agent_internal_id?: string;
   status?: SessionStatus;
+  /** The owner (both or neither), for frameworks that scope sessions by
+   * app and user; never changed afterwards. */
+  app_name?: string;
+  user_id?: string;
+  /** Initial state: `app:` and `user:` keys go to the owner's shared
+   * state, `temp:` keys are dropped, the rest is the session's own. */
+  state?: Record<string, JsonValue>;
 }
+
+/** Any JSON value. Integers past 2^53 are BigInt both ways: written as
+ * their digits, read back as BigInt. */
+export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
 
 export type ClearableField =
   | 'persona_id' | 'name' | 'temperature' | 'reasoning_effort' | 'max_tokens' | 'tools' | 'custom_prompt'
@@ -89,7 +103,124 @@ export interface SessionStats {
   keys_without_ttl: number;
   set_size: number;
   index_size: number;
+  /** Items of live sessions in all, sessions holding any, and the most one holds (which). */
+  items: number;
+  sessions_with_items: number;
+  max_items: number;
+  max_items_session_id: string | null;
+  /** Live sessions with an owner. */
+  owned_sessions: number;
   problems: Corruption[];
+}
+
+/** Who a session belongs to (Google ADK's app and user). */
+export interface Owner {
+  app_name: string;
+  user_id: string;
+}
+
+/** `{app_name, user_id}`, or `[appName, userId]`. */
+export type OwnerLike = Owner | [string, string];
+
+/** What appendItems and clearItems did. */
+export interface ItemsReceipt {
+  id: string;
+  /** The session's version afterwards. */
+  version: number;
+  /** Items the session holds afterwards. */
+  count: number;
+  updated_at: string;
+  updated_at_ms: number;
+  /** Whether `createIfMissing` created the session. */
+  created: boolean;
+}
+
+/** One read of a session's items, oldest first. */
+export interface ItemsPage {
+  id: string;
+  items: JsonValue[];
+  /** Items the session holds. */
+  total: number;
+  /** Position of `items[0]` in the whole list (0 is the oldest). */
+  first_index: number;
+  /** Items of the asked range left out (the oldest) to stay within one
+   * read's limits (1000 items, 4 MiB). */
+  left_out: number;
+  version: number;
+  updated_at_ms: number;
+}
+
+/** What popItem removed: the newest item, or null when there was none. */
+export interface PoppedItem {
+  id: string;
+  item: JsonValue;
+  version: number;
+  /** Items left. */
+  count: number;
+}
+
+/** A session with its state and items (getConversation). */
+export interface Conversation {
+  session: Session;
+  /** The session's state, with its app's and user's under `app:` and `user:`. */
+  state: Record<string, JsonValue>;
+  items: JsonValue[];
+  total: number;
+  first_index: number;
+  version: number;
+  updated_at_ms: number;
+}
+
+/** One session of listByOwner: no configuration, no items. */
+export interface OwnedSession {
+  id: string;
+  app_name: string;
+  user_id: string;
+  created_at: string;
+  updated_at: string;
+  updated_at_ms: number;
+  version: number;
+  /** The session's own state (without its app's and user's). */
+  state: Record<string, JsonValue>;
+}
+
+/** One page of listByOwner, newest-updated first. */
+export interface OwnerPage {
+  sessions: OwnedSession[];
+  /** The app's shared state (keys without `app:`). */
+  app_state: Record<string, JsonValue>;
+  /** Each listed user's shared state (keys without `user:`). */
+  user_states: Record<string, Record<string, JsonValue>>;
+  /** Pass as `pageToken` for the next page; null after the last. */
+  next_page_token: string | null;
+  corrupt: Corruption[];
+}
+
+export interface AppendItemsOptions {
+  /** Append only if the session is at this version (else ConflictError). */
+  expectedVersion?: number;
+  /** Keep only the newest N items (1 to 10,000), trimmed in the same step. */
+  keepLast?: number;
+  /** Append only if the session has this owner (else SessionNotFoundError). */
+  owner?: OwnerLike;
+  /** State changes applied in the same step (`app:`, `user:`, `temp:` prefixes as in SessionCreate.state). */
+  stateDelta?: Record<string, JsonValue>;
+  /** Create the session from this if no live session has the id (its `id` is the call's). */
+  createIfMissing?: Omit<SessionCreate, 'id'>;
+}
+
+export interface GetItemsOptions {
+  /** The newest N items; 0 reads none (a count). Default: all, within one read's limits. */
+  last?: number;
+  /** Or positions start..stop, both included, 0 the oldest (stop past the end: up to the newest). */
+  start?: number;
+  stop?: number;
+  owner?: OwnerLike;
+}
+
+export interface ItemOptions {
+  expectedVersion?: number;
+  owner?: OwnerLike;
 }
 
 export interface SessionRepositoryOptions {
@@ -136,13 +267,25 @@ export class SessionRepository {
   getSession(id: string): Promise<Session | null>;
   getSessionOrThrow(id: string): Promise<Session>;
   updateSession(id: string, updateData: SessionUpdate): Promise<Session>;
-  deleteSession(id: string): Promise<boolean>;
+  /** With `owner`/`expectedVersion`: only a session with that owner (else
+   * false) at that version (else ConflictError). */
+  deleteSession(id: string, options?: ItemOptions): Promise<boolean>;
   listSessions(limit?: number, offset?: number, pageToken?: string | null): Promise<SessionPage>;
   extendSessionTtl(id: string): Promise<boolean>;
   cleanupExpiredSessions(): Promise<number>;
   cleanupExpiredSessionsReport(): Promise<CleanupReport>;
   reindexSessions(): Promise<number>;
   stats(progress?: (soFar: SessionStats) => void): Promise<SessionStats>;
+  appendItems(id: string, items: JsonValue[], options?: AppendItemsOptions): Promise<ItemsReceipt>;
+  getItems(id: string, options?: GetItemsOptions): Promise<ItemsPage>;
+  /** The newest `last` items (default all), read in as many pages as needed, consistently. */
+  getAllItems(id: string, options?: { last?: number; owner?: OwnerLike }): Promise<JsonValue[]>;
+  countItems(id: string, options?: { owner?: OwnerLike }): Promise<number>;
+  popItem(id: string, options?: ItemOptions): Promise<PoppedItem>;
+  clearItems(id: string, options?: ItemOptions): Promise<ItemsReceipt>;
+  getConversation(id: string, options?: { last?: number; owner?: OwnerLike }): Promise<Conversation>;
+  /** Sessions of an app's user (`userId` null: every user), newest-updated first. */
+  listByOwner(appName: string, userId?: string | null, options?: { limit?: number; pageToken?: string | null }): Promise<OwnerPage>;
   /** Milliseconds one PING takes. */
   ping(): Promise<number>;
   close(): Promise<void>;

@@ -50,6 +50,38 @@ describe('Redis Cluster', () => {
     assert.equal(await repo.cleanupExpiredSessions(), 0);
   });
 
+  test('items, owners and state on the cluster: app and user state in their own slots, owner listing across nodes', async () => {
+    const repo = open();
+    const ana = { app_name: 'shop', user_id: 'ana' };
+    const ids = [];
+    for (let i = 0; i < 12; i++) {
+      const owner = i % 3 === 0 ? ana : { app_name: 'shop', user_id: `u${i}` };
+      ids.push((await repo.createSession({ id: `conv-${i}`, model_id: 'm', ...owner, state: { n: i } })).id);
+    }
+    await repo.appendItems('conv-0', [{ role: 'user', content: 'hi' }, 12345678901234567890n], {
+      owner: ana, stateDelta: { 'app:greeting': 'hello', 'user:lang': 'pt', 'temp:x': 1, step: 1 },
+    });
+    const conversation = await repo.getConversation('conv-0', { owner: ana });
+    assert.deepEqual(conversation.items, [{ role: 'user', content: 'hi' }, 12345678901234567890n]);
+    assert.deepEqual(conversation.state, { n: 0, step: 1, 'app:greeting': 'hello', 'user:lang': 'pt' });
+    assert.deepEqual((await repo.getConversation('conv-4')).state, { n: 4, 'app:greeting': 'hello' });
+    const mine = await repo.listByOwner('shop', 'ana');
+    assert.deepEqual(mine.sessions.map((s) => s.id).sort(), ['conv-0', 'conv-3', 'conv-6', 'conv-9']);
+    assert.deepEqual([mine.app_state, mine.user_states], [{ greeting: 'hello' }, { ana: { lang: 'pt' } }]);
+    const seen = [];
+    let pageToken = null;
+    do {
+      const page = await repo.listByOwner('shop', null, { limit: 5, pageToken });
+      seen.push(...page.sessions.map((s) => s.id));
+      pageToken = page.next_page_token;
+    } while (pageToken !== null);
+    assert.deepEqual(seen.sort(), [...ids].sort());
+    assert.deepEqual(await repo.popItem('conv-0', { owner: ana }), { id: 'conv-0', item: 12345678901234567890n, version: 3, count: 1 });
+    assert.equal((await repo.clearItems('conv-0')).count, 0);
+    assert.equal(await repo.deleteSession('conv-3', { owner: ana, expectedVersion: 1 }), true);
+    assert.equal((await repo.listByOwner('shop', 'ana')).sessions.length, 3);
+  });
+
   test('NOSCRIPT on a node whose script cache was flushed: loaded again, the batch runs once', async () => {
     const repo = open();
     const created = await repo.createSession({ model_id: 'before flush' });

@@ -15,10 +15,18 @@ const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const CALL_ARGUMENTS = {
   create: ['input'], get: ['id'], delete: ['id'], extend_ttl: ['id'], update: ['id', 'changes'],
   list: ['limit', 'offset'], cleanup_expired: [], reindex: [], stats: [],
+  append_items: ['id', 'request'], get_items: ['id', 'query'], pop_item: ['id', 'options'],
+  clear_items: ['id', 'options'], delete_with: ['id', 'options'], list_by_owner: ['app_name', 'user_id', 'limit'],
 };
-// The keys a call may leave out: `save` on create (the id) and list (the
-// next page token), `page_token` on list.
-const OPTIONAL_CALL_KEYS = { create: ['save'], list: ['save', 'page_token'] };
+// The keys a call may leave out: `save` on create (the id), list and
+// list_by_owner (the next page token), `page_token` on the lists.
+const OPTIONAL_CALL_KEYS = { create: ['save'], list: ['save', 'page_token'], list_by_owner: ['save', 'page_token'] };
+// The conversation calls' snake_case document fields as the JS API's
+// option names; other keys pass through as they are, for the API to refuse.
+const OPTION_NAMES = {
+  expected_version: 'expectedVersion', keep_last: 'keepLast', state_delta: 'stateDelta',
+  create_if_missing: 'createIfMissing', include_session: 'includeSession', page_token: 'pageToken',
+};
 const ERROR_KINDS = ['invalid_input', 'not_found', 'conflict', 'data_corrupt', 'backend'];
 
 export class Mismatch extends Error {}
@@ -163,6 +171,21 @@ function errorJson(error) {
   return result;
 }
 
+function jsOptions(document) {
+  if (!isObject(document)) return document;
+  return Object.fromEntries(Object.entries(document).map(([key, value]) => [OPTION_NAMES[key] ?? key, value]));
+}
+
+// get_items with include_session is getConversation (as Python's runner
+// does), which has the page's fields but `left_out` (it reads every page).
+async function getItems(repo, id, query) {
+  const { includeSession, ...options } = jsOptions(query) ?? {};
+  if (includeSession === undefined || includeSession === false) return repo.getItems(id, options);
+  if (includeSession !== true) return repo.getItems(id, jsOptions(query)); // refused as the API refuses it
+  const conversation = await repo.getConversation(id, options);
+  return { id: conversation.session.id, ...conversation };
+}
+
 function call(repo, step) {
   switch (step.call) {
     case 'create': return repo.createSession(step.input);
@@ -174,6 +197,16 @@ function call(repo, step) {
     case 'cleanup_expired': return repo.cleanupExpiredSessionsReport();
     case 'reindex': return repo.reindexSessions();
     case 'stats': return repo.stats();
+    case 'append_items': {
+      const { items, ...options } = isObject(step.request) ? step.request : { items: step.request };
+      return repo.appendItems(step.id, items, jsOptions(options));
+    }
+    case 'get_items': return getItems(repo, step.id, step.query);
+    case 'pop_item': return repo.popItem(step.id, jsOptions(step.options));
+    case 'clear_items': return repo.clearItems(step.id, jsOptions(step.options));
+    case 'delete_with': return repo.deleteSession(step.id, jsOptions(step.options));
+    case 'list_by_owner':
+      return repo.listByOwner(step.app_name, step.user_id, { limit: step.limit, pageToken: step.page_token ?? null });
     default: throw new Error(`unknown call ${step.call}`);
   }
 }
@@ -246,7 +279,7 @@ export async function runScenario(file, server) {
       }
       if ('save' in step) {
         // A create saves the session's id, a list its next page token.
-        const field = step.call === 'list' ? 'next_page_token' : 'id';
+        const field = step.call === 'create' ? 'id' : 'next_page_token';
         assert.ok('ok' in result, `${where}: cannot save a ${field} from a failed call`);
         assert.equal(typeof result.ok[field], 'string', `${where}: the result has no ${field}`);
         saved[step.save] = result.ok[field];
@@ -268,6 +301,27 @@ describe('check_scenario', () => {
     checkScenario(inline({ call: 'stats', expect: { ok: {} } }));
     checkScenario(inline({ redis: ['GET', 'x'], expect: null }));
     checkScenario(inline({ call: 'create', input: { model_id: 'm' }, save: 'a', expect: { ok: {} } }));
+    checkScenario(inline({ call: 'append_items', id: 'x', request: { items: [1] }, expect: { ok: {} } }));
+    checkScenario(inline({ call: 'get_items', id: 'x', query: {}, expect: { ok: {} } }));
+    for (const name of ['pop_item', 'clear_items', 'delete_with']) {
+      checkScenario(inline({ call: name, id: 'x', options: {}, expect: { ok: {} } }));
+    }
+    checkScenario(inline({ call: 'list_by_owner', app_name: 'a', user_id: '', limit: 10, expect: { ok: {} } }));
+    checkScenario(inline({ call: 'list_by_owner', app_name: 'a', user_id: 'u', limit: 1, page_token: 't', save: 'p', expect: { ok: {} } }));
+  });
+  test('the conversation calls need their arguments and take no others', () => {
+    for (const step of [
+      { call: 'append_items', id: 'x', expect: { ok: {} } },
+      { call: 'append_items', id: 'x', request: {}, options: {}, expect: { ok: {} } },
+      { call: 'get_items', id: 'x', expect: { ok: {} } },
+      { call: 'pop_item', id: 'x', query: {}, expect: { ok: {} } },
+      { call: 'delete_with', id: 'x', expect: { ok: {} } },
+      { call: 'list_by_owner', app_name: 'a', user_id: 'u', expect: { ok: {} } },
+      { call: 'list_by_owner', app_name: 'a', limit: 1, expect: { ok: {} } },
+      { call: 'get_items', id: 'x', query: {}, save: 'a', expect: { ok: {} } },
+    ]) {
+      assert.throws(() => checkScenario(inline(step)), MalformedScenario, show(step));
+    }
   });
   for (const step of [{ call: 'stats' }, { call: 'get', id: 'x' }, { redis: ['GET', 'x'] }]) {
     test(`a step without expect fails: ${show(step)}`, () => {

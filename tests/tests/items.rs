@@ -216,6 +216,10 @@ async fn bad_items_are_invalid_input(backend: Backend) {
         (append(&[&format!("\"{}\"", "x".repeat(512 * 1024))]), "at most 524288"),
         (ItemsAppend { state_delta: Some(state(&[("app:x", "1")])), ..append(&["1"]) }, "owner"),
         (ItemsAppend { owner: Some(owner("", "u")), ..append(&["1"]) }, "app_name"),
+        (
+            ItemsAppend { expected_version: Some(0), create_if_missing: Some(minimal("m")), ..append(&["1"]) },
+            "not both",
+        ),
     ];
     for (request, expected) in cases {
         match h.store.append_items(&id, &request).await {

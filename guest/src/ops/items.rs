@@ -36,6 +36,12 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         if let Some(owner) = &request.owner {
             validate_owner(owner).map_err(SessionError::InvalidInput)?;
         }
+        if request.create_if_missing.is_some() && request.expected_version.is_some() {
+            // A session it creates is at version 1 whatever was expected.
+            return Err(SessionError::InvalidInput(
+                "give either expected_version or create_if_missing, not both".into(),
+            ));
+        }
         let mut created = false;
         for _ in 0..CREATE_ATTEMPTS {
             match self.append_once(&id, &request) {

@@ -102,8 +102,8 @@ pub struct ItemsReceipt {
 pub struct ItemsQuery {
     /// The newest N items, oldest first; 0 reads none (a count).
     pub last: Option<u32>,
-    /// Or a range of positions, as Redis LRANGE takes them (0 the oldest,
-    /// -1 the newest), both included.
+    /// Or a range of positions from the oldest item (0), both included,
+    /// `start <= stop` (stop defaults to start + 999); `last` reads the newest.
     pub start: Option<i64>,
     pub stop: Option<i64>,
     /// Read only if the session has this owner (else not-found).

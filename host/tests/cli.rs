@@ -228,10 +228,10 @@ fn exit_codes_say_what_happened() {
 fn bad_input_exits_2_with_one_clear_line() {
     let redis = RedisServer::start();
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["get", "not-a-uuid"], "not a UUID"),
-        (vec!["get", "*"], "not a UUID"),
-        (vec!["delete", "../x"], "not a UUID"),
-        (vec!["extend", "{tag}"], "not a UUID"),
+        (vec!["get", "not a uuid"], "is neither a UUID"),
+        (vec!["get", "*"], "is neither a UUID"),
+        (vec!["delete", "../x"], "is neither a UUID"),
+        (vec!["extend", "{tag}"], "is neither a UUID"),
         (vec!["create", "--model-id", ""], "model_id"),
         (vec!["create"], "--model-id is required"),
         (vec!["create", "--model-id", "m", "--temperature", "NaN"], "temperature"),
@@ -294,6 +294,34 @@ fn create_and_update_from_json() {
     let bad = run(&["--redis", &redis.url(), "create", "--from-json", "-"], Some("[1, 2"));
     assert_eq!(code(&bad), 2);
     assert!(stderr(&bad).contains("not valid JSON"), "{}", stderr(&bad));
+}
+
+#[test]
+fn create_takes_a_caller_chosen_id() {
+    let redis = RedisServer::start();
+    let created = sessions(&redis, &["--json", "create", "--id", "chat-42", "--model-id", "m"]);
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    assert_eq!(json(&created)["id"], "chat-42");
+    let got = sessions(&redis, &["--json", "get", "chat-42"]);
+    assert_eq!((code(&got), json(&got)["model_id"].clone()), (0, Value::from("m")));
+    let again = sessions(&redis, &["create", "--id", "chat-42", "--model-id", "other"]);
+    assert_eq!(code(&again), 4, "a live session with that id is a conflict: {}", stderr(&again));
+    assert!(stderr(&again).contains("session chat-42 already exists"), "{}", stderr(&again));
+    assert_clean_error(&again);
+    // --id overrides the file's id; a bad id is invalid input.
+    let from_file = run(
+        &["--redis", &redis.url(), "--json", "create", "--from-json", "-", "--id", "Chat-42"],
+        Some(r#"{"id": "chat-42", "model_id": "m"}"#),
+    );
+    assert_eq!(code(&from_file), 0, "{}", stderr(&from_file));
+    assert_eq!(json(&from_file)["id"], "Chat-42");
+    for bad in ["a:b", "{x}", "", "a b"] {
+        let refused = sessions(&redis, &["create", "--id", bad, "--model-id", "m"]);
+        assert_eq!(code(&refused), 2, "{bad:?}: {}", stderr(&refused));
+        assert!(stderr(&refused).contains("session id"), "{}", stderr(&refused));
+    }
+    let members: Vec<String> = redis::cmd("SMEMBERS").arg("active_sessions").query(&mut redis.connection()).unwrap();
+    assert_eq!(members.len(), 2, "{members:?}");
 }
 
 #[test]
@@ -373,7 +401,7 @@ fn another_component_can_be_loaded_and_a_bad_one_is_reported() {
     let not_found = sessions(&redis, &["--component", hostile, "get", missing]);
     assert_eq!(code(&not_found), 3, "a call runs: {}", stderr(&not_found));
     assert_clean_error(&not_found);
-    // The embedded component would call "trap" not a UUID (exit 2).
+    // The embedded component would answer not found for "trap" (exit 3).
     let trapped = sessions(&redis, &["--component", hostile, "get", "trap"]);
     assert_eq!(code(&trapped), 1, "{}", stderr(&trapped));
     assert_clean_error(&trapped);
@@ -415,7 +443,7 @@ fn stats_prints_counts_and_inconsistencies() {
         assert_eq!(code(&sessions(&redis, &["create", "--model-id", "m", "--status", status])), 0);
     }
     let mut connection = redis.connection();
-    let _: () = redis::cmd("SADD").arg("active_sessions").arg("junk").query(&mut connection).unwrap();
+    let _: () = redis::cmd("SADD").arg("active_sessions").arg("junk!").query(&mut connection).unwrap();
     let output = sessions(&redis, &["--json", "stats", "--batch-size", "2"]);
     assert_eq!(code(&output), 0, "{}", stderr(&output));
     let stats = json(&output);
@@ -425,7 +453,7 @@ fn stats_prints_counts_and_inconsistencies() {
     );
     assert_eq!(stats["by_status"]["idle"], 1);
     assert_eq!(stats["members_without_keys"], 1);
-    assert_eq!(stats["problems"][0]["field"], "junk");
+    assert_eq!(stats["problems"][0]["field"], "junk!");
     let text = sessions(&redis, &["stats"]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("3 live (2 active, 1 inactive)"), "{text}");

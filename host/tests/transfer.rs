@@ -160,7 +160,7 @@ fn bad_lines_are_reported_by_number_and_nothing_is_written() {
         typed_line(1),
         "{not json".into(),
         typed_line(2),
-        json!({ "id": "not-a-uuid", "model_id": "m", "created_at": "2025-04-01T14:30:00Z" }).to_string(),
+        json!({ "id": "not a uuid", "model_id": "m", "created_at": "2025-04-01T14:30:00Z" }).to_string(),
         json!({ "id": "00000005-0000-4000-8000-000000000005", "model_id": "m", "temperature": 9,
                 "created_at": "2025-04-01T14:30:00Z" })
         .to_string(),

@@ -29,6 +29,12 @@ export interface Session {
 
 /** What `createSession` takes: `model_id` is required; leave a field out for absent. */
 export interface SessionCreate {
+  /** The session's id; left out: a fresh UUID v4. Either a UUID in the
+   * 36-character hyphenated form (either case; stored lowercase) or 1 to 128
+   * characters of `A-Z a-z 0-9 . _ -` (case-sensitive, stored as given).
+   * A live session with that id makes `createSession` throw ConflictError;
+   * the leftovers of an expired one are replaced, never inherited. */
+  id?: string;
   model_id: string;
   persona_id?: string;
   name?: string;
@@ -58,7 +64,7 @@ export type ClearableField =
 
 /** What `updateSession` takes: the fields to change, `clear` to reset some,
  * `expected_version` for compare-and-set. */
-export interface SessionUpdate extends Partial<Omit<SessionCreate, 'model_id'>> {
+export interface SessionUpdate extends Partial<Omit<SessionCreate, 'model_id' | 'id'>> {
   model_id?: string;
   clear?: ClearableField[];
   expected_version?: number;

@@ -224,7 +224,9 @@ export class SessionRepository {
     return this.runtime.call(name, ...args);
   }
 
-  /** Creates a session with a fresh UUID v4 from a session-create object. */
+  /** Creates a session from a session-create object, with a fresh UUID v4
+   * or the caller's `id` (see SessionCreate.id in index.d.ts): ConflictError
+   * when a live session has that id, InvalidInputError for a malformed one. */
   async createSession(sessionData) {
     return JSON.parse(await this.#call('create', documentText(sessionData, 'sessionData')));
   }

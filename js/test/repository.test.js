@@ -79,6 +79,21 @@ describe('repository', () => {
     assert.ok(error.message.includes(error.detail), error.message);
   });
 
+  test('createSession takes a caller-chosen id', async () => {
+    const repo = open();
+    const created = await repo.createSession({ id: 'chat-42', model_id: 'm' });
+    assert.equal(created.id, 'chat-42');
+    assert.equal((await repo.getSession('chat-42')).model_id, 'm');
+    await assert.rejects(repo.createSession({ id: 'chat-42', model_id: 'other' }),
+      (error) => error instanceof ConflictError && error.message.includes('session chat-42 already exists'));
+    const upper = await repo.createSession({ id: '0B6F2A52-3C1E-4D7A-9A55-6F1F3E2B9C10', model_id: 'm' });
+    assert.equal(upper.id, '0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10');
+    for (const id of ['a:b', '{x}', '', 'x'.repeat(129), 42, 'a b']) {
+      await assert.rejects(repo.createSession({ id, model_id: 'm' }), { name: 'InvalidInputError' }, String(id));
+    }
+    assert.equal((await repo.listSessions()).total, 2);
+  });
+
   test('bad input is InvalidInputError, before or inside the component', async () => {
     const repo = open();
     const invalid = { name: 'InvalidInputError', kind: 'invalid_input' };
@@ -87,7 +102,7 @@ describe('repository', () => {
       { model_id: 'm', tools: 'search' }, { model_id: 'm', status: 'dancing' }]) {
       await assert.rejects(repo.createSession(input), invalid, JSON.stringify(input, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)));
     }
-    for (const id of [42, null, undefined, {}, 'not-a-uuid', '']) {
+    for (const id of [42, null, undefined, {}, 'not a uuid', 'a:b', '']) {
       await assert.rejects(repo.getSession(id), invalid, String(id));
       await assert.rejects(repo.deleteSession(id), invalid, String(id));
     }

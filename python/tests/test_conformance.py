@@ -284,7 +284,10 @@ def error_json(error: SessionError) -> dict[str, Any]:
 def call(repo: SessionRepository, step: dict[str, Any]) -> Any:
     name = step["call"]
     if name == "create":
-        return repo.create_session(SessionCreate(**step["input"]))
+        # A scenario's `id` is the caller-chosen id: create_session's session_id.
+        fields = dict(step["input"])
+        session_id = fields.pop("id", None)
+        return repo.create_session(SessionCreate(**fields), session_id=session_id)
     if name == "get":
         return repo.get_session_or_raise(step["id"])
     if name == "update":

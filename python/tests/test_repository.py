@@ -78,6 +78,33 @@ def test_inputs_may_be_mappings_or_model_like_objects(repo: SessionRepository) -
     assert repo.update_session(from_dict.id, {"max_tokens": 10.0}).max_tokens == 10
 
 
+def test_create_session_takes_a_caller_chosen_id(repo: SessionRepository, redis_client: redis.Redis[str]) -> None:
+    created = repo.create_session(SessionCreate(model_id="m"), session_id="chat-42")
+    assert created.id == "chat-42" and redis_client.sismember("active_sessions", "chat-42")
+    got = repo.get_session("chat-42")
+    assert got is not None and got.model_id == "m"
+    with pytest.raises(ConflictError, match="session chat-42 already exists"):
+        repo.create_session({"model_id": "other"}, session_id="chat-42")
+    upper = repo.create_session({"model_id": "m"}, "0B6F2A52-3C1E-4D7A-9A55-6F1F3E2B9C10")
+    assert upper.id == "0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10"
+    assert repo.create_session({"model_id": "m", "id": "in-the-mapping"}).id == "in-the-mapping"
+    for bad in ["a:b", "{x}", "", "x" * 129, "a b"]:
+        with pytest.raises(InvalidInputError, match="session id"):
+            repo.create_session({"model_id": "m"}, session_id=bad)
+    with pytest.raises(InvalidInputError, match="must be a string"):
+        repo.create_session({"model_id": "m"}, session_id=42)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="give the id once"):
+        repo.create_session({"model_id": "m", "id": "one"}, session_id="two")
+    assert repo.list_sessions().total == 3
+
+
+async def test_async_create_session_takes_a_caller_chosen_id(redis_url: str, backend: BackendName) -> None:
+    async with AsyncSessionRepository(redis_url, backend=backend) as repo:
+        assert (await repo.create_session({"model_id": "m"}, session_id="async-1")).id == "async-1"
+        with pytest.raises(ConflictError):
+            await repo.create_session({"model_id": "m"}, session_id="async-1")
+
+
 @pytest.mark.parametrize(
     "bad, words",
     [
@@ -213,7 +240,7 @@ async def test_async_repository_runs_off_the_event_loop(redis_url: str, backend:
         assert sorted(walked) == sorted(s.id for s in created), "page tokens visit every session once"
         assert await repo.get_session(MISSING) is None
         with pytest.raises(InvalidInputError):
-            await repo.get_session("nope")
+            await repo.get_session("no pe")
         assert await repo.delete_session(created[0].id) is True
         assert await repo.cleanup_expired_sessions() == 0
 

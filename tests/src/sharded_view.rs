@@ -173,6 +173,8 @@ impl ShardedView {
                 SessionKeyKind::Data => keys.data,
                 SessionKeyKind::Meta => keys.meta,
                 SessionKeyKind::Expiry => keys.expiry,
+                SessionKeyKind::Items => keys.items,
+                SessionKeyKind::State => keys.state,
             }
         ))
     }

@@ -91,14 +91,14 @@ async fn damaged_sessions_are_named_and_healthy_ones_still_served() {
         damaged.push(id);
     }
     // Index members that are not session ids.
-    let _: () = r.zadd("session_index", "not-a-session", 1).unwrap();
-    let _: () = r.sadd("active_sessions", "not-a-session").unwrap();
+    let _: () = r.zadd("session_index", "not a session", 1).unwrap();
+    let _: () = r.sadd("active_sessions", "not a session").unwrap();
 
     let page = store.list(100, 0).await.unwrap();
     assert_eq!(page.sessions.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), vec![healthy.as_str()]);
     let mut reported: Vec<&str> = page.corrupt.iter().map(|c| c.session_id.as_str()).collect();
     reported.sort();
-    let mut expected: Vec<&str> = damaged.iter().map(String::as_str).chain(["not-a-session"]).collect();
+    let mut expected: Vec<&str> = damaged.iter().map(String::as_str).chain(["not a session"]).collect();
     expected.sort();
     assert_eq!(reported, expected, "every damaged entry of the page is reported");
 
@@ -113,7 +113,7 @@ async fn damaged_sessions_are_named_and_healthy_ones_still_served() {
     assert_eq!(report.skipped, 2, "{:?}", report.problems);
     let keys: Vec<&str> = report.problems.iter().map(|c| c.key.as_str()).collect();
     assert_eq!(keys, ["active_sessions", "session_index"]);
-    assert!(report.problems.iter().all(|c| c.field == "not-a-session" && c.message.contains("left in place")));
+    assert!(report.problems.iter().all(|c| c.field == "not a session" && c.message.contains("left in place")));
     for id in [&damaged[0], &damaged[2], &damaged[3], &damaged[4]] {
         assert!(matches!(store.get(id).await, Err(Error::DataCorrupt(_))), "live damaged session {id} left alone");
     }

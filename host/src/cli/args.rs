@@ -12,6 +12,7 @@ Exit codes: 0 success, 1 other failure, 2 usage or invalid input, 3 not found,
 
 Examples:
   sessions create --model-id gpt-4 --persona-id programmer --tool search
+  sessions create --id chat-42 --model-id gpt-4
   sessions --json get 0b6f2a52-3c1e-4d7a-9a55-6f1f3e2b9c10
   sessions update ID --status completed --expect-version 1
   sessions add-items chat-42 --from-json messages.jsonl --create-if-missing gpt-4
@@ -125,6 +126,13 @@ pub enum LayoutChoice {
 pub enum Command {
     /// Create a session and print it.
     Create {
+        /// Choose the session's id instead of a fresh UUID v4: a UUID
+        /// (hyphenated, either case; stored lowercase) or 1 to 128 characters
+        /// of A-Z, a-z, 0-9, '.', '_' and '-' (case-sensitive, stored as
+        /// given). Exit 4 if a live session has it; the leftovers of an
+        /// expired one are replaced.
+        #[arg(long, value_name = "ID", help_heading = FIELDS)]
+        id: Option<String>,
         #[command(flatten)]
         fields: DataFlags,
         /// The app the session belongs to (with --user-id): for frameworks
@@ -141,19 +149,20 @@ pub enum Command {
         /// are the session's own.
         #[arg(long, value_name = "JSON", help_heading = FIELDS)]
         state_json: Option<String>,
-        /// Read the fields from a JSON object (design document field names);
-        /// "-" reads stdin. Flags override what the file says.
+        /// Read the fields from a JSON object (design document field names;
+        /// an `id` there chooses the id as --id does); "-" reads stdin.
+        /// Flags override what the file says.
         #[arg(long, value_name = "FILE")]
         from_json: Option<String>,
     },
     /// Print a session.
     Get {
-        /// Session id (a UUID).
+        /// Session id (a UUID, or a caller-chosen id; see create --id).
         id: String,
     },
     /// Change fields of a session; bumps its version and resets its TTL.
     Update {
-        /// Session id (a UUID).
+        /// Session id (a UUID, or a caller-chosen id; see create --id).
         id: String,
         #[command(flatten)]
         fields: DataFlags,
@@ -170,7 +179,7 @@ pub enum Command {
     },
     /// Delete a session and all its keys; exit 3 if it was not live.
     Delete {
-        /// Session id (a UUID).
+        /// Session id (a UUID, or a caller-chosen id; see create --id).
         id: String,
     },
     /// List sessions, newest first (with --app-name, an owner's sessions).
@@ -199,7 +208,7 @@ pub enum Command {
     },
     /// Reset a session's TTL (and last_activity); exit 3 if it is gone.
     Extend {
-        /// Session id (a UUID).
+        /// Session id (a UUID, or a caller-chosen id; see create --id).
         id: String,
     },
     /// Print a session's conversation items, oldest first.

@@ -32,6 +32,7 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
             custom_prompt: Some("Review the diff for bugs.".into()),
             agent_internal_id: Some("agent-54321".into()),
             status: None,
+            ..SessionCreate::default()
         })
         .await?;
     let id = session.id.clone();

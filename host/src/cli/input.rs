@@ -18,7 +18,13 @@ use super::args::{ClearableField, DataFlags};
 #[derive(Debug)]
 pub struct InputError(pub String);
 
-pub fn create_input(flags: DataFlags, from_json: Option<&str>) -> Result<SessionCreate, InputError> {
+/// The create input from `--id`, the data flags and `--from-json` (whose
+/// `id`, if any, chooses the id unless `--id` does).
+pub fn create_input(
+    id: Option<String>,
+    flags: DataFlags,
+    from_json: Option<&str>,
+) -> Result<SessionCreate, InputError> {
     let mut input = match from_json {
         Some(source) => {
             let (document, origin) = read_document(source)?;
@@ -54,6 +60,7 @@ pub fn create_input(flags: DataFlags, from_json: Option<&str>) -> Result<Session
     input.custom_prompt = custom_prompt.or(input.custom_prompt);
     input.agent_internal_id = agent_internal_id.or(input.agent_internal_id);
     input.status = status.or(input.status);
+    input.id = id.or(input.id);
     Ok(input)
 }
 
@@ -110,8 +117,9 @@ pub fn update_input(
 }
 
 /// Reads a create or update document with the shared schema's rules; fields
-/// only a stored session has (`id`, timestamps, `version`, ...) are
+/// only a stored session has (timestamps, `version`, ...; `id` on update) are
 /// accepted and ignored, so `get --json` output can be edited and fed back.
+/// On create, `id` is the caller's choice of id.
 fn typed<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
     mut document: Map<String, Value>,
     origin: &str,
@@ -144,6 +152,8 @@ fn sample_session() -> Session {
             is_active: true,
             status: String::new(),
             version: 0,
+            app_name: Some(String::new()),
+            user_id: Some(String::new()),
         },
         expires_in_seconds: None,
     }
@@ -252,7 +262,13 @@ mod tests {
     #[test]
     fn read_only_fields_are_ignored_and_unknown_ones_named() {
         let input = create(r#"{"model_id": "m", "id": "x", "version": 3, "created_at": "2025-01-01T00:00:00Z"}"#);
-        assert_eq!(input.unwrap().model_id, "m");
+        let input = input.unwrap();
+        assert_eq!((input.model_id.as_str(), input.id.as_deref()), ("m", Some("x")), "create takes the id");
+        let update: SessionUpdate = match serde_json::from_str(r#"{"id": "x", "version": 3, "name": "n"}"#).unwrap() {
+            Value::Object(map) => typed(map, "test").unwrap(),
+            _ => unreachable!(),
+        };
+        assert_eq!(update.name.as_deref(), Some("n"), "update ignores the id");
         let error = create(r#"{"model_id": "m", "modle": 1}"#).unwrap_err().0;
         assert!(error.contains("unknown field `modle`"), "{error}");
     }

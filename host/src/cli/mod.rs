@@ -162,8 +162,8 @@ async fn run(cli: Cli) -> Result<Finding, Failure> {
         }
     };
     match &cli.command {
-        Command::Create { fields, app_name, user_id, state_json, from_json } => {
-            let mut input = input::create_input(fields.clone(), from_json.as_deref())?;
+        Command::Create { id, fields, app_name, user_id, state_json, from_json } => {
+            let mut input = input::create_input(id.clone(), fields.clone(), from_json.as_deref())?;
             input::apply_owner_and_state(&mut input, app_name.clone(), user_id.clone(), state_json.as_deref())?;
             let session = store.create(input).await?;
             show(output::document(&session), output::session_text(&session));

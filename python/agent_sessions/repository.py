@@ -288,13 +288,32 @@ def _owner_page(text: str) -> OwnerPage:
     )
 
 
-def _older_range(wanted_start: int, first: int) -> tuple[int, int]:
-    """The next page of older items to read: up to 1000 before `first`."""
-    return max(wanted_start, first - _ITEMS_PER_READ), first - 1
-
-
 class _StaleRead(Exception):
     """The session changed between the pages of one read."""
+
+
+class _OlderItems:
+    """The items one read left out, gathered page by page (no I/O here: the
+    sync and async repositories drive it). `items` holds what is read so far."""
+
+    def __init__(self, items: list[Any], first_index: int, left_out: int, version: int) -> None:
+        self.items, self._first, self._wanted_start, self._version = items, first_index, first_index - left_out, version
+
+    def next_range(self) -> tuple[int, int] | None:
+        """Positions to read next (up to 1000 before those read), or None."""
+        if self._first <= self._wanted_start:
+            return None
+        return max(self._wanted_start, self._first - _ITEMS_PER_READ), self._first - 1
+
+    def add(self, older: ItemsPage) -> None:
+        """Puts an older page in front; raises _StaleRead if the session changed."""
+        if older.version != self._version:
+            raise _StaleRead
+        self.items, self._first = older.items + self.items, older.first_index
+
+
+def _stale(session_id: str) -> ConflictError:
+    return ConflictError(f"session {session_id} kept changing while its items were read")
 
 
 class _Repository:
@@ -620,18 +639,22 @@ class SessionRepository(_Repository):
         is read again."""
         for _ in range(_READ_ATTEMPTS):
             page = self.get_items(session_id, last=last, owner=owner)
-            items, first, wanted_start = page.items, page.first_index, page.first_index - page.left_out
-            try:
-                while first > wanted_start:
-                    start, stop = _older_range(wanted_start, first)
-                    older = self.get_items(session_id, start=start, stop=stop, owner=owner)
-                    if older.version != page.version:
-                        raise _StaleRead
-                    items, first = older.items + items, older.first_index
+            items = self._read_older(session_id, owner, page.items, page.first_index, page.left_out, page.version)
+            if items is not None:
                 return items
-            except _StaleRead:
-                continue
-        raise ConflictError(f"session {session_id} kept changing while its items were read")
+        raise _stale(session_id)
+
+    def _read_older(
+        self, session_id: str, owner: OwnerLike | None, items: list[Any], first: int, left_out: int, version: int
+    ) -> list[Any] | None:
+        """`items` with the older ones a read left out; None if the session changed meanwhile."""
+        older = _OlderItems(items, first, left_out, version)
+        try:
+            while (positions := older.next_range()) is not None:
+                older.add(self.get_items(session_id, start=positions[0], stop=positions[1], owner=owner))
+        except _StaleRead:
+            return None
+        return older.items
 
     def count_items(self, session_id: str, *, owner: OwnerLike | None = None) -> int:
         """How many items the session holds."""
@@ -661,19 +684,12 @@ class SessionRepository(_Repository):
             query = _items_query(last, None, None, owner, include_session=True)
             text = self._backend.get_items(_session_id(session_id), query)
             conversation, left_out = _conversation(text), json.loads(text)["left_out"]
-            first, wanted_start = conversation.first_index, conversation.first_index - left_out
-            try:
-                while first > wanted_start:
-                    start, stop = _older_range(wanted_start, first)
-                    older = self.get_items(session_id, start=start, stop=stop, owner=owner)
-                    if older.version != conversation.version:
-                        raise _StaleRead
-                    conversation.items, first = older.items + conversation.items, older.first_index
-                conversation.first_index = first
+            c = conversation
+            items = self._read_older(session_id, owner, c.items, c.first_index, left_out, c.version)
+            if items is not None:
+                c.items, c.first_index = items, c.first_index - left_out
                 return conversation
-            except _StaleRead:
-                continue
-        raise ConflictError(f"session {session_id} kept changing while its items were read")
+        raise _stale(session_id)
 
     def list_sessions_by_owner(
         self, app_name: str, user_id: str | None = None, *, limit: int = 100, page_token: str | None = None
@@ -796,18 +812,21 @@ class AsyncSessionRepository(_Repository):
     ) -> list[Any]:
         for _ in range(_READ_ATTEMPTS):
             page = await self.get_items(session_id, last=last, owner=owner)
-            items, first, wanted_start = page.items, page.first_index, page.first_index - page.left_out
-            try:
-                while first > wanted_start:
-                    start, stop = _older_range(wanted_start, first)
-                    older = await self.get_items(session_id, start=start, stop=stop, owner=owner)
-                    if older.version != page.version:
-                        raise _StaleRead
-                    items, first = older.items + items, older.first_index
+            items = await self._read_older(session_id, owner, page.items, page.first_index, page.left_out, page.version)
+            if items is not None:
                 return items
-            except _StaleRead:
-                continue
-        raise ConflictError(f"session {session_id} kept changing while its items were read")
+        raise _stale(session_id)
+
+    async def _read_older(
+        self, session_id: str, owner: OwnerLike | None, items: list[Any], first: int, left_out: int, version: int
+    ) -> list[Any] | None:
+        older = _OlderItems(items, first, left_out, version)
+        try:
+            while (positions := older.next_range()) is not None:
+                older.add(await self.get_items(session_id, start=positions[0], stop=positions[1], owner=owner))
+        except _StaleRead:
+            return None
+        return older.items
 
     async def count_items(self, session_id: str, *, owner: OwnerLike | None = None) -> int:
         return (await self.get_items(session_id, last=0, owner=owner)).total
@@ -831,19 +850,12 @@ class AsyncSessionRepository(_Repository):
             query = _items_query(last, None, None, owner, include_session=True)
             text = await self._backend.get_items_async(_session_id(session_id), query)
             conversation, left_out = _conversation(text), json.loads(text)["left_out"]
-            first, wanted_start = conversation.first_index, conversation.first_index - left_out
-            try:
-                while first > wanted_start:
-                    start, stop = _older_range(wanted_start, first)
-                    older = await self.get_items(session_id, start=start, stop=stop, owner=owner)
-                    if older.version != conversation.version:
-                        raise _StaleRead
-                    conversation.items, first = older.items + conversation.items, older.first_index
-                conversation.first_index = first
+            c = conversation
+            items = await self._read_older(session_id, owner, c.items, c.first_index, left_out, c.version)
+            if items is not None:
+                c.items, c.first_index = items, c.first_index - left_out
                 return conversation
-            except _StaleRead:
-                continue
-        raise ConflictError(f"session {session_id} kept changing while its items were read")
+        raise _stale(session_id)
 
     async def list_sessions_by_owner(
         self, app_name: str, user_id: str | None = None, *, limit: int = 100, page_token: str | None = None

@@ -152,3 +152,14 @@ def test_the_sdks_own_session_tests_pass() -> None:
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     summary = [line for line in result.stdout.splitlines() if "OpenAI Agents SDK's session tests" in line]
     assert summary and "failed" not in summary[0], summary
+
+
+async def test_long_histories_are_read_whole(repository: AsyncSessionRepository) -> None:
+    """Past one read's 1000 items, get_items pages back through the rest."""
+    session = AgentSessionsSession("long", repository)
+    for start in range(0, 2500, 1000):
+        await session.add_items([{"n": n} for n in range(start, min(start + 1000, 2500))])
+    assert [item["n"] for item in await session.get_items()] == list(range(2500))
+    assert [item["n"] for item in await session.get_items(limit=1500)] == list(range(1000, 2500))
+    conversation = await repository.get_conversation("long")
+    assert (len(conversation.items), conversation.first_index, conversation.total) == (2500, 0, 2500)

@@ -173,6 +173,21 @@ fn guard(keys: &SessionKeys, owner: Option<&Owner>, expected_version: Option<u64
         Condition::KeyExists(keys.meta.clone()),
     ];
     let mut roles = vec![Role::Alive, Role::Data, Role::Meta];
+    let (meta_conditions, meta_roles) = meta_conditions(keys, owner, expected_version);
+    conditions.extend(meta_conditions);
+    roles.extend(meta_roles);
+    (conditions, roles)
+}
+
+/// The conditions on the meta hash: the owner (or "no owner" when none is
+/// named), then the expected version if any.
+pub(crate) fn meta_conditions(
+    keys: &SessionKeys,
+    owner: Option<&Owner>,
+    expected_version: Option<u64>,
+) -> (Vec<Condition>, Vec<Role>) {
+    let mut conditions = Vec::with_capacity(3);
+    let mut roles = Vec::with_capacity(3);
     match owner {
         Some(owner) => {
             for (field, value) in [(APP_NAME, &owner.app_name), (USER_ID, &owner.user_id)] {

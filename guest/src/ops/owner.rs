@@ -13,7 +13,7 @@ use crate::id::SessionId;
 use crate::keys::{Layout, SessionKeys};
 use crate::kv::{Batch, BatchOutcome, Condition, Op, Replies, Storage};
 use crate::model::Corruption;
-use crate::ops::guard::{APP_NAME, UPDATED_AT_MS, USER_ID, owner_of};
+use crate::ops::guard::{APP_NAME, Role, UPDATED_AT_MS, USER_ID, meta_conditions, owner_of};
 use crate::ops::items::{shared_state_reads, state_map};
 use crate::ops::list::{PageToken, applied};
 use crate::repository::{Repository, parse_id};
@@ -175,31 +175,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let hinted = options.owner.is_some();
         let mut owner = options.owner.clone();
         for _ in 0..OWNER_ATTEMPTS {
-            let mut conditions = Vec::new();
-            match &owner {
-                Some(owner) => {
-                    for (field, value) in [(APP_NAME, &owner.app_name), (USER_ID, &owner.user_id)] {
-                        conditions.push(Condition::FieldEquals {
-                            key: keys.meta.clone(),
-                            field: field.into(),
-                            value: value.clone(),
-                        });
-                    }
-                }
-                None => conditions.push(Condition::FieldMissing { key: keys.meta.clone(), field: APP_NAME.into() }),
-            }
-            let version_at = conditions.len() as u32;
-            match options.expected_version {
-                Some(0) => {
-                    conditions.push(Condition::FieldMissing { key: keys.meta.clone(), field: m::VERSION.into() })
-                }
-                Some(version) => conditions.push(Condition::FieldEquals {
-                    key: keys.meta.clone(),
-                    field: m::VERSION.into(),
-                    value: version.to_string(),
-                }),
-                None => {}
-            }
+            let (conditions, roles) = meta_conditions(&keys, owner.as_ref(), options.expected_version);
             let mut ops = vec![
                 Op::Delete(keys.expiry.clone()),
                 Op::Delete(keys.data.clone()),
@@ -218,7 +194,9 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 BatchOutcome::Applied(replies) => {
                     return Ok(Replies::new(replies).next_reply()?.into_integer()? == 1);
                 }
-                BatchOutcome::ConditionFailed { index, actual } if index >= version_at => {
+                BatchOutcome::ConditionFailed { index, actual }
+                    if roles.get(index as usize) == Some(&Role::Version) =>
+                {
                     return Err(SessionError::Conflict(format!(
                         "session {id_text} is at version {}, not the expected {}",
                         actual.as_deref().unwrap_or("0"),

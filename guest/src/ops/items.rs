@@ -20,6 +20,7 @@ use crate::kv::{Batch, BatchOutcome, Condition, Op, Storage};
 use crate::model::{Corruption, SessionCreate};
 use crate::ops::guard::{APP_NAME, Applied, Refused, USER_ID, owner_of, touch_ops, version_of};
 use crate::repository::{Repository, decode_session_reads, parse_id, session_reads};
+use crate::timestamp::Timestamp;
 
 /// How many times an append with `create_if_missing` creates and retries.
 const CREATE_ATTEMPTS: usize = 3;
@@ -125,11 +126,23 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let mut ops = vec![
             Op::HashGetFields {
                 key: keys.meta.clone(),
-                fields: vec![m::VERSION.into(), APP_NAME.into(), USER_ID.into(), m::UPDATED_AT_MS.into()],
+                fields: vec![
+                    m::VERSION.into(),
+                    APP_NAME.into(),
+                    USER_ID.into(),
+                    m::UPDATED_AT_MS.into(),
+                    m::UPDATED_AT.into(),
+                ],
             },
             Op::ListLength(keys.items.clone()),
         ];
-        ops.extend(session_reads(&keys));
+        // The whole session only when asked for: a read of items needs
+        // only to know the session is alive.
+        if query.include_session {
+            ops.extend(session_reads(&keys));
+        } else {
+            ops.push(Op::TtlMs(keys.expiry.clone()));
+        }
         if let Some((start, stop)) = range.redis_range() {
             ops.push(Op::ListRangeTail { key: keys.items.clone(), start, stop, max_bytes: READ_BUDGET_BYTES });
         }
@@ -147,11 +160,18 @@ impl<S: Storage, E: Environment> Repository<S, E> {
         let mut meta = replies.next_reply()?.into_values()?.into_iter();
         let version = meta.next().flatten();
         let owner = owner_of(&id, &keys, meta.next().flatten(), meta.next().flatten())?;
-        let updated_at_ms = meta.next().flatten();
+        let (updated_at_ms, updated_at) = (meta.next().flatten(), meta.next().flatten());
         let total = replies.next_reply()?.into_integer()?.max(0) as u64;
-        let session = decode_session_reads(&id, &keys, &mut replies)?;
-        let Some(session) = session else {
-            return Err(SessionError::NotFound(id_text));
+        let session = if query.include_session {
+            match decode_session_reads(&id, &keys, &mut replies)? {
+                Some(session) => Some(session),
+                None => return Err(SessionError::NotFound(id_text)),
+            }
+        } else {
+            if replies.next_reply()?.into_integer()? == -2 {
+                return Err(SessionError::NotFound(id_text));
+            }
+            None
         };
         if query.owner.is_some() && query.owner != owner {
             return Err(SessionError::NotFound(id_text));
@@ -180,9 +200,10 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                 (items, first + left_out, left_out)
             }
         };
-        // Sessions written before `updated_at_ms` existed have `updated_at`.
-        let updated_at_ms =
-            updated_at_ms.and_then(|ms| ms.parse().ok()).unwrap_or_else(|| session.meta.updated_at.unix_millis());
+        // Sessions without an owner have `updated_at` (whole seconds) only.
+        let updated_at_ms = updated_at_ms.and_then(|ms| ms.parse().ok()).unwrap_or_else(|| {
+            updated_at.as_deref().and_then(|text| Timestamp::parse(text).ok()).map_or(0, Timestamp::unix_millis)
+        });
         let mut page = ItemsPage {
             id: id_text.clone(),
             items,
@@ -219,7 +240,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
                     state.insert(format!("user:{key}"), value);
                 }
             }
-            page.session = Some(session);
+            page.session = session;
             page.state = Some(state);
         }
         Ok(page)

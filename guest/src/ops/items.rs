@@ -115,11 +115,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
 
     pub fn get_items(&mut self, id: &str, query: ItemsQuery) -> Result<ItemsPage, SessionError> {
         let layout = self.settings.layout();
-        let id = parse_id(id)?;
-        let keys = layout.session_keys(&id);
-        if let Some(owner) = &query.owner {
-            validate_owner(owner).map_err(SessionError::InvalidInput)?;
-        }
+        let (id, keys) = target(layout, id, query.owner.as_ref())?;
         let range = ItemRange::of(&query)?;
         let id_text = id.to_string();
 
@@ -248,12 +244,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
 
     pub fn pop_item(&mut self, id: &str, options: ItemOptions) -> Result<ItemPopped, SessionError> {
         let settings = self.settings;
-        let layout = settings.layout();
-        let id = parse_id(id)?;
-        let keys = layout.session_keys(&id);
-        if let Some(owner) = &options.owner {
-            validate_owner(owner).map_err(SessionError::InvalidInput)?;
-        }
+        let (id, keys) = target(settings.layout(), id, options.owner.as_ref())?;
         let now = self.env.now();
         let outcome = self.guarded_write(&id, &keys, options.owner.as_ref(), options.expected_version, |owner| {
             let extras = vec![Condition::ListLength { key: keys.items.clone(), min: 1, max: u64::from(u32::MAX) }];
@@ -285,12 +276,7 @@ impl<S: Storage, E: Environment> Repository<S, E> {
 
     pub fn clear_items(&mut self, id: &str, options: ItemOptions) -> Result<ItemsReceipt, SessionError> {
         let settings = self.settings;
-        let layout = settings.layout();
-        let id = parse_id(id)?;
-        let keys = layout.session_keys(&id);
-        if let Some(owner) = &options.owner {
-            validate_owner(owner).map_err(SessionError::InvalidInput)?;
-        }
+        let (id, keys) = target(settings.layout(), id, options.owner.as_ref())?;
         let now = self.env.now();
         let outcome = self.guarded_write(&id, &keys, options.owner.as_ref(), options.expected_version, |owner| {
             let mut ops = vec![Op::Delete(keys.items.clone())];
@@ -352,6 +338,16 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             "session {id} was written (version {version}), but its app and user state were not: {last_error}"
         )))
     }
+}
+
+/// The session an items call names, and its keys, once its id and owner pass.
+fn target(layout: Layout, id: &str, owner: Option<&Owner>) -> Result<(SessionId, SessionKeys), SessionError> {
+    let id = parse_id(id)?;
+    if let Some(owner) = owner {
+        validate_owner(owner).map_err(SessionError::InvalidInput)?;
+    }
+    let keys = layout.session_keys(&id);
+    Ok((id, keys))
 }
 
 /// The state writes of one batch: the session's own keys always; the app's

@@ -11,7 +11,8 @@
 // generated/hostile/ tests/hostile-guest, a deliberately misbehaving
 //                    component the tests use (skipped with a note if absent)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,14 +28,45 @@ const { values: options } = parseArgs({ options: { jco: { type: 'string' }, out:
 // jco 1.11 ships its CLI as src/jco.js, later versions as dist/jco.js.
 const jcoPackage = join(pkg, 'node_modules', '@bytecodealliance', 'jco');
 const jco = options.jco ?? [join(jcoPackage, 'src', 'jco.js'), join(jcoPackage, 'dist', 'jco.js')].find(existsSync);
-// Every export that can reach a kv import, i.e. all the host calls (named:
-// older jco versions take no '*').
-const ASYNC_EXPORTS = ['create', 'get', 'update', 'delete', 'list', 'extend-ttl', 'cleanup-expired', 'check-layout',
-  'reindex', 'stats', 'append-items', 'get-items', 'pop-item', 'clear-items', 'list-by-owner', 'delete-with']
-  .map((name) => `agent:sessions/repository@0.5.0#${name}`);
-// Every kv import can wait on Redis: JSPI suspends the guest there. Both
-// names, versioned as the component imports them.
-const ASYNC_IMPORTS = ['agent:sessions/kv@0.5.0#execute', 'agent:sessions/kv@0.5.0#execute-each'];
+// The host binds this interface of the component's imports to Redis: its
+// functions wait on the network, so JSPI suspends the guest there.
+const STORAGE_INTERFACE = 'kv';
+
+/** The `--async-exports` and `--async-imports` of jco for a component,
+ * learned from the component: every function of every interface it
+ * exports (each may reach storage) and every function of its storage
+ * interface, versioned as it names them ('agent:sessions/kv@0.5.0#execute').
+ * `jco wit` names the world's interfaces; jco 1.11 prints no functions
+ * there, so they are read from the typings of a plain transpile. */
+function asyncNames(wasm) {
+  const world = execFileSync(process.execPath, [jco, 'wit', wasm], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const used = (kind) => [...world.matchAll(new RegExp(`^\\s*${kind}\\s+([\\w.-]+:[\\w.-]+/[\\w.@-]+);`, 'gm'))].map((m) => m[1]);
+  const functions = new Map();
+  const typings = mkdtempSync(join(tmpdir(), 'agent-sessions-typings-'));
+  try {
+    execFileSync(process.execPath, [jco, 'transpile', wasm, '-o', typings, '--name', 'component',
+      '--instantiation', 'async', '--quiet'], { stdio: 'inherit' });
+    for (const file of readdirSync(join(typings, 'interfaces'))) {
+      const text = readFileSync(join(typings, 'interfaces', file), 'utf8');
+      const name = /@module Interface (\S+)/.exec(text)?.[1];
+      // `export function getItems(`, or `export { _delete as delete };` for a reserved word.
+      const found = [...text.matchAll(/^export (?:declare )?function (\w+)\(|^export \{ \w+ as (\w+) \};/gm)];
+      if (name !== undefined) functions.set(name, found.map((m) => witName(m[1] ?? m[2])));
+    }
+  } finally {
+    rmSync(typings, { recursive: true, force: true });
+  }
+  const named = (iface) => (functions.get(iface) ?? []).map((name) => `${iface}#${name}`);
+  const storage = used('import').filter((iface) => iface.split('/')[1].split('@')[0] === STORAGE_INTERFACE);
+  const result = { exports: used('export').flatMap(named), imports: storage.flatMap(named) };
+  if (result.exports.length === 0) throw new Error(`cannot tell the exported functions of ${wasm}:\n${world}`);
+  return result;
+}
+
+/** jco's camelCase name as WIT spells it: 'extendTtl' -> 'extend-ttl'. */
+function witName(js) {
+  return js.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
 
 function transpile(wasm, name) {
   const out = join(pkg, 'generated', name);
@@ -42,8 +74,9 @@ function transpile(wasm, name) {
   mkdirSync(out, { recursive: true });
   const args = [jco, 'transpile', wasm, '-o', out, '--name', 'component', '--instantiation', 'async',
     '--async-mode', 'jspi', '--quiet'];
-  for (const name of ASYNC_IMPORTS) args.push('--async-imports', name);
-  for (const name of ASYNC_EXPORTS) args.push('--async-exports', name);
+  const asynchronous = asyncNames(wasm);
+  for (const name of asynchronous.imports) args.push('--async-imports', name);
+  for (const name of asynchronous.exports) args.push('--async-exports', name);
   // More transpile options to measure (e.g. --valid-lifting-optimization).
   args.push(...(process.env.AGENT_SESSIONS_JCO_ARGS ?? '').split(' ').filter(Boolean));
   execFileSync(process.execPath, args, { stdio: 'inherit' });

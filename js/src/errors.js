@@ -53,6 +53,15 @@ export class ComponentError extends SessionError {
   constructor(message) { super(message, 'component'); }
 }
 
+/** A WIT storage-failure (`kind`: unavailable, timeout, other), as the kv
+ * glue hands it to the guest; never thrown out of the package. */
+export class StorageFailure extends Error {
+  constructor(kind, message) {
+    super(message);
+    this.kind = kind;
+  }
+}
+
 /** The error for a WIT `session-error` value `{tag, val}`, worded as the
  * Python host words it. */
 export function sessionError(error) {

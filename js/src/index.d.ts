@@ -1,205 +1,30 @@
-// Types of the public API (written by hand; the documents follow
-// schema/sessions.schema.json, field names as in the design document).
+// Types of the public API. The documents (what the component reads and
+// returns) are generated from schema/sessions.schema.json into
+// documents.d.ts by scripts/gen-types.mjs; the options and the method
+// signatures below are written by hand.
+import type {
+  CleanupReport, DataField, ItemPopped, ItemsPage, ItemsReceipt, JsonValue, Owner, OwnerPage, Session,
+  SessionCreate, SessionPage, SessionStats, SessionUpdate,
+} from './documents.js';
+
+// Every document type; `ItemOptions` below is the JavaScript options, not
+// the snake_case `item-options` document (that is Documents['item-options']).
+export * from './documents.js';
 
 export type SessionStatus = string;
-
-/** A session as stored; `expires_in_seconds` is null when the expiry key has no TTL. */
-export interface Session {
-  id: string;
-  model_id: string;
-  persona_id: string | null;
-  name: string | null;
-  temperature: number | null;
-  reasoning_effort: number | null;
-  max_tokens: number | null;
-  tools: string[];
-  custom_prompt: string | null;
-  agent_internal_id: string | null;
-  created_at: string;
-  updated_at: string;
-  last_activity: string;
-  is_active: boolean;
-  status: SessionStatus;
-  version: number;
-  expires_in_seconds: number | null;
-  /** The owner, present only on a session created with one. */
-  app_name?: string;
-  user_id?: string;
-}
-
-/** What `createSession` takes: `model_id` is required; leave a field out for absent. */
-export interface SessionCreate {
-  /** The session's id; left out: a fresh UUID v4. Either a UUID in the
-   * 36-character hyphenated form (either case; stored lowercase) or 1 to 128
-   * characters of `A-Z a-z 0-9 . _ -` (case-sensitive, stored as given).
-   * A live session with that id makes `createSession` throw ConflictError;
-   * the leftovers of an expired one are replaced, never inherited. */
-  id?: string;
-  model_id: string;
-  persona_id?: string;
-  name?: string;
-  temperature?: number;
-  reasoning_effort?: number;
-  max_tokens?: number;
-  tools?: string[];
-  custom_prompt?: string;
-  agent_internal_id?: string;
-  status?: SessionStatus;
-  /** The owner (both or neither), for frameworks that scope sessions by
-   * app and user; never changed afterwards. */
-  app_name?: string;
-  user_id?: string;
-  /** Initial state: `app:` and `user:` keys go to the owner's shared
-   * state, `temp:` keys are dropped, the rest is the session's own. */
-  state?: Record<string, JsonValue>;
-}
-
-/** Any JSON value. Integers past 2^53 are BigInt both ways: written as
- * their digits, read back as BigInt. */
-export type JsonValue = null | boolean | number | bigint | string | JsonValue[] | { [key: string]: JsonValue };
-
-export type ClearableField =
-  | 'persona_id' | 'name' | 'temperature' | 'reasoning_effort' | 'max_tokens' | 'tools' | 'custom_prompt'
-  | 'agent_internal_id';
-
-/** What `updateSession` takes: the fields to change, `clear` to reset some,
- * `expected_version` for compare-and-set. */
-export interface SessionUpdate extends Partial<Omit<SessionCreate, 'model_id' | 'id'>> {
-  model_id?: string;
-  clear?: ClearableField[];
-  expected_version?: number;
-}
-
-export interface Corruption {
-  session_id: string;
-  key: string;
-  field: string;
-  message: string;
-}
-
-export interface SessionPage {
-  sessions: Session[];
-  total: number;
-  limit: number;
-  offset: number;
-  /** Pass as `pageToken` for the page after this one; null after the last. */
-  next_page_token: string | null;
-  corrupt: Corruption[];
-}
-
-export interface CleanupReport {
-  removed: number;
-  skipped: number;
-  problems: Corruption[];
-}
-
-export interface SessionStats {
-  sessions: number;
-  active: number;
-  inactive: number;
-  by_status: Record<string, number>;
-  ttl_buckets: { up_to_seconds: number | null; count: number }[];
-  oldest_session_id: string | null;
-  oldest_created_at: string | null;
-  newest_session_id: string | null;
-  newest_created_at: string | null;
-  expired_awaiting_cleanup: number;
-  members_without_keys: number;
-  keys_without_members: number;
-  keys_without_ttl: number;
-  set_size: number;
-  index_size: number;
-  /** Items of live sessions in all, sessions holding any, and the most one holds (which). */
-  items: number;
-  sessions_with_items: number;
-  max_items: number;
-  max_items_session_id: string | null;
-  /** Live sessions with an owner. */
-  owned_sessions: number;
-  problems: Corruption[];
-}
-
-/** Who a session belongs to (Google ADK's app and user). */
-export interface Owner {
-  app_name: string;
-  user_id: string;
-}
+/** A data field that `updateSession` can reset with `clear`. */
+export type ClearableField = DataField;
+/** What popItem removed: the newest item, or null when there was none. */
+export type PoppedItem = ItemPopped;
 
 /** `{app_name, user_id}`, or `[appName, userId]`. */
 export type OwnerLike = Owner | [string, string];
 
-/** What appendItems and clearItems did. */
-export interface ItemsReceipt {
-  id: string;
-  /** The session's version afterwards. */
-  version: number;
-  /** Items the session holds afterwards. */
-  count: number;
-  updated_at: string;
-  updated_at_ms: number;
-  /** Whether `createIfMissing` created the session. */
-  created: boolean;
-}
-
-/** One read of a session's items, oldest first. */
-export interface ItemsPage {
-  id: string;
-  items: JsonValue[];
-  /** Items the session holds. */
-  total: number;
-  /** Position of `items[0]` in the whole list (0 is the oldest). */
-  first_index: number;
-  /** Items of the asked range left out (the oldest) to stay within one
-   * read's limits (1000 items, 4 MiB). */
-  left_out: number;
-  version: number;
-  updated_at_ms: number;
-}
-
-/** What popItem removed: the newest item, or null when there was none. */
-export interface PoppedItem {
-  id: string;
-  item: JsonValue;
-  version: number;
-  /** Items left. */
-  count: number;
-}
-
 /** A session with its state and items (getConversation). */
-export interface Conversation {
+export interface Conversation extends Pick<ItemsPage, 'items' | 'total' | 'first_index' | 'version' | 'updated_at_ms'> {
   session: Session;
   /** The session's state, with its app's and user's under `app:` and `user:`. */
   state: Record<string, JsonValue>;
-  items: JsonValue[];
-  total: number;
-  first_index: number;
-  version: number;
-  updated_at_ms: number;
-}
-
-/** One session of listByOwner: no configuration, no items. */
-export interface OwnedSession {
-  id: string;
-  app_name: string;
-  user_id: string;
-  created_at: string;
-  updated_at: string;
-  updated_at_ms: number;
-  version: number;
-  /** The session's own state (without its app's and user's). */
-  state: Record<string, JsonValue>;
-}
-
-/** One page of listByOwner, newest-updated first. */
-export interface OwnerPage {
-  sessions: OwnedSession[];
-  /** The app's shared state (keys without `app:`). */
-  app_state: Record<string, JsonValue>;
-  /** Each listed user's shared state (keys without `user:`). */
-  user_states: Record<string, Record<string, JsonValue>>;
-  /** Pass as `pageToken` for the next page; null after the last. */
-  next_page_token: string | null;
-  corrupt: Corruption[];
 }
 
 export interface AppendItemsOptions {
@@ -268,6 +93,10 @@ export class SessionRepository {
   readonly grace: number;
   readonly batchSize: number;
   readonly shards: number;
+  /** The `repository` export `name` as wit/sessions.wit spells it, its
+   * parameters as jco takes them (BigInt for u64, documents as JSON text);
+   * resolves to its ok value as it is (documents as JSON text). */
+  call(name: string, ...args: unknown[]): Promise<unknown>;
   createSession(sessionData: SessionCreate): Promise<Session>;
   /** The live session, or null. */
   getSession(id: string): Promise<Session | null>;
@@ -291,7 +120,7 @@ export class SessionRepository {
   clearItems(id: string, options?: ItemOptions): Promise<ItemsReceipt>;
   getConversation(id: string, options?: { last?: number; owner?: OwnerLike }): Promise<Conversation>;
   /** Sessions of an app's user (`userId` null: every user), newest-updated first. */
-  listByOwner(appName: string, userId?: string | null, options?: { limit?: number; pageToken?: string | null }): Promise<OwnerPage>;
+  listByOwner(appName: string, userId?: string | null, options?: { limit?: number; pageToken?: string | null }): Promise<OwnerPage & { next_page_token: string | null }>;
   /** Milliseconds one PING takes. */
   ping(): Promise<number>;
   close(): Promise<void>;

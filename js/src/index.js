@@ -1,9 +1,10 @@
 // agent-sessions for Node.js: the session component (transpiled by jco,
 // JSPI) with its `kv` import bound to Redis through node-redis.
 import {
-  BackendError, ComponentError, ConflictError, InvalidInputError, SessionError, SessionNotFoundError,
+  BackendError, ConflictError, InvalidInputError, SessionNotFoundError, StorageFailure,
 } from './errors.js';
-import { RedisKv, StorageFailure } from './kv.js';
+import { RedisKv } from './kv.js';
+import { RedisConnection } from './redis-client.js';
 import { ComponentRuntime } from './runtime.js';
 
 export {
@@ -140,6 +141,71 @@ function olderRange(wantedStart, first) {
   return { start: Math.max(wantedStart, first - ITEMS_PER_READ), stop: first - 1 };
 }
 
+function listArguments(limit = 10, offset = 0, pageToken = null) {
+  wholeNumber('limit', limit, 0, U32_MAX);
+  wholeNumber('offset', offset, 0);
+  if (pageToken !== null && pageToken !== undefined && typeof pageToken !== 'string') {
+    throw new InvalidInputError('pageToken must be a string from next_page_token');
+  }
+  return [limit, BigInt(offset), pageToken ?? ''];
+}
+
+function appendArguments(id, items, options) {
+  const { expectedVersion, keepLast, owner, stateDelta, createIfMissing } = callOptions(options,
+    ['expectedVersion', 'keepLast', 'owner', 'stateDelta', 'createIfMissing'], 'appendItems');
+  if (!Array.isArray(items)) throw new InvalidInputError('items must be an array of JSON values');
+  const bad = items.findIndex((item) => item === undefined || typeof item === 'function' || typeof item === 'symbol');
+  if (bad >= 0) throw new InvalidInputError(`items[${bad}] is not a JSON value`);
+  return [sessionId(id), requestText({
+    items,
+    expected_version: expectedVersion ?? undefined,
+    keep_last: keepLast ?? undefined,
+    owner: ownerDocument(owner),
+    state_delta: plainObject(stateDelta, 'stateDelta'),
+    create_if_missing: plainObject(createIfMissing, 'createIfMissing'),
+  }, 'appendItems')];
+}
+
+function ownerListArguments(appName, userId = null, options) {
+  const { limit = 100, pageToken = null } = callOptions(options, ['limit', 'pageToken'], 'listByOwner');
+  if (typeof appName !== 'string') throw new InvalidInputError('appName must be a string');
+  if (userId !== null && userId !== undefined && typeof userId !== 'string') {
+    throw new InvalidInputError('userId must be a string, or null for every user of the app');
+  }
+  wholeNumber('limit', limit, 0, U32_MAX);
+  if (pageToken !== null && pageToken !== undefined && typeof pageToken !== 'string') {
+    throw new InvalidInputError('pageToken must be a string from next_page_token');
+  }
+  return [appName, userId ?? '', limit, pageToken ?? ''];
+}
+
+const withId = (id) => [sessionId(id)];
+const withOptions = (what) => (id, options) => [sessionId(id), itemOptionsText(options, what)];
+const GET_ITEMS_OPTIONS = ['last', 'start', 'stop', 'owner'];
+
+/** The typed methods that are one export call each: method name -> [the
+ * export as wit/sessions.wit names it, the export's parameters from the
+ * method's arguments, how its result is read (default: as it is)]. Any
+ * other export is reachable through `call`; index.d.ts types each method. */
+const OPERATIONS = {
+  createSession: ['create', (data) => [documentText(data, 'sessionData')], JSON.parse],
+  getSessionOrThrow: ['get', withId, JSON.parse],
+  updateSession: ['update', (id, data) => [sessionId(id), documentText(data, 'updateData')], JSON.parse],
+  listSessions: ['list', listArguments, JSON.parse],
+  extendSessionTtl: ['extend-ttl', withId],
+  cleanupExpiredSessionsReport: ['cleanup-expired', () => [], JSON.parse],
+  reindexSessions: ['reindex', () => [], Number],
+  appendItems: ['append-items', appendArguments, parseDocument],
+  getItems: ['get-items', (id, options) => [sessionId(id),
+    itemsQueryText(callOptions(options, GET_ITEMS_OPTIONS, 'getItems'), 'getItems')], parseDocument],
+  popItem: ['pop-item', withOptions('popItem'), parseDocument],
+  clearItems: ['clear-items', withOptions('clearItems'), parseDocument],
+  listByOwner: ['list-by-owner', ownerListArguments, (text) => {
+    const page = parseDocument(text);
+    return { ...page, next_page_token: page.next_page_token ?? null };
+  }],
+};
+
 /** The session repository of the design document, backed by Redis.
  *
  * `new SessionRepository(url, options)`; nothing connects until the first
@@ -150,7 +216,8 @@ function olderRange(wantedStart, first) {
  * round trips, 2^31-1: a looping guest is stopped), `connectTimeout` and `commandTimeout`
  * (seconds, 2 and 5), `component` ('guest', or a `jco transpile` output
  * directory). Results are plain objects with the document's snake_case
- * fields (schema/sessions.schema.json); errors are SessionError subclasses. */
+ * fields (schema/sessions.schema.json); errors are SessionError subclasses.
+ * The methods of OPERATIONS above are defined after the class. */
 export class SessionRepository {
   constructor(redisUrl = 'redis://127.0.0.1:6379/0', options = {}) {
     let {
@@ -165,21 +232,21 @@ export class SessionRepository {
     wholeNumber('grace', grace, 0);
     wholeNumber('batchSize', batchSize, 1, U32_MAX);
     if (typeof redisUrl !== 'string' || redisUrl.trim() === '') throw new InvalidInputError('redisUrl must be a Redis URL');
-    const isCluster = cluster === true || redisUrl.split(',').filter((seed) => seed.trim() !== '').length > 1;
+    const connection = new RedisConnection(redisUrl, {
+      connectTimeout: connectTimeout * 1000, commandTimeout: commandTimeout * 1000, cluster,
+    });
     // Default: the document's layout on one server, 64 shards on a cluster,
     // where only the sharded layout works (a batch's keys must share a slot).
-    if (shards === undefined) shards = isCluster ? DEFAULT_CLUSTER_SHARDS : 0;
+    if (shards === undefined) shards = connection.isCluster ? DEFAULT_CLUSTER_SHARDS : 0;
     wholeNumber('shards', shards, 0, U32_MAX);
     wholeNumber('poolSize', poolSize, 1, 1024);
     wholeNumber('memoryLimit', memoryLimit, 1 << 20);
     wholeNumber('fuel', fuel, 1, 2 ** 31 - 1);
-    this.kv = new RedisKv(redisUrl, {
-      prefix, connectTimeout: connectTimeout * 1000, commandTimeout: commandTimeout * 1000, cluster,
-    });
-    if (isCluster && shards === 0) {
-      throw new InvalidInputError(`${this.kv.redactedUrl} is a Redis Cluster, where only the sharded layout works `
+    if (connection.isCluster && shards === 0) {
+      throw new InvalidInputError(`${connection.redactedUrl} is a Redis Cluster, where only the sharded layout works `
         + `(a batch's keys must share a slot); choose a shard count (default ${DEFAULT_CLUSTER_SHARDS})`);
     }
+    this.kv = new RedisKv(connection, prefix);
     this.prefix = prefix;
     this.ttl = ttl;
     this.grace = grace;
@@ -207,7 +274,7 @@ export class SessionRepository {
   // against `shards` (once; retried after a failure).
   async #ready() {
     if (this.readyPromise === null) {
-      this.readyPromise = this.runtime.call('checkLayout').catch((error) => {
+      this.readyPromise = this.runtime.call('check-layout').catch((error) => {
         this.readyPromise = null;
         throw error;
       });
@@ -215,20 +282,18 @@ export class SessionRepository {
     return this.readyPromise;
   }
 
-  async #call(name, ...args) {
+  /** Calls the component's `repository` export `name` (as wit/sessions.wit
+   * spells it, e.g. 'extend-ttl') with its parameters as jco takes them
+   * (strings, numbers, BigInt for u64, documents as JSON text) and returns
+   * its ok value as it is (documents as JSON text); its error case is
+   * thrown as a SessionError. Reaches every export, typed method or not. */
+  async call(name, ...args) {
     if (this.closed) throw new BackendError('the repository is closed', 'unavailable');
     if (this.readyPromise === null || this.readyPromise.settled !== true) {
       await this.#ready();
       this.readyPromise.settled = true;
     }
     return this.runtime.call(name, ...args);
-  }
-
-  /** Creates a session from a session-create object, with a fresh UUID v4
-   * or the caller's `id` (see SessionCreate.id in index.d.ts): ConflictError
-   * when a live session has that id, InvalidInputError for a malformed one. */
-  async createSession(sessionData) {
-    return JSON.parse(await this.#call('create', documentText(sessionData, 'sessionData')));
   }
 
   /** The live session, or null when there is none. */
@@ -241,40 +306,15 @@ export class SessionRepository {
     }
   }
 
-  /** Like getSession, but throws SessionNotFoundError. */
-  async getSessionOrThrow(id) {
-    return JSON.parse(await this.#call('get', sessionId(id)));
-  }
-
-  /** Applies a session-update object; SessionNotFoundError, ConflictError. */
-  async updateSession(id, updateData) {
-    return JSON.parse(await this.#call('update', sessionId(id), documentText(updateData, 'updateData')));
-  }
-
   /** Removes every key of the session; true when a live session was deleted.
    * With `{owner, expectedVersion}`, only if the session has that owner
    * (else false, as for no session) and version (else ConflictError). */
   async deleteSession(id, options) {
     const { owner, expectedVersion } = callOptions(options, ['owner', 'expectedVersion'], 'deleteSession');
     if ((owner ?? undefined) === undefined && (expectedVersion ?? undefined) === undefined) {
-      return this.#call('delete', sessionId(id));
+      return this.call('delete', sessionId(id));
     }
-    return this.#call('deleteWith', sessionId(id), itemOptionsText(options, 'deleteSession'));
-  }
-
-  /** A page, newest first: `{sessions, total, limit, offset, next_page_token, corrupt}`. */
-  async listSessions(limit = 10, offset = 0, pageToken = null) {
-    wholeNumber('limit', limit, 0, U32_MAX);
-    wholeNumber('offset', offset, 0);
-    if (pageToken !== null && pageToken !== undefined && typeof pageToken !== 'string') {
-      throw new InvalidInputError('pageToken must be a string from next_page_token');
-    }
-    return JSON.parse(await this.#call('list', limit, BigInt(offset), pageToken ?? ''));
-  }
-
-  /** Resets every TTL and last_activity; false if the session is gone. */
-  async extendSessionTtl(id) {
-    return this.#call('extendTtl', sessionId(id));
+    return this.call('delete-with', sessionId(id), itemOptionsText(options, 'deleteSession'));
   }
 
   /** Removes every session whose expiry key is gone; returns how many. */
@@ -282,21 +322,11 @@ export class SessionRepository {
     return (await this.cleanupExpiredSessionsReport()).removed;
   }
 
-  /** Like cleanupExpiredSessions: `{removed, skipped, problems}`. */
-  async cleanupExpiredSessionsReport() {
-    return JSON.parse(await this.#call('cleanupExpired'));
-  }
-
-  /** Adds live sessions another service wrote to the list index; how many. */
-  async reindexSessions() {
-    return Number(await this.#call('reindex'));
-  }
-
   /** Counts sessions and inconsistencies over the keyspace in bounded steps. */
   async stats(progress) {
     let cursor = '', soFar = '';
     for (;;) {
-      const page = JSON.parse(await this.#call('stats', cursor, soFar));
+      const page = JSON.parse(await this.call('stats', cursor, soFar));
       cursor = page.cursor;
       soFar = JSON.stringify(page.stats);
       if (progress) progress(page.stats);
@@ -305,41 +335,6 @@ export class SessionRepository {
   }
 
   // -- conversation items, ownership and state
-
-  /** Appends `items` (1 to 1000 JSON values) to the session's conversation
-   * in one atomic step, with `stateDelta` applied in the same step;
-   * refreshes its TTLs and bumps its version. Only while the session is
-   * alive (SessionNotFoundError), with `owner` if given, at
-   * `expectedVersion` if given (ConflictError). `keepLast` keeps only the
-   * newest N items; without it a session holds at most 10,000.
-   * `createIfMissing` (a session-create object) creates the session first
-   * if there is none: concurrent first uses make one session. Returns the
-   * receipt `{id, version, count, updated_at, updated_at_ms, created}`. */
-  async appendItems(id, items, options) {
-    const { expectedVersion, keepLast, owner, stateDelta, createIfMissing } = callOptions(options,
-      ['expectedVersion', 'keepLast', 'owner', 'stateDelta', 'createIfMissing'], 'appendItems');
-    if (!Array.isArray(items)) throw new InvalidInputError('items must be an array of JSON values');
-    const bad = items.findIndex((item) => item === undefined || typeof item === 'function' || typeof item === 'symbol');
-    if (bad >= 0) throw new InvalidInputError(`items[${bad}] is not a JSON value`);
-    const request = requestText({
-      items,
-      expected_version: expectedVersion ?? undefined,
-      keep_last: keepLast ?? undefined,
-      owner: ownerDocument(owner),
-      state_delta: plainObject(stateDelta, 'stateDelta'),
-      create_if_missing: plainObject(createIfMissing, 'createIfMissing'),
-    }, 'appendItems');
-    return parseDocument(await this.#call('appendItems', sessionId(id), request));
-  }
-
-  /** One read of items, oldest first: the newest `last` (default all), or
-   * positions `start`..`stop`, both included (0 the oldest). One read
-   * returns at most 1000 items and 4 MiB; `left_out` says how many older
-   * ones of the range it left out (getAllItems reads them too). */
-  async getItems(id, options) {
-    const query = callOptions(options, ['last', 'start', 'stop', 'owner'], 'getItems');
-    return parseDocument(await this.#call('getItems', sessionId(id), itemsQueryText(query, 'getItems')));
-  }
 
   /** The newest `last` items (default all), oldest first, in as many reads
    * as they need, consistent: a session written between the reads is read
@@ -375,17 +370,6 @@ export class SessionRepository {
     return (await this.getItems(id, { last: 0, owner })).total;
   }
 
-  /** Removes and returns the newest item: `{id, item, version, count}`,
-   * `item` null (nothing written) when there is none. */
-  async popItem(id, options) {
-    return parseDocument(await this.#call('popItem', sessionId(id), itemOptionsText(options, 'popItem')));
-  }
-
-  /** Removes every item; the session, its configuration and state stay. A receipt. */
-  async clearItems(id, options) {
-    return parseDocument(await this.#call('clearItems', sessionId(id), itemOptionsText(options, 'clearItems')));
-  }
-
   /** The session, its state (with its app's and user's under `app:` and
    * `user:`) and its newest `last` items (default all):
    * `{session, state, items, total, first_index, version, updated_at_ms}`. */
@@ -393,7 +377,7 @@ export class SessionRepository {
     const { last, owner } = callOptions(options, ['last', 'owner'], 'getConversation');
     const query = itemsQueryText({ last, owner, includeSession: true }, 'getConversation');
     for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      const page = parseDocument(await this.#call('getItems', sessionId(id), query));
+      const page = parseDocument(await this.call('get-items', sessionId(id), query));
       const older = await this.#olderItems(id, owner, page);
       if (older === null) continue;
       return {
@@ -407,23 +391,6 @@ export class SessionRepository {
       };
     }
     throw new ConflictError(`session ${id} kept changing while its items were read`);
-  }
-
-  /** Sessions of `userId` of `appName` (every user of the app when null),
-   * newest-updated first, `limit` (1 to 1000, default 100) per page:
-   * `{sessions, app_state, user_states, next_page_token, corrupt}`. */
-  async listByOwner(appName, userId = null, options) {
-    const { limit = 100, pageToken = null } = callOptions(options, ['limit', 'pageToken'], 'listByOwner');
-    if (typeof appName !== 'string') throw new InvalidInputError('appName must be a string');
-    if (userId !== null && userId !== undefined && typeof userId !== 'string') {
-      throw new InvalidInputError('userId must be a string, or null for every user of the app');
-    }
-    wholeNumber('limit', limit, 0, U32_MAX);
-    if (pageToken !== null && pageToken !== undefined && typeof pageToken !== 'string') {
-      throw new InvalidInputError('pageToken must be a string from next_page_token');
-    }
-    const page = parseDocument(await this.#call('listByOwner', appName, userId ?? '', limit, pageToken ?? ''));
-    return { ...page, next_page_token: page.next_page_token ?? null };
   }
 
   /** Milliseconds one Redis PING takes; BackendError when Redis is down. */
@@ -445,4 +412,7 @@ export class SessionRepository {
   }
 }
 
-
+for (const [method, [name, parameters, read = (result) => result]] of Object.entries(OPERATIONS)) {
+  const { [method]: value } = { async [method](...args) { return read(await this.call(name, ...parameters(...args))); } };
+  Object.defineProperty(SessionRepository.prototype, method, { value, writable: true, configurable: true });
+}

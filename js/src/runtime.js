@@ -7,8 +7,7 @@
 // call gets a fresh one.
 import { readFile } from 'node:fs/promises';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
-import { ComponentError, sessionError } from './errors.js';
-import { StorageFailure } from './kv.js';
+import { ComponentError, InvalidInputError, StorageFailure, sessionError } from './errors.js';
 import { FUEL_EXPORT, instrumentLoops } from './fuel.js';
 import { leb, readU32 } from './leb128.js';
 
@@ -177,15 +176,22 @@ export class ComponentRuntime {
     if (waiter !== undefined) this.instance().then(waiter.resolve, waiter.reject);
   }
 
-  /** Calls `repository.<name>`: its ok value, or throws the SessionError
-   * for its error case, or ComponentError for a trap. */
+  /** Calls the `repository` export `name` (its WIT name, e.g.
+   * 'extend-ttl'): its ok value, or throws the SessionError for its error
+   * case, or ComponentError for a trap. */
   async call(name, ...args) {
     const instance = await this.instance();
+    const exported = instance.repository[jsName(name)];
+    if (typeof exported !== 'function') {
+      this.release(instance);
+      const known = Object.keys(instance.repository).map(witName).join(', ');
+      throw new InvalidInputError(`the component exports no ${JSON.stringify(name)}; it exports ${known}`);
+    }
     let result;
     const fuel = instance.state.fuel;
     try {
       if (fuel !== null) fuel.value = this.fuel;
-      result = await instance.repository[name](...args);
+      result = await exported(...args);
     } catch (error) {
       if (error?.payload !== undefined && error?.payload?.tag !== undefined) {
         this.release(instance); // the guest returned its error case: the instance is fine
@@ -204,6 +210,21 @@ export class ComponentRuntime {
     for (const waiter of this.waiters.splice(0)) waiter.reject(new ComponentError('the repository is closed'));
     this.idle.length = 0;
   }
+}
+
+const jsNames = new Map();
+/** jco's name of a WIT function: 'extend-ttl' -> 'extendTtl'. */
+function jsName(name) {
+  let js = jsNames.get(name);
+  if (js === undefined) {
+    js = String(name).replace(/-([a-z0-9])/g, (_, letter) => letter.toUpperCase());
+    jsNames.set(name, js);
+  }
+  return js;
+}
+
+function witName(js) {
+  return js.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
 }
 
 function describeFailure(error, outOfFuel, fuel, memoryLimit) {

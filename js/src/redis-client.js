@@ -85,15 +85,15 @@ export class RedisConnection {
     });
   }
 
-  /** Sends one command, on a cluster to the primary of `firstKey`'s slot. */
-  async send(firstKey, args, readOnly = false) {
-    await this.ready();
+  /** Sends one command once ready(), on a cluster to the primary of `firstKey`'s slot. */
+  send(firstKey, args, readOnly = false) {
     return this.isCluster ? this.client.sendCommand(firstKey, readOnly, args) : this.client.sendCommand(args);
   }
 
   /** Milliseconds one PING takes (connecting first, if need be). */
   async ping() {
     const started = performance.now();
+    await this.ready();
     await this.send(undefined, ['PING'], true);
     return performance.now() - started;
   }

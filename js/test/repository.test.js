@@ -56,6 +56,21 @@ describe('repository', () => {
     assert.equal(typeof (await repo.ping()), 'number');
   });
 
+  test('call reaches any export by its WIT name, typed method or not; an unknown name is InvalidInputError', async () => {
+    const repo = open();
+    const created = JSON.parse(await repo.call('create', JSON.stringify({ model_id: 'm' })));
+    assert.equal(await repo.call('extend-ttl', created.id), true);
+    // An export without a typed method: the cleanup lease.
+    assert.equal(await repo.call('acquire-cleanup-lease', 'worker-1', 60_000n), true);
+    assert.equal(await repo.call('acquire-cleanup-lease', 'worker-2', 60_000n), false);
+    assert.equal(await repo.call('release-cleanup-lease', 'worker-1'), true);
+    const page = JSON.parse(await repo.call('export-sessions', ''));
+    assert.deepEqual(page.sessions.map((s) => s.id), [created.id]);
+    await assert.rejects(repo.call('get', '00000000-0000-4000-8000-000000000000'), SessionNotFoundError);
+    await assert.rejects(repo.call('no-such-export'), (e) => e instanceof InvalidInputError && /pop-item/.test(e.message));
+    assert.equal((await repo.getSession(created.id)).id, created.id, 'the instance is still fine');
+  });
+
   test('check-layout runs once, before the first operation; then one round trip per call', async () => {
     const repo = open();
     assert.equal(repo.roundTrips, 0);

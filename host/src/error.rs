@@ -5,8 +5,6 @@ use std::time::Duration;
 
 use agent_sessions_guest::kv::ErrorKind;
 
-use crate::bindings::wit_types as wit;
-
 pub use agent_sessions_guest::Corruption;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -91,21 +89,11 @@ impl Error {
         }
     }
 
-    /// The error a component call returned.
-    pub(crate) fn from_wit(error: wit::SessionError) -> Self {
-        match error {
-            wit::SessionError::InvalidInput(message) => Error::InvalidInput(message),
-            wit::SessionError::NotFound(id) => Error::NotFound(id),
-            wit::SessionError::Conflict(message) => Error::Conflict(message),
-            wit::SessionError::DataCorrupt(json) => match serde_json::from_str(&json) {
-                Ok(corruption) => Error::DataCorrupt(corruption),
-                Err(e) => {
-                    Error::Guest(format!("the component reported corrupt data it did not describe ({e}): {json}"))
-                }
-            },
-            wit::SessionError::Backend(failure) => {
-                Error::storage(crate::kv::wit::kind_from_wit(failure.kind), failure.message)
-            }
+    /// A `data-corrupt` error's JSON `corruption` document.
+    pub(crate) fn data_corrupt(json: &str) -> Self {
+        match serde_json::from_str(json) {
+            Ok(corruption) => Error::DataCorrupt(corruption),
+            Err(e) => Error::Guest(format!("the component reported corrupt data it did not describe ({e}): {json}")),
         }
     }
 }

@@ -5,15 +5,20 @@
 //! in-memory store, and exposes the repository as an async Rust API.
 //!
 //! - [`SessionStore`] (`store`): build one with [`SessionStore::builder`],
-//!   then call create, get, update, delete, list, extend_ttl,
-//!   cleanup_expired and reindex. Errors are [`Error`].
+//!   then run any repository operation with [`SessionStore::call`], or its
+//!   typed method (create, get, update, delete, list, ...). Errors are
+//!   [`Error`].
+//! - [`operations`]: the repository's operations, learned from the
+//!   component's own types, and their arguments ([`Arg`]) and replies
+//!   ([`Reply`]).
 //! - `runtime`: engine, component, sandbox and limits ([`GuestLimits`]).
 //! - [`kv`]: the storage the guest reaches: [`kv::KvStore`] (the key
 //!   prefix), [`kv::redis`] (the packed batch through one Lua script) and
 //!   [`kv::memory`] (unpacked and checked with the guest crate's wire code
 //!   and batch rules); `kv::wit` adapts them to the WIT import.
-//! - `bindings`: the one `bindgen!` of the WIT world. Documents cross it as
-//!   JSON of the session types in [`model`], shared with the guest crate.
+//! - `bindings`: the one `bindgen!` of the WIT world, for the imports the
+//!   host provides. Documents cross as JSON of the session types in
+//!   [`model`], shared with the guest crate.
 //!
 //! ```no_run
 //! use agent_sessions_host::{SessionCreate, SessionStore};
@@ -33,6 +38,7 @@ mod bindings;
 mod error;
 pub mod kv;
 pub mod metrics;
+pub mod operations;
 mod runtime;
 mod store;
 
@@ -51,5 +57,6 @@ pub use agent_sessions_guest::timestamp::Timestamp;
 pub use agent_sessions_guest::validation;
 pub use error::Error;
 pub use kv::redis::{RedisOptions, WaitReplicas};
+pub use operations::{Arg, Operation, Operations, ParamType, Reply};
 pub use runtime::{ComponentSource, EMBEDDED_COMPONENT, GuestLimits};
 pub use store::{Health, SessionStore, SessionStoreBuilder, StorageConfig};

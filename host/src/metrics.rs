@@ -77,7 +77,10 @@ pub fn error_kind(error: &Error) -> &'static str {
     }
 }
 
-pub(crate) fn record_operation<T>(operation: &'static str, elapsed: Duration, result: &Result<T, Error>) {
+/// Records one operation under its WIT name with `_` for `-`
+/// (`pop_item`), the labels dashboards have always seen.
+pub(crate) fn record_operation<T>(operation: &str, elapsed: Duration, result: &Result<T, Error>) {
+    let operation = operation.replace('-', "_");
     let outcome = match result {
         Ok(_) => "ok",
         Err(error) => {
@@ -86,6 +89,6 @@ pub(crate) fn record_operation<T>(operation: &'static str, elapsed: Duration, re
             kind
         }
     };
-    metrics::counter!(OPERATIONS_TOTAL, "operation" => operation, "result" => outcome).increment(1);
+    metrics::counter!(OPERATIONS_TOTAL, "operation" => operation.clone(), "result" => outcome).increment(1);
     metrics::histogram!(OPERATION_DURATION_SECONDS, "operation" => operation).record(elapsed.as_secs_f64());
 }

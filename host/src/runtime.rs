@@ -12,16 +12,17 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use agent_sessions_guest::Settings;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Instance, InstancePre, Linker, ResourceTable, Val};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits, StoreLimitsBuilder,
     UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::{SessionStore as Bindings, SessionStorePre};
+use crate::bindings::SessionStore as Bindings;
 use crate::error::Error;
 use crate::kv::KvStore;
+use crate::operations::{self, Operation, Operations, Reply};
 
 /// The component built from `guest/`, embedded at build time.
 pub const EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("AGENT_SESSIONS_COMPONENT"));
@@ -93,7 +94,9 @@ impl WasiView for HostState {
 }
 
 pub(crate) struct Runtime {
-    pre: SessionStorePre<HostState>,
+    pre: InstancePre<HostState>,
+    /// The repository's operations, read from the component's types.
+    operations: Operations,
     limits: GuestLimits,
     /// Instances that finished a call cleanly, ready for the next one.
     idle: std::sync::Mutex<Vec<Warm>>,
@@ -102,7 +105,7 @@ pub(crate) struct Runtime {
 /// An instantiated component between calls.
 struct Warm {
     store: Store<HostState>,
-    bindings: Bindings,
+    instance: Instance,
     calls: u32,
 }
 
@@ -220,10 +223,12 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|_| Bindings::add_to_linker::<_, HasSelf<_>>(&mut linker, |state| state))
             .map_err(|e| Error::Setup(format!("cannot link the session component: {e:#}")))?;
-        let pre = linker.instantiate_pre(&component).and_then(SessionStorePre::new).map_err(|e| {
-            Error::Setup(format!("the session component{} does not fit this host: {e:#}", describe_source(source)))
-        })?;
-        Ok(Self { pre, limits, idle: std::sync::Mutex::new(Vec::new()) })
+        let misfit = |e: String| {
+            Error::Setup(format!("the session component{} does not fit this host: {e}", describe_source(source)))
+        };
+        let operations = Operations::learn(engine, &component).map_err(misfit)?;
+        let pre = linker.instantiate_pre(&component).map_err(|e| misfit(format!("{e:#}")))?;
+        Ok(Self { pre, operations, limits, idle: std::sync::Mutex::new(Vec::new()) })
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
@@ -247,9 +252,9 @@ impl Runtime {
             return Ok(warm);
         }
         let mut store = self.new_store(kv, settings)?;
-        let bindings =
+        let instance =
             self.pre.instantiate_async(&mut store).await.map_err(|e| Error::Guest(describe_trap(&e, self.limits)))?;
-        Ok(Warm { store, bindings, calls: 0 })
+        Ok(Warm { store, instance, calls: 0 })
     }
 
     /// Keeps an instance whose call ended cleanly (a value or a typed
@@ -266,6 +271,10 @@ impl Runtime {
 
     pub(crate) fn limits(&self) -> GuestLimits {
         self.limits
+    }
+
+    pub(crate) fn operations(&self) -> &Operations {
+        &self.operations
     }
 
     /// Average time to prepare a store and instantiate the component, the
@@ -321,39 +330,42 @@ impl Runtime {
         Ok(store)
     }
 
-    /// Instantiates the component in a fresh store and runs `call` on it,
-    /// within the memory, CPU and time limits.
-    pub(crate) async fn call<T, F>(
+    /// Runs `operation` with `args` (already checked against its
+    /// parameters) on an instance, within the memory, CPU and time limits.
+    pub(crate) async fn call(
         &self,
-        operation: &'static str,
+        operation: &Operation,
+        args: &[Val],
         kv: &KvStore,
         settings: Settings,
-        call: F,
-    ) -> Result<T, Error>
-    where
-        F: for<'a> FnOnce(
-            &'a Bindings,
-            &'a mut Store<HostState>,
-        ) -> std::pin::Pin<
-            Box<dyn Future<Output = wasmtime::Result<Result<T, crate::bindings::wit_types::SessionError>>> + Send + 'a>,
-        >,
-    {
+    ) -> Result<Reply, Error> {
         let _slot = call_slot().await?;
         let mut warm = self.instance(kv, settings).await?;
-        let outcome = tokio::time::timeout(self.limits.timeout, call(&warm.bindings, &mut warm.store)).await;
+        let func = warm.instance.get_func(&mut warm.store, operation.index).ok_or_else(|| {
+            Error::Guest(format!("the instance has no operation {} although its component has", operation.name))
+        })?;
+        let mut results = [Val::Bool(false)];
+        let outcome =
+            tokio::time::timeout(self.limits.timeout, func.call_async(&mut warm.store, args, &mut results)).await;
         let store = &warm.store;
-        tracing::debug!(operation, round_trips = store.data().round_trips, reused = warm.calls > 0, "component call");
+        tracing::debug!(
+            operation = operation.name,
+            round_trips = store.data().round_trips,
+            reused = warm.calls > 0,
+            "component call"
+        );
         // An instance that trapped, hit a limit or was cut off by the
         // timeout is dropped; only clean ones serve again.
         match outcome {
             Err(_) => Err(Error::Timeout(self.limits.timeout)),
             Ok(Err(trap)) => Err(Error::Guest(describe_trap(&trap, self.limits))),
-            Ok(Ok(result)) => {
+            Ok(Ok(())) => {
                 let not_replicated = warm.store.data_mut().not_replicated.take();
                 self.recycle(warm);
+                let [result] = results;
                 match not_replicated {
                     Some(message) => Err(Error::NotReplicated(message)),
-                    None => result.map_err(Error::from_wit),
+                    None => operations::lift(&operation.name, result),
                 }
             }
         }

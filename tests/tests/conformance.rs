@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use agent_sessions_guest::keys::Layout;
-use agent_sessions_host::{Error, SessionCreate, SessionPage, SessionStore, SessionUpdate};
+use agent_sessions_host::{Arg, Error, ParamType, Reply, SessionStore};
 use agent_sessions_tests::sharded_view::{ShardedView, untag};
 use agent_sessions_tests::{RedisCluster, RedisServer};
 use serde_json::{Map, Value, json};
@@ -464,63 +464,41 @@ impl Runner<'_> {
 
     /// Runs one repository call. Guest and setup failures fail the step
     /// whatever it expects: no scenario can ask for them.
+    ///
+    /// Every call but the stats walk goes through the store's one generic
+    /// path: the step names the operation (`pop_item` for `pop-item`) and
+    /// gives each of its WIT parameters by name (`page-token` as
+    /// `page_token`); documents are sent as the JSON text of the step's
+    /// value, so a document that does not read is the component's
+    /// invalid_input, as for every host.
     async fn call(&self, call: &str, step: &Map<String, Value>) -> Result<CallOutcome, StepFailure> {
         let store = &self.store;
-        let id = || as_str(&step["id"], "id");
-        let result: Result<Value, Error> = match call {
-            // A document that does not read is the component's invalid_input,
-            // as it is for hosts that pass the JSON through (Python).
-            "create" => match document::<SessionCreate>(&step["input"]) {
-                Ok(input) => store.create(input).await.map(|s| to_json(&s)),
-                Err(error) => Err(error),
-            },
-            "get" => store.get(id()?).await.map(|s| to_json(&s)),
-            "update" => match document::<SessionUpdate>(&step["changes"]) {
-                Ok(changes) => store.update(id()?, changes).await.map(|s| to_json(&s)),
-                Err(error) => Err(error),
-            },
-            "delete" => store.delete(id()?).await.map(Value::Bool),
-            "extend_ttl" => store.extend_ttl(id()?).await.map(Value::Bool),
-            "list" => {
-                let limit = as_u64(&step["limit"], "limit")?;
-                let limit = u32::try_from(limit).map_err(|_| format!("\"limit\" {limit} does not fit a u32"))?;
-                let offset = as_u64(&step["offset"], "offset")?;
-                let token = step.get("page_token").map(|token| as_str(token, "page_token")).transpose()?;
-                match store.list_json(limit, offset, token.unwrap_or_default().to_owned()).await {
-                    Ok(page) => serde_json::from_str::<SessionPage>(&page)
-                        .map(|page| to_json(&page))
-                        .map_err(|e| Error::Guest(format!("the page does not read: {e}"))),
-                    Err(error) => Err(error),
-                }
+        let result: Result<Value, Error> = if call == "stats" {
+            store.stats(|_| {}).await.map(|stats| to_json(&stats))
+        } else {
+            let export = call.replace('_', "-");
+            let operation = store.operations().get(&export).map_err(|_| format!("unknown call {call:?}"))?;
+            let mut args = Vec::new();
+            for (param, ty) in &operation.params {
+                let value = step.get(&param.replace('-', "_"));
+                args.push(argument(param, ty, value)?);
             }
-            "cleanup_expired" => store.cleanup_expired().await.map(|report| to_json(&report)),
-            "reindex" => store.reindex().await.map(|added| json!(added)),
-            "stats" => store.stats(|_| {}).await.map(|stats| to_json(&stats)),
-            // The conversation calls take and return the documents as JSON
-            // text, as the component does: items keep the text they were
-            // sent as, and a document that does not read is its invalid_input.
-            "append_items" => parsed(store.append_items_json(id()?, step["request"].to_string()).await),
-            "get_items" => parsed(store.get_items_json(id()?, step["query"].to_string()).await),
-            "pop_item" => parsed(store.pop_item_json(id()?, step["options"].to_string()).await),
-            "clear_items" => parsed(store.clear_items_json(id()?, step["options"].to_string()).await),
-            "delete_with" => store.delete_with_json(id()?, step["options"].to_string()).await.map(Value::Bool),
-            "list_by_owner" => {
-                let app_name = as_str(&step["app_name"], "app_name")?;
-                let user_id = as_str(&step["user_id"], "user_id")?;
-                let limit = as_u64(&step["limit"], "limit")?;
-                let limit = u32::try_from(limit).map_err(|_| format!("\"limit\" {limit} does not fit a u32"))?;
-                let token = step.get("page_token").map(|token| as_str(token, "page_token")).transpose()?;
-                let page = store.list_by_owner_json(app_name, user_id, limit, token.unwrap_or_default().to_owned());
-                // The last page's token is null, as a `list` page's is.
-                parsed(page.await).map(|mut page| {
-                    if let Value::Object(fields) = &mut page {
-                        fields.entry("next_page_token").or_insert(Value::Null);
-                    }
-                    page
-                })
+            match store.call(&export, args).await {
+                Ok(Reply::Text(json)) => parsed(Ok(json)),
+                Ok(Reply::Bool(value)) => Ok(Value::Bool(value)),
+                Ok(Reply::Int(value)) => Ok(json!(value)),
+                Err(error) => Err(error),
             }
-            other => return Err(format!("unknown call {other:?}").into()),
         };
+        // A page's last token is null in every host's output.
+        let result = result.map(|mut page| {
+            if call.starts_with("list")
+                && let Value::Object(fields) = &mut page
+            {
+                fields.entry("next_page_token").or_insert(Value::Null);
+            }
+            page
+        });
         match result {
             Ok(value) => Ok(CallOutcome::Ok(value)),
             Err(error) => error_json(error).map(CallOutcome::Error),
@@ -841,11 +819,6 @@ fn parsed(result: Result<String, Error>) -> Result<Value, Error> {
     })
 }
 
-/// A step's input as the shared schema reads it.
-fn document<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, Error> {
-    agent_sessions_host::model::read_json_value(value.clone()).map_err(Error::InvalidInput)
-}
-
 /// An error as `{"kind", "message"}` (plus `key` and `field` for
 /// data_corrupt); guest and setup failures fail the step outright.
 fn error_json(error: Error) -> Result<Value, StepFailure> {
@@ -1014,4 +987,18 @@ fn substitution() {
     assert_eq!(substitute_text(&vars, "${a}${a} $a {a}").unwrap(), "XX $a {a}");
     assert!(substitute_text(&vars, "${b}").unwrap_err().contains("never saved"));
     assert!(substitute_text(&vars, "${a").unwrap_err().contains("unclosed"));
+}
+
+/// A step's value for one parameter: strings as they are, documents as
+/// their JSON text; an absent page token or cursor is "".
+fn argument(param: &str, ty: &ParamType, value: Option<&Value>) -> Result<Arg, StepFailure> {
+    Ok(match (ty, value) {
+        (ParamType::String | ParamType::Enum(_), None) => Arg::Text(String::new()),
+        (ParamType::String | ParamType::Enum(_), Some(Value::String(text))) => Arg::Text(text.clone()),
+        (ParamType::String, Some(document)) => Arg::Text(document.to_string()),
+        (ParamType::U32 | ParamType::U64, Some(number)) => Arg::Int(as_u64(number, param)?),
+        (ParamType::Bool, Some(Value::Bool(value))) => Arg::Bool(*value),
+        (ParamType::Bool, None) => Arg::Bool(false),
+        (_, value) => return Err(format!("\"{param}\" must be given as a {ty:?}, not {value:?}").into()),
+    })
 }

@@ -227,7 +227,7 @@ async fn bad_items_are_invalid_input(backend: Backend) {
             other => panic!("{expected}: {other:?}"),
         }
     }
-    let bad_json = h.store.append_items_json(&id, r#"{"items":[{"a":}]}"#.into()).await;
+    let bad_json = h.store.call("append-items", vec![id.as_str().into(), r#"{"items":[{"a":}]}"#.into()]).await;
     assert!(matches!(bad_json, Err(Error::InvalidInput(_))), "{bad_json:?}");
     assert!(matches!(h.store.get_items("a:b", &last(1)).await, Err(Error::InvalidInput(_))));
 }

@@ -72,14 +72,3 @@ pub(crate) fn kind_to_wit(kind: ErrorKind) -> wit_types::StorageErrorKind {
         ErrorKind::Other => W::Other,
     }
 }
-
-pub(crate) fn kind_from_wit(kind: wit_types::StorageErrorKind) -> ErrorKind {
-    use wit_types::StorageErrorKind as W;
-    match kind {
-        W::Unavailable => ErrorKind::Unavailable,
-        W::Timeout => ErrorKind::Timeout,
-        W::WrongType => ErrorKind::WrongType,
-        W::InvalidBatch => ErrorKind::InvalidBatch,
-        W::Other => ErrorKind::Other,
-    }
-}

@@ -3,178 +3,89 @@
 //! JSON uses the design document's field names. Values may be natural JSON
 //! (`0.7`, `["search"]`) or the strings the document stores in Redis
 //! (`"0.7"`, `"[\"search\"]"`), so a dump of a data hash can be fed back in.
-//! On update, `null` clears a field (JSON merge-patch style).
+//! On update, `null` clears a field (JSON merge-patch style). Flags are a
+//! document too (field name to value), laid over the file's.
 
-use std::collections::BTreeMap;
 use std::io::Read;
 
-use agent_sessions_host::{DataField, Session, SessionCreate, SessionData, SessionMeta, SessionUpdate, Timestamp};
+use agent_sessions_host::{DataField, SessionCreate, SessionUpdate};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
-use super::args::{ClearableField, DataFlags};
+use super::fields::{REQUIRED_ON_CREATE, SESSION_CREATE_FIELDS, SESSION_FIELDS, SESSION_UPDATE_FIELDS};
 
 /// A problem with the command line input; exit code 2.
 #[derive(Debug)]
 pub struct InputError(pub String);
 
-/// The create input from `--id`, the data flags and `--from-json` (whose
-/// `id`, if any, chooses the id unless `--id` does).
-pub fn create_input(
-    id: Option<String>,
-    flags: DataFlags,
-    from_json: Option<&str>,
-) -> Result<SessionCreate, InputError> {
-    let mut input = match from_json {
-        Some(source) => {
-            let (document, origin) = read_document(source)?;
-            typed::<SessionCreate>(document, &origin)?
+/// The create input: `--from-json`'s document, if any, with the fields the
+/// flags give over it (an `id` there chooses the id unless `--id` does).
+pub fn create_input(from_json: Option<&str>, flags: Map<String, Value>) -> Result<SessionCreate, InputError> {
+    let (mut document, origin) = match from_json {
+        Some(source) => read_document(source)?,
+        None => {
+            if let Some((_, flag)) = REQUIRED_ON_CREATE.iter().find(|(field, _)| !flags.contains_key(*field)) {
+                return Err(InputError(format!("{flag} is required (or give the fields with --from-json)")));
+            }
+            (Map::new(), "the flags".to_owned())
         }
-        None => SessionCreate::default(),
     };
-    let DataFlags {
-        model_id,
-        persona_id,
-        name,
-        temperature,
-        reasoning_effort,
-        max_tokens,
-        tools,
-        custom_prompt,
-        agent_internal_id,
-        status,
-    } = flags;
-    if let Some(model_id) = model_id {
-        input.model_id = model_id;
-    } else if from_json.is_none() {
-        return Err(InputError("--model-id is required (or give the fields with --from-json)".into()));
-    }
-    input.persona_id = persona_id.or(input.persona_id);
-    input.name = name.or(input.name);
-    input.temperature = temperature.or(input.temperature);
-    input.reasoning_effort = reasoning_effort.or(input.reasoning_effort);
-    input.max_tokens = max_tokens.or(input.max_tokens);
-    if !tools.is_empty() {
-        input.tools = tools;
-    }
-    input.custom_prompt = custom_prompt.or(input.custom_prompt);
-    input.agent_internal_id = agent_internal_id.or(input.agent_internal_id);
-    input.status = status.or(input.status);
-    input.id = id.or(input.id);
-    Ok(input)
+    document.extend(flags);
+    typed(document, &origin, &SESSION_CREATE_FIELDS)
 }
 
+/// The update input: `--from-json`'s changes (`null` clears a field), the
+/// flags over them, the `--clear` fields and `--expect-version`.
 pub fn update_input(
-    flags: DataFlags,
-    clear: Vec<ClearableField>,
-    expected_version: Option<u64>,
     from_json: Option<&str>,
+    flags: Map<String, Value>,
+    clear: Vec<String>,
+    expected_version: Option<u64>,
 ) -> Result<SessionUpdate, InputError> {
-    let mut update = match from_json {
-        Some(source) => {
-            let (mut document, origin) = read_document(source)?;
-            // `null` clears a field (JSON merge-patch style).
-            let mut cleared = Vec::new();
-            document.retain(|name, value| {
-                if !value.is_null() {
-                    return true;
-                }
-                if let Ok(field) = serde_json::from_value::<DataField>(Value::String(name.clone())) {
-                    cleared.push(field);
-                }
-                false
-            });
-            let mut update = typed::<SessionUpdate>(document, &origin)?;
-            update.clear = cleared;
-            update
-        }
-        None => SessionUpdate::default(),
+    let (mut document, origin) = match from_json {
+        Some(source) => read_document(source)?,
+        None => (Map::new(), "the flags".to_owned()),
     };
+    let mut cleared: Vec<DataField> = Vec::new();
+    document.retain(|name, value| {
+        if !value.is_null() {
+            return true;
+        }
+        cleared.extend(data_field(name));
+        false
+    });
+    document.extend(flags);
+    let mut update: SessionUpdate = typed(document, &origin, &SESSION_UPDATE_FIELDS)?;
+    update.clear = cleared;
+    update.clear.extend(clear.iter().filter_map(|name| data_field(name)));
     update.expected_version = expected_version;
-    update.model_id = flags.model_id.or(update.model_id);
-    update.persona_id = flags.persona_id.or(update.persona_id);
-    update.name = flags.name.or(update.name);
-    update.temperature = flags.temperature.or(update.temperature);
-    update.reasoning_effort = flags.reasoning_effort.or(update.reasoning_effort);
-    update.max_tokens = flags.max_tokens.or(update.max_tokens);
-    if !flags.tools.is_empty() {
-        update.tools = Some(flags.tools);
-    }
-    update.custom_prompt = flags.custom_prompt.or(update.custom_prompt);
-    update.agent_internal_id = flags.agent_internal_id.or(update.agent_internal_id);
-    update.status = flags.status.or(update.status);
-    update.clear.extend(clear.into_iter().map(|field| match field {
-        ClearableField::PersonaId => DataField::PersonaId,
-        ClearableField::Name => DataField::Name,
-        ClearableField::Temperature => DataField::Temperature,
-        ClearableField::ReasoningEffort => DataField::ReasoningEffort,
-        ClearableField::MaxTokens => DataField::MaxTokens,
-        ClearableField::Tools => DataField::Tools,
-        ClearableField::CustomPrompt => DataField::CustomPrompt,
-        ClearableField::AgentInternalId => DataField::AgentInternalId,
-    }));
     Ok(update)
 }
 
-/// Reads a create or update document with the shared schema's rules; fields
-/// only a stored session has (timestamps, `version`, ...; `id` on update) are
-/// accepted and ignored, so `get --json` output can be edited and fed back.
-/// On create, `id` is the caller's choice of id.
-fn typed<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
+/// The clearable field of this name (`session-update`'s `clear`).
+fn data_field(name: &str) -> Option<DataField> {
+    serde_json::from_value(Value::String(name.to_owned())).ok()
+}
+
+/// `--state-json`: a JSON object of keys to values.
+pub fn state(text: &str) -> Result<Value, InputError> {
+    serde_json::from_str::<Map<String, Value>>(text)
+        .map(Value::Object)
+        .map_err(|e| InputError(format!("--state-json must be a JSON object of keys to values: {e}")))
+}
+
+/// Reads a create or update document with the shared schema's rules; the
+/// fields only a stored session has (timestamps, `version`, ...; `id` on
+/// update), those of `SESSION_FIELDS` not in `writable`, are accepted and
+/// ignored, so `get --json` output can be edited and fed back.
+fn typed<T: serde::de::DeserializeOwned>(
     mut document: Map<String, Value>,
     origin: &str,
+    writable: &[&str],
 ) -> Result<T, InputError> {
-    let writable = field_names(&T::default());
-    let read_only: Vec<String> =
-        field_names(&sample_session()).into_iter().filter(|name| !writable.contains(name)).collect();
-    document.retain(|name, _| !read_only.contains(name));
+    document.retain(|name, _| writable.contains(&name.as_str()) || !SESSION_FIELDS.contains(&name.as_str()));
     agent_sessions_host::model::read_json_value(Value::Object(document))
         .map_err(|e| InputError(format!("{origin}: {e}")))
-}
-
-fn field_names<T: serde::Serialize>(value: &T) -> Vec<String> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => map.into_iter().map(|(name, _)| name).collect(),
-        _ => Vec::new(),
-    }
-}
-
-/// A session whose only use is naming the fields of its JSON document.
-fn sample_session() -> Session {
-    let epoch = Timestamp::from_unix_millis(0);
-    Session {
-        id: String::new(),
-        data: SessionData::default(),
-        meta: SessionMeta {
-            created_at: epoch,
-            updated_at: epoch,
-            last_activity: epoch,
-            is_active: true,
-            status: String::new(),
-            version: 0,
-            app_name: Some(String::new()),
-            user_id: Some(String::new()),
-        },
-        expires_in_seconds: None,
-    }
-}
-
-/// The owner and initial state of `create --app-name --user-id
-/// --state-json`, over what `--from-json` said.
-pub fn apply_owner_and_state(
-    input: &mut SessionCreate,
-    app_name: Option<String>,
-    user_id: Option<String>,
-    state_json: Option<&str>,
-) -> Result<(), InputError> {
-    input.app_name = app_name.or(input.app_name.take());
-    input.user_id = user_id.or(input.user_id.take());
-    if let Some(text) = state_json {
-        let state = serde_json::from_str::<BTreeMap<String, Value>>(text)
-            .map_err(|e| InputError(format!("--state-json must be a JSON object of keys to values: {e}")))?;
-        input.state = Some(state);
-    }
-    Ok(())
 }
 
 /// The items of `add-items --from-json`: a JSON array (its elements), or
@@ -242,7 +153,7 @@ mod tests {
 
     fn create(json: &str) -> Result<SessionCreate, InputError> {
         match serde_json::from_str(json).unwrap() {
-            Value::Object(map) => typed(map, "test"),
+            Value::Object(map) => typed(map, "test", &SESSION_CREATE_FIELDS),
             _ => unreachable!(),
         }
     }
@@ -265,7 +176,7 @@ mod tests {
         let input = input.unwrap();
         assert_eq!((input.model_id.as_str(), input.id.as_deref()), ("m", Some("x")), "create takes the id");
         let update: SessionUpdate = match serde_json::from_str(r#"{"id": "x", "version": 3, "name": "n"}"#).unwrap() {
-            Value::Object(map) => typed(map, "test").unwrap(),
+            Value::Object(map) => typed(map, "test", &SESSION_UPDATE_FIELDS).unwrap(),
             _ => unreachable!(),
         };
         assert_eq!(update.name.as_deref(), Some("n"), "update ignores the id");

@@ -4,6 +4,27 @@ use agent_sessions_host::conversation::OwnerPage;
 use agent_sessions_host::{CleanupReport, Corruption, Error, Health, Session, SessionPage, SessionStats};
 use serde_json::{Value, json};
 
+use super::fields::SESSION_FIELDS;
+
+/// Writes to stdout; a reader that went away ends the process (exit 0, as
+/// Unix tools do on a closed pipe), any other failure exits 1 with a line.
+pub fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(error) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("sessions: cannot write to stdout: {error}");
+        std::process::exit(1);
+    }
+}
+
+/// A JSON value, indented, on stdout.
+pub fn print_json(value: &Value) {
+    outln!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string()));
+}
+
 /// A value as its JSON document: the shared schema of every host
 /// (`schema/sessions.schema.json`), never a second list of fields.
 pub fn document<T: serde::Serialize>(value: &T) -> Value {
@@ -113,33 +134,59 @@ pub fn millis(duration: std::time::Duration) -> f64 {
     (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
-/// A session as aligned `field: value` lines.
+/// A session as aligned `field: value` lines: its id and owner, its data
+/// fields in the schema's order, then its meta fields.
 pub fn session_text(session: &Session) -> String {
-    let (data, meta) = (&session.data, &session.meta);
-    let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
-    let mut rows = vec![
-        ("id", session.id.clone()),
-        ("model_id", data.model_id.clone()),
-        ("persona_id", or_dash(data.persona_id.clone())),
-        ("name", or_dash(data.name.clone())),
-        ("temperature", or_dash(data.temperature.map(|t| t.to_string()))),
-        ("reasoning_effort", or_dash(data.reasoning_effort.map(|v| v.to_string()))),
-        ("max_tokens", or_dash(data.max_tokens.map(|v| v.to_string()))),
-        ("tools", if data.tools.is_empty() { "-".to_owned() } else { data.tools.join(", ") }),
-        ("custom_prompt", or_dash(data.custom_prompt.as_deref().map(shorten))),
-        ("agent_internal_id", or_dash(data.agent_internal_id.clone())),
+    /// The fields with rows of their own, around the data fields.
+    const OWN_ROWS: [&str; 10] = [
+        "id",
+        "app_name",
+        "user_id",
+        "status",
+        "is_active",
+        "created_at",
+        "updated_at",
+        "last_activity",
+        "version",
+        "expires_in_seconds",
+    ];
+    let meta = &session.meta;
+    let mut rows = vec![("id", session.id.clone())];
+    if let (Some(app_name), Some(user_id)) = (&meta.app_name, &meta.user_id) {
+        rows.push(("app_name", app_name.clone()));
+        rows.push(("user_id", user_id.clone()));
+    }
+    let document = document(session);
+    for name in SESSION_FIELDS.into_iter().filter(|name| !OWN_ROWS.contains(name)) {
+        rows.push((name, field_text(&document[name])));
+    }
+    rows.extend([
         ("status", format!("{} ({})", meta.status, if meta.is_active { "active" } else { "inactive" })),
         ("created_at", meta.created_at.to_string()),
         ("updated_at", meta.updated_at.to_string()),
         ("last_activity", meta.last_activity.to_string()),
         ("version", meta.version.to_string()),
         ("expires_in", session.expires_in_seconds.map_or("never (no TTL)".to_owned(), |s| format!("{s} s"))),
-    ];
-    if let (Some(app_name), Some(user_id)) = (&meta.app_name, &meta.user_id) {
-        rows.insert(1, ("app_name", app_name.clone()));
-        rows.insert(2, ("user_id", user_id.clone()));
-    }
+    ]);
     rows.iter().map(|(name, value)| format!("{name:<18} {value}\n")).collect()
+}
+
+/// A field's value for a row: `-` when absent or empty, a list joined
+/// with commas, long or multi-line text shortened.
+fn field_text(value: &Value) -> String {
+    match value {
+        Value::Null => "-".to_owned(),
+        Value::String(text) => shorten(text),
+        // As Rust prints the number (2, not 2.0).
+        Value::Number(number) => match (number.as_i64(), number.as_f64()) {
+            (Some(whole), _) => whole.to_string(),
+            (None, Some(float)) => float.to_string(),
+            (None, None) => number.to_string(),
+        },
+        Value::Array(values) if values.is_empty() => "-".to_owned(),
+        Value::Array(values) => values.iter().map(field_text).collect::<Vec<_>>().join(", "),
+        other => other.to_string(),
+    }
 }
 
 /// A page as a table, one session per line; `after_token` when it was

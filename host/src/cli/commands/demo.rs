@@ -3,15 +3,30 @@
 
 use std::time::{Duration, Instant};
 
-use agent_sessions_host::{Error, SessionCreate, SessionStore, SessionUpdate, Settings};
+use agent_sessions_host::{Error, SessionCreate, SessionUpdate, Settings};
+use clap::Args;
 
-use super::{Failure, output};
+use super::Context;
+use crate::cli::exit_code::Finding;
+use crate::cli::{Failure, output};
 
 /// How long the expiry step asks before it gives up; a 1 s TTL needs only
 /// a little more than 1 s, this is for a machine under heavy load.
 const EXPIRY_WAIT_LIMIT: Duration = Duration::from_secs(60);
 
-pub async fn run(store: &SessionStore) -> Result<(), Failure> {
+/// Run a whole session lifecycle and narrate each step.
+#[derive(Debug, Args)]
+pub struct Demo {}
+
+impl Demo {
+    pub async fn run(self, context: &Context) -> Result<Finding, Failure> {
+        narrate(context).await?;
+        Ok(Finding::Done)
+    }
+}
+
+async fn narrate(context: &Context) -> Result<(), Failure> {
+    let store = &context.store;
     let mut step = 0;
     let mut say = |text: &str| {
         step += 1;
@@ -20,21 +35,8 @@ pub async fn run(store: &SessionStore) -> Result<(), Failure> {
     outln!("agent-sessions demo against {} (key prefix {:?})", store.storage_description(), store.prefix());
 
     say("Create a session, as the design document's example");
-    let session = store
-        .create(SessionCreate {
-            model_id: "gpt-4".into(),
-            persona_id: Some("programmer".into()),
-            name: Some("Code Review Session".into()),
-            temperature: Some(0.7),
-            reasoning_effort: Some(5),
-            max_tokens: Some(2000),
-            tools: vec!["search".into(), "code_analysis".into()],
-            custom_prompt: Some("Review the diff for bugs.".into()),
-            agent_internal_id: Some("agent-54321".into()),
-            status: None,
-            ..SessionCreate::default()
-        })
-        .await?;
+    // The example is a fixture (schema/examples/), not a list of fields here.
+    let session = store.create(SessionCreate::example()).await?;
     let id = session.id.clone();
     out!("{}", indent(&output::session_text(&session)));
     outln!(

@@ -1,90 +1,114 @@
-//! `sessions export`, `import` and `migrate`: moving sessions in and out.
-//!
-//! Export writes one JSON object per line: `{"id", "data", "meta",
-//! "ttl_ms"}` with both hashes as stored. Import reads those lines, or lines
-//! in the typed form `sessions get --json` prints (how sessions from another
-//! store come in), validates every line first through the component, and
-//! writes in batches. Progress goes to stderr when it is a terminal.
+//! `sessions import`: sessions from JSON Lines, `sessions export` lines or
+//! the typed form `sessions get --json` prints (how sessions from another
+//! store come in). Every line is validated through the component first,
+//! then written in batches. Progress goes to stderr when it is a terminal.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::BufRead;
 use std::time::Instant;
 
 use agent_sessions_host::{ConflictPolicy, ImportRecord, ImportReport, RejectReason, SessionStore};
-use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
 
-use super::input::InputError;
+use super::Context;
+use crate::cli::Failure;
+use crate::cli::exit_code::Finding;
+use crate::cli::input::InputError;
+use crate::cli::progress::progress;
 
 /// Records per validation call (the component takes at most 1000).
 const VALIDATE_CHUNK: usize = 1000;
 
-fn progress(total: Option<u64>, what: &str) -> ProgressBar {
-    let bar = match total {
-        Some(total) => ProgressBar::new(total).with_style(
-            ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, {eta} left)")
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-        ),
-        None => ProgressBar::new_spinner().with_style(
-            ProgressStyle::with_template("{spinner} {msg} {pos} ({per_sec})")
-                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-        ),
-    };
-    // indicatif draws only when stderr is a terminal.
-    bar.with_message(what.to_owned())
+/// Load sessions from JSON Lines: `sessions export` lines, or the typed
+/// form `sessions get --json` prints (sessions from another store). Every
+/// line is validated first; nothing is written if one is bad.
+#[derive(Debug, Args)]
+pub struct Import {
+    /// The file, or "-" for stdin.
+    #[arg(value_name = "FILE")]
+    source: String,
+    /// What to do with a session whose id is already stored.
+    #[arg(long, value_enum, default_value_t = OnConflict::Skip)]
+    on_conflict: OnConflict,
+    /// Import the valid lines and report the bad ones, instead of
+    /// writing nothing.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// Sessions per Redis round trip.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    batch: usize,
+    /// Validate and count, write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
-/// Streams every live session to `output` (stdout when `None`); returns
-/// how many were written.
-pub async fn export(store: &SessionStore, output: Option<&str>) -> Result<(u64, f64), super::Failure> {
-    let started = Instant::now();
-    let sink: Box<dyn Write> = match output {
-        Some(path) => {
-            Box::new(std::fs::File::create(path).map_err(|e| InputError(format!("cannot create {path}: {e}")))?)
+/// `import --on-conflict`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnConflict {
+    /// Keep the stored session.
+    Skip,
+    /// Replace it with the line's.
+    Overwrite,
+    /// Write nothing if any line's id is stored (exit 4).
+    Fail,
+}
+
+impl Import {
+    pub async fn run(self, context: &Context) -> Result<Finding, Failure> {
+        let (source, dry_run) = (&self.source, self.dry_run);
+        let options = ImportOptions {
+            on_conflict: match self.on_conflict {
+                OnConflict::Skip => ConflictPolicy::Skip,
+                OnConflict::Overwrite => ConflictPolicy::Overwrite,
+                OnConflict::Fail => ConflictPolicy::Fail,
+            },
+            skip_invalid: self.skip_invalid,
+            batch: self.batch,
+            dry_run,
+        };
+        let outcome = import(&context.store, source, options).await?;
+        for (number, message) in &outcome.bad_lines {
+            eprintln!("sessions: {source}:{number}: {message}");
         }
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut sink = BufWriter::new(sink);
-    let bar = progress(None, "exporting");
-    let (mut cursor, mut written) = (String::new(), 0u64);
-    let mut seen = std::collections::HashSet::new();
-    loop {
-        let page = store.export_sessions(&cursor).await?;
-        for session in page.sessions {
-            // SSCAN may return a member twice; write each session once.
-            if !seen.insert(session.id.clone()) {
-                continue;
-            }
-            let line = super::output::document(&session);
-            if let Err(error) = writeln!(sink, "{line}") {
-                // `sessions export | head`: the reader has what it wanted.
-                if error.kind() == std::io::ErrorKind::BrokenPipe {
-                    std::process::exit(0);
-                }
-                return Err(InputError(format!("cannot write the export: {error}")).into());
-            }
-            written += 1;
-            bar.inc(1);
+        let r = &outcome.report;
+        let rate = (r.imported + r.overwritten + r.skipped) as f64 / outcome.seconds.max(1e-9);
+        context.show(
+            json!({
+                "lines": outcome.lines,
+                "imported": r.imported,
+                "overwritten": r.overwritten,
+                "skipped": r.skipped,
+                "invalid": outcome.bad_lines.len(),
+                "written": !outcome.refused && !dry_run,
+                "seconds": outcome.seconds,
+                "sessions_per_second": rate,
+                "bad_lines": outcome.bad_lines.iter().map(|(n, m)| json!({ "line": n, "message": m })).collect::<Vec<_>>(),
+            }),
+            if outcome.refused {
+                format!("{} of {} line(s) are bad; nothing was written\n", outcome.bad_lines.len(), outcome.lines)
+            } else {
+                format!(
+                    "{}{} imported, {} overwritten, {} skipped (already stored), {} invalid, of {} line(s) ({rate:.0}/s)\n",
+                    if dry_run { "dry run: would have " } else { "" },
+                    r.imported,
+                    r.overwritten,
+                    r.skipped,
+                    outcome.bad_lines.len(),
+                    outcome.lines
+                )
+            },
+        );
+        if outcome.refused {
+            return Ok(Finding::ImportRefused { ids_taken: outcome.ids_taken });
         }
-        if page.done {
-            break;
-        }
-        cursor = page.cursor;
+        Ok(Finding::Done)
     }
-    if let Err(error) = sink.flush() {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        return Err(InputError(format!("cannot write the export: {error}")).into());
-    }
-    bar.finish_and_clear();
-    Ok((written, started.elapsed().as_secs_f64()))
 }
 
 /// One line of an import file as a record, or why it is not one. The
 /// record's rules (stored or typed form, defaults, unknown fields) are the
 /// shared schema's, in `ImportRecord`'s JSON form.
-pub fn parse_line(line: &str) -> Result<ImportRecord, String> {
+fn parse_line(line: &str) -> Result<ImportRecord, String> {
     let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
     if !value.is_object() {
         return Err("not a JSON object".into());
@@ -95,24 +119,24 @@ pub fn parse_line(line: &str) -> Result<ImportRecord, String> {
     }
 }
 
-pub struct ImportOptions {
-    pub on_conflict: ConflictPolicy,
-    pub skip_invalid: bool,
-    pub batch: usize,
-    pub dry_run: bool,
+struct ImportOptions {
+    on_conflict: ConflictPolicy,
+    skip_invalid: bool,
+    batch: usize,
+    dry_run: bool,
 }
 
 /// What an import did, for the summary.
-pub struct ImportOutcome {
-    pub lines: u64,
-    pub report: ImportReport,
+struct ImportOutcome {
+    lines: u64,
+    report: ImportReport,
     /// `(line number, why)` of every bad line.
-    pub bad_lines: Vec<(usize, String)>,
-    pub seconds: f64,
+    bad_lines: Vec<(usize, String)>,
+    seconds: f64,
     /// Lines were bad and nothing was written.
-    pub refused: bool,
+    refused: bool,
     /// Some of the refusals were ids already stored (conflict policy fail).
-    pub ids_taken: bool,
+    ids_taken: bool,
 }
 
 /// Numbered lines, or why one could not be read.
@@ -153,11 +177,7 @@ impl Lines {
 }
 
 /// Reads `source` ("-": stdin), validates every line, then writes.
-pub async fn import(
-    store: &SessionStore,
-    source: &str,
-    options: ImportOptions,
-) -> Result<ImportOutcome, super::Failure> {
+async fn import(store: &SessionStore, source: &str, options: ImportOptions) -> Result<ImportOutcome, Failure> {
     let started = Instant::now();
     let lines = Lines::open(source)?;
     let mut total = 0u64;
@@ -243,45 +263,4 @@ pub async fn import(
     bar.finish_and_clear();
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(outcome)
-}
-
-/// Totals of a migrate run.
-#[derive(Default)]
-pub struct MigrateTotals {
-    pub examined: u64,
-    pub indexed: u64,
-    pub hash_ttls_set: u64,
-    pub schema_versions_set: u64,
-    pub cursor: String,
-}
-
-pub async fn migrate(store: &SessionStore, from: &str, dry_run: bool) -> Result<MigrateTotals, super::Failure> {
-    let bar = progress(None, if dry_run { "checking (dry run)" } else { "migrating" });
-    let mut totals = MigrateTotals { cursor: from.to_owned(), ..MigrateTotals::default() };
-    loop {
-        let page = match store.migrate(&totals.cursor, dry_run).await {
-            Ok(page) => page,
-            Err(error) => {
-                bar.finish_and_clear();
-                if !totals.cursor.is_empty() && totals.cursor != "0" {
-                    eprintln!("sessions: migrate stopped; resume with --from {}", totals.cursor);
-                }
-                return Err(error.into());
-            }
-        };
-        totals.examined += page.examined;
-        totals.indexed += page.indexed;
-        totals.hash_ttls_set += page.hash_ttls_set;
-        totals.schema_versions_set += page.schema_versions_set;
-        totals.cursor = page.cursor;
-        bar.inc(page.examined);
-        bar.set_message(format!("migrating (resume with --from {})", totals.cursor));
-        // Where to resume if this run is cut off.
-        tracing::debug!(cursor = %totals.cursor, "migrate page done");
-        if page.done {
-            break;
-        }
-    }
-    bar.finish_and_clear();
-    Ok(totals)
 }

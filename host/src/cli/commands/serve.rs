@@ -22,18 +22,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use clap::{Args, ValueEnum};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::sync::watch;
+
+use super::Context;
+use crate::cli::Failure;
+use crate::cli::duration::parse_interval;
+use crate::cli::exit_code::Finding;
 
 /// Histogram buckets for latencies, in seconds.
 const LATENCY_BUCKETS: [f64; 14] =
     [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
-
-pub struct ServeOptions {
-    pub listen: SocketAddr,
-    pub cleanup_interval: Duration,
-    pub stats_interval: Duration,
-}
 
 #[derive(Clone)]
 struct AppState {
@@ -41,9 +41,53 @@ struct AppState {
     metrics: PrometheusHandle,
 }
 
+/// Run as a service: cleanup on a schedule (one replica sweeps per
+/// interval, by a lease in Redis), Prometheus metrics on /metrics,
+/// /healthz and /readyz. Stops on SIGINT or SIGTERM after the current sweep.
+#[derive(Debug, Args)]
+pub struct Serve {
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    listen: SocketAddr,
+    /// Time between cleanup runs; each waits up to 10% longer at random,
+    /// so that replicas spread out. Seconds as before (60, 0.5), or a
+    /// number with ms, s, m, h or d (500ms, 90s, 15m, 2h, 1d); at least 100ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, default_value = "60s")]
+    pub cleanup_interval: Duration,
+    /// Time between stats walks that refresh the session gauges: seconds
+    /// (60, 0.5), or a number with ms, s, m, h or d; at least 100ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval, default_value = "60s")]
+    pub stats_interval: Duration,
+    /// Log lines on stderr as text or as JSON objects.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// How `serve` writes its log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Serve {
+    /// `--log-format json`.
+    pub fn logs_json(&self) -> bool {
+        self.log_format == LogFormat::Json
+    }
+
+    pub async fn run(self, context: &Context) -> Result<Finding, Failure> {
+        if let Err(message) = serve(context.store.clone(), self).await {
+            eprintln!("sessions: {message}");
+            return Ok(Finding::ServiceFailed);
+        }
+        Ok(Finding::Done)
+    }
+}
+
 /// Runs until SIGINT or SIGTERM. Errors are setup failures (cannot listen,
 /// cannot install the metrics recorder).
-pub async fn run(store: SessionStore, options: ServeOptions) -> Result<(), String> {
+async fn serve(store: SessionStore, options: Serve) -> Result<(), String> {
     let handle = PrometheusBuilder::new()
         .set_buckets(&LATENCY_BUCKETS)
         .and_then(|builder| builder.install_recorder())

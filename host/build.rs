@@ -31,7 +31,9 @@ fn main() {
         return;
     }
     let root = manifest_dir.parent().expect("host/ sits in the workspace root");
-    for watched in ["guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "build-support"] {
+    for watched in
+        ["kv/src", "kv/Cargo.toml", "redis", "guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "build-support"]
+    {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     let wasm = component::build_component(root, "agent-sessions-guest", "agent_sessions_guest", true);

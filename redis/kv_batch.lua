@@ -6,54 +6,24 @@
 -- every rule of the batch, every condition and every key type before its
 -- first write, so a batch that fails writes nothing.
 --
--- The guest packs the batch (guest/src/kv/wire.rs); a host only prefixes
--- the keys and passes everything through:
+-- The guest packs the batch (kv/src/pack.rs); a host only prefixes the keys
+-- and passes everything through:
 --   KEYS     every key the batch touches, each once, already prefixed.
 --   ARGV[1]  the host's key prefix ('' for none): scan patterns get it in
 --            front (glob-escaped) and the keys a scan returns lose it.
---   ARGV[2]  JSON [[condition, ...], [op, ...]]; each entry is
+--   ARGV[2]  JSON [writes, [condition, ...], [op, ...]]; writes is 1 when an
+--            op writes, else 0, so the text starts with "[1," for a batch
+--            that writes and "[0," for one that only reads: a host that
+--            sends WAIT after writes reads that and nothing else. A flag
+--            that is not what the ops say is refused. Each entry is
 --            ["code", key number (1-based into KEYS; 0 for scan), arg, ...].
 --
---   condition codes (args)
---     exists (-)  missing (-)  field_eq (field, value)  field_missing (field)
---     llen_between (min, max): min <= LLEN <= max (a missing key has 0)
---   op codes (args)                     reply
---     hgetall (-)                       [field, value, ...]
---     hget (field)                      text or false
---     hmget (field, ...)                [text or false, ...]
---     hset (field, value, ...)          integer: fields added
---     hincrby (field, delta)            integer: new value
---     set (value [, ttl ms])            integer: 1
---     exists (-)                        integer
---     pttl (-)                          integer: ms, -1 no TTL, -2 no key
---     pexpire (ttl ms)                  integer: 1 set, 0 no key
---     del (-)                           integer: keys removed
---     sadd / srem (member, ...)         integer
---     scard (-)                         integer
---     sscan (cursor, count)             [cursor, [member, ...]]
---     zadd (score, member, ...)         integer: members added
---     zrem (member, ...)                integer
---     zcard (-)                         integer
---     zscore (member)                   text or false
---     zrevrange (start, stop)           [member, score, ...]
---     zrevrangebyscore (max, min [, offset, count])
---                                       [member, score, ...]: max down to min
---                                       (Redis bounds: 12, (12, +inf, -inf)
---     zscan (cursor, count)             [cursor, [member, ...]]
---     sismember (member)                integer: 1 if a member
---     scan (cursor, pattern, count)     [cursor, [key, ...]] (keys unprefixed)
---     hdel (field, ...)                 integer: fields removed
---     rpush (value, ...)                integer: new length
---     lrange (start, stop, max bytes)   [left out, [item, ...]]: of LRANGE
---                                       start stop, the newest items whose
---                                       lengths add up to at most max bytes
---                                       (at least one), oldest first; left out
---                                       counts the older items of the range
---     rpop (-)                          text or false
---     ltrim (start, stop)               integer: 1
---     llen (-)                          integer
---   start and stop are Redis list indexes (negative from the end), the only
---   signed integers of the format: 0, or -?[1-9][0-9]* within 64 bits.
+-- The codes, their arguments and replies, the type each needs its key to
+-- hold and whether it writes are the op table of kv/src/table.rs; the
+-- generated section below carries them (and lists them).
+--   Integer arguments (i) are in Redis' plain form, 0 or -?[1-9][0-9]*
+--   within 64 bits, so Redis never fails on one halfway through a batch;
+--   list indexes among them count from the end when negative.
 --
 -- Reply: one JSON text (an empty array may come out as {})
 --   [1, reply, ...]                 applied: one reply per op
@@ -65,7 +35,8 @@
 --                                   an op needs, or HINCRBY meets a field that
 --                                   holds no integer; nothing was written
 --   [4, message]                    the batch breaks a rule (the same rules and
---                                   messages as guest/src/kv/rules.rs)
+--                                   messages as kv/src/rules.rs and the
+--                                   argument checks of kv/src/unpack.rs)
 
 local prefix = ARGV[1] or ''
 local MAX_BATCH_ENTRIES = 100000
@@ -73,7 +44,73 @@ local MAX_MEMBERS_PER_OP = 1000
 local MAX_TTL_MS = 3153600000000
 
 -- Everything below runs on every call, so it allocates as little as it
--- can: two lookup tables, no table or closure per entry or per op code.
+-- can: lookup tables, no table or closure per entry or per op code.
+
+-- BEGIN GENERATED by `AGENT_SESSIONS_BLESS=1 cargo test -p agent-sessions-kv`
+-- from kv/src/table.rs, the one table of kv ops; do not edit this section by hand.
+--
+--   condition codes (args): when it holds
+--     exists (-): the key exists
+--     missing (-): the key does not exist
+--     field_eq (field, value): the hash field holds value
+--     field_missing (field): the hash has no such field
+--     llen_between (min, max): min <= LLEN <= max (a missing key has 0)
+--   op codes (args) -> reply
+--     hgetall (-) -> [field, value, ...]
+--     hget (field) -> text or false
+--     hmget (field, ...) -> [text or false, ...]
+--     hset (field, value, ...) -> integer: fields added
+--     hincrby (field, delta) -> integer: new value
+--     hdel (field, ...) -> integer: fields removed
+--     set (value [, ttl ms]) -> integer: 1
+--     exists (-) -> integer
+--     pttl (-) -> integer: ms, -1 no TTL, -2 no key
+--     pexpire (ttl ms) -> integer: 1 set, 0 no key
+--     del (-) -> integer: keys removed
+--     sadd (member, ...) -> integer: members added
+--     srem (member, ...) -> integer: members removed
+--     scard (-) -> integer
+--     sscan (cursor, count) -> [cursor, [member, ...]]
+--     sismember (member) -> integer: 1 if a member
+--     zadd (score, member, ...) -> integer: members added
+--     zrem (member, ...) -> integer: members removed
+--     zcard (-) -> integer
+--     zscore (member) -> text or false
+--     zrevrange (start, stop) -> [member, score, ...]
+--     zrevrangebyscore (max, min [, offset, count]) -> [member, score, ...]: max down to min (Redis bounds: 12, (12, +inf, -inf)
+--     zscan (cursor, count) -> [cursor, [member, ...]]
+--     scan (cursor, pattern, count) -> [cursor, [key, ...]] (keys unprefixed)
+--     rpush (value, ...) -> integer: new length
+--     lrange (start, stop, max bytes) -> [left out, [item, ...]]: of LRANGE start stop, the newest items whose lengths add up to at most max bytes (at least one), oldest first
+--     rpop (-) -> text or false
+--     ltrim (start, stop) -> integer: 1
+--     llen (-) -> integer
+-- Op code -> the type its key must hold, or that it makes it ('' for any).
+local TYPES = { hgetall = 'hash', hget = 'hash', hmget = 'hash', hset = 'hash', hincrby = 'hash',
+  hdel = 'hash', set = 'string', exists = '', pttl = '', pexpire = '', del = '', sadd = 'set', srem = 'set',
+  scard = 'set', sscan = 'set', sismember = 'set', zadd = 'zset', zrem = 'zset', zcard = 'zset',
+  zscore = 'zset', zrevrange = 'zset', zrevrangebyscore = 'zset', zscan = 'zset', scan = '', rpush = 'list',
+  lrange = 'list', rpop = 'list', ltrim = 'list', llen = 'list' }
+-- Ops that write.
+local WRITES = { hset = true, hincrby = true, hdel = true, set = true, pexpire = true, del = true,
+  sadd = true, srem = true, zadd = true, zrem = true, rpush = true, rpop = true, ltrim = true }
+-- Op code -> its arguments, a letter each (t text, i integer (plain form), c count,
+-- m TTL in ms, s score, b score bound); '?' before optional ones, '*' before an item's.
+local ARGS = { hgetall = '', hget = 't', hmget = '*t', hset = '*tt', hincrby = 'ti', hdel = '*t', set = 't?m',
+  exists = '', pttl = '', pexpire = 'm', del = '', sadd = '*t', srem = '*t', scard = '', sscan = 'tc',
+  sismember = 't', zadd = '*st', zrem = '*t', zcard = '', zscore = 't', zrevrange = 'cc',
+  zrevrangebyscore = 'bb?cc', zscan = 'tc', scan = 'ttc', rpush = '*t', lrange = 'iic', rpop = '',
+  ltrim = 'ii', llen = '' }
+-- Condition code -> its arguments, as in ARGS.
+local CONDITION_ARGS = { exists = '', missing = '', field_eq = 'tt', field_missing = 't', llen_between = 'cc' }
+-- Ops whose key number is 0: their pattern is an argument.
+local PATTERN_OPS = { scan = true }
+-- Ops run as the Redis command of the same name on the key and the arguments as they are.
+local COMMANDS = { hgetall = 'HGETALL', hget = 'HGET', hmget = 'HMGET', hset = 'HSET', hincrby = 'HINCRBY',
+  hdel = 'HDEL', exists = 'EXISTS', pttl = 'PTTL', pexpire = 'PEXPIRE', del = 'DEL', sadd = 'SADD',
+  srem = 'SREM', scard = 'SCARD', sismember = 'SISMEMBER', zadd = 'ZADD', zrem = 'ZREM', zcard = 'ZCARD',
+  zscore = 'ZSCORE', rpush = 'RPUSH', rpop = 'RPOP', ltrim = 'LTRIM', llen = 'LLEN' }
+-- END GENERATED
 
 local function refuse(message)
   return cjson.encode({ 4, message })
@@ -84,22 +121,23 @@ local function unprefixed(key)
 end
 
 local decoded, batch = pcall(cjson.decode, ARGV[2] or '')
-if not decoded or type(batch) ~= 'table' or type(batch[1]) ~= 'table' or type(batch[2]) ~= 'table' then
-  return refuse('the batch is not [conditions, ops]')
+if not decoded or type(batch) ~= 'table' or (batch[1] ~= 0 and batch[1] ~= 1) or type(batch[2]) ~= 'table'
+    or type(batch[3]) ~= 'table' then
+  return refuse('the batch is not [writes, conditions, ops]')
 end
-local conditions, ops = batch[1], batch[2]
+local says_writes, conditions, ops = batch[1] == 1, batch[2], batch[3]
 local condition_count, op_count = #conditions, #ops
 if condition_count + op_count > MAX_BATCH_ENTRIES then
   return refuse('a batch may hold at most ' .. MAX_BATCH_ENTRIES .. ' conditions and ops')
 end
 
--- The key of an entry, or nil and why not (false for scan: no key).
+-- The key of an entry, or nil and why not (false for a pattern op: no key).
 local function key_of(entry, index)
   if type(entry) ~= 'table' or type(entry[1]) ~= 'string' or type(entry[2]) ~= 'number' then
     return nil, 'entry ' .. index .. ' is not [code, key number, text, ...]'
   end
   local number = entry[2]
-  if number == 0 and entry[1] == 'scan' then
+  if number == 0 and PATTERN_OPS[entry[1]] then
     return false
   end
   local key = KEYS[number]
@@ -109,27 +147,10 @@ local function key_of(entry, index)
   return key
 end
 
--- Op code -> the type its key must hold ('' for any).
-local TYPES = {
-  hgetall = 'hash', hget = 'hash', hmget = 'hash', hset = 'hash', hincrby = 'hash',
-  sadd = 'set', srem = 'set', scard = 'set', sscan = 'set', sismember = 'set',
-  zadd = 'zset', zrem = 'zset', zcard = 'zset', zscore = 'zset', zrevrange = 'zset', zrevrangebyscore = 'zset',
-  zscan = 'zset',
-  set = 'string', exists = '', pttl = '', pexpire = '', del = '', scan = '',
-  hdel = 'hash', rpush = 'list', lrange = 'list', rpop = 'list', ltrim = 'list', llen = 'list',
-}
--- Ops that name items (fields or members): arguments per item.
-local ITEM_ARGS = { hmget = 1, hset = 2, sadd = 1, srem = 1, zadd = 2, zrem = 1, hdel = 1, rpush = 1 }
--- Ops that write.
-local WRITES = { hset = true, hincrby = true, set = true, pexpire = true, del = true, sadd = true, srem = true,
-  zadd = true, zrem = true, hdel = true, rpush = true, rpop = true, ltrim = true }
--- List ops with a fixed number of arguments.
-local LIST_ARGS = { lrange = 3, ltrim = 2, rpop = 0, llen = 0 }
-
--- Whether `text` is a list index Redis reads without an error: 0, or an
+-- Whether `text` is an integer Redis reads without an error: 0, or an
 -- optional '-' and digits without a leading zero, within 64 bits (equal
 -- lengths of digits compare as text the way they compare as numbers).
-local function is_index(text)
+local function is_integer(text)
   if text == '0' then
     return true
   end
@@ -144,7 +165,64 @@ local function is_count(text)
   return type(text) == 'string' and string.match(text, '^%d+$') ~= nil
 end
 
--- The rules, in the order guest/src/kv/rules.rs checks them.
+local function quoted(value)
+  return cjson.encode(tostring(value))
+end
+
+-- Checks the arguments of `entry` against `shape` (its ARGS or
+-- CONDITION_ARGS spelling), as kv/src/unpack.rs does, and the rules on
+-- single arguments (TTL range, finite scores). Returns the number of items
+-- for an item shape (true for others), or nil and why not.
+local function check_args(entry, shape, what, noun)
+  local args = #entry - 2
+  local kinds, items = shape, true
+  if string.sub(shape, 1, 1) == '*' then
+    kinds = string.sub(shape, 2)
+    if args % #kinds ~= 0 then
+      return nil, what .. ': unknown ' .. noun .. ' ' .. entry[1] .. ' with ' .. args .. ' args'
+    end
+    items = args / #kinds
+    if items > MAX_MEMBERS_PER_OP then
+      return nil, what .. ' names ' .. items .. ' items; at most ' .. MAX_MEMBERS_PER_OP .. ' per op'
+    end
+  else
+    local optional = string.find(shape, '?', 1, true)
+    if optional then
+      kinds = string.sub(shape, 1, optional - 1) .. string.sub(shape, optional + 1)
+    end
+    if args ~= #kinds and not (optional and args == optional - 1) then
+      return nil, what .. ': unknown ' .. noun .. ' ' .. entry[1] .. ' with ' .. args .. ' args'
+    end
+  end
+  -- Text arguments need no check; most ops take only those.
+  for j = 1, string.find(kinds, '[^t]') and args or 0 do
+    local kind, arg = string.sub(kinds, (j - 1) % #kinds + 1, (j - 1) % #kinds + 1), entry[j + 2]
+    if kind == 'i' and not is_integer(arg) then
+      return nil, what .. ': ' .. quoted(arg) .. ' is not an integer'
+    elseif (kind == 'c' or kind == 'm') and not is_count(arg) then
+      return nil, what .. ': ' .. quoted(arg) .. ' is not a count'
+    elseif kind == 'm' and (tonumber(arg) < 1 or tonumber(arg) > MAX_TTL_MS) then
+      return nil, what .. ': a TTL must be from 1 ms to ' .. MAX_TTL_MS .. ' ms'
+    elseif kind == 's' then
+      local score = tonumber(arg)
+      if not score then
+        return nil, what .. ': score ' .. quoted(arg) .. ' is not a number'
+      elseif score ~= score or score == math.huge or score == -math.huge then
+        return nil, what .. ': scores must be finite'
+      end
+    elseif kind == 'b' then
+      local number = type(arg) == 'string' and string.gsub(arg, '^%(', '') or ''
+      local score = tonumber(number)
+      if not (number == 'inf' or number == '+inf' or number == '-inf'
+          or (score and score == score and score ~= math.huge and score ~= -math.huge)) then
+        return nil, what .. ': ' .. quoted(arg) .. ' is not a score bound'
+      end
+    end
+  end
+  return items
+end
+
+-- The rules, in the order kv/src/rules.rs checks them.
 local op_keys = {}
 local declared = {}
 local writes = false
@@ -160,73 +238,22 @@ for i = 1, op_count do
   if not wanted then
     return refuse('op ' .. index .. ': unknown op ' .. code .. ' with ' .. (#entry - 2) .. ' args')
   end
+  local items
+  items, why = check_args(entry, ARGS[code], 'op ' .. index, 'op')
+  if not items then
+    return refuse(why)
+  end
   op_keys[i] = key
   writes = writes or WRITES[code] or false
-  local per_item = ITEM_ARGS[code]
-  local empty = false
-  if per_item then
-    local items = (#entry - 2) / per_item
-    if items > MAX_MEMBERS_PER_OP then
-      return refuse('op ' .. index .. ' names ' .. items .. ' items; at most ' .. MAX_MEMBERS_PER_OP .. ' per op')
-    end
-    empty = items == 0
-  end
-  if code == 'pexpire' or (code == 'set' and entry[4]) then
-    local ms = tonumber(code == 'set' and entry[4] or entry[3])
-    if not ms or ms < 1 or ms > MAX_TTL_MS then
-      return refuse('op ' .. index .. ': a TTL must be from 1 ms to ' .. MAX_TTL_MS .. ' ms')
-    end
-  elseif code == 'zadd' then
-    for j = 3, #entry, 2 do
-      local score = tonumber(entry[j])
-      if not score or score ~= score or score == math.huge or score == -math.huge then
-        return refuse('op ' .. index .. ': scores must be finite')
-      end
-    end
-  elseif code == 'sscan' or code == 'zscan' then
+  local empty = items == 0
+  if code == 'sscan' or code == 'zscan' then
     empty = tonumber(entry[4]) == 0
   elseif code == 'zrevrangebyscore' then
-    local args = #entry - 2
-    if args ~= 2 and args ~= 4 then
-      return refuse('op ' .. index .. ': unknown op ' .. code .. ' with ' .. args .. ' args')
-    end
-    for j = 3, 4 do
-      local bound = entry[j]
-      local number = type(bound) == 'string' and string.gsub(bound, '^%(', '') or ''
-      local score = tonumber(number)
-      if not (number == 'inf' or number == '+inf' or number == '-inf'
-          or (score and score == score and score ~= math.huge and score ~= -math.huge)) then
-        return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(bound)) .. ' is not a score bound')
-      end
-    end
-    if args == 4 then
-      for j = 5, 6 do
-        if not string.match(tostring(entry[j]), '^%d+$') then
-          return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(entry[j])) .. ' is not a count')
-        end
-      end
-      empty = tonumber(entry[6]) == 0
-    end
+    empty = entry[6] ~= nil and tonumber(entry[6]) == 0
   elseif code == 'scan' then
     empty = tonumber(entry[5]) == 0 or entry[4] == ''
-  elseif LIST_ARGS[code] then
-    local args = #entry - 2
-    if args ~= LIST_ARGS[code] then
-      return refuse('op ' .. index .. ': unknown op ' .. code .. ' with ' .. args .. ' args')
-    end
-    for j = 3, math.min(#entry, 4) do
-      if not is_index(entry[j]) then
-        return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(entry[j])) .. ' is not an integer')
-      end
-    end
-    if code == 'lrange' then
-      if not is_count(entry[5]) then
-        return refuse('op ' .. index .. ': ' .. cjson.encode(tostring(entry[5])) .. ' is not a count')
-      end
-      if tonumber(entry[5]) < 1 then
-        return refuse('op ' .. index .. ': a byte budget must be at least 1')
-      end
-    end
+  elseif code == 'lrange' and tonumber(entry[5]) < 1 then
+    return refuse('op ' .. index .. ': a byte budget must be at least 1')
   end
   if empty then
     local name = key and unprefixed(key) or tostring(entry[4])
@@ -241,6 +268,10 @@ for i = 1, op_count do
     end
   end
 end
+if writes ~= says_writes then
+  return refuse('the batch\'s write flag is ' .. (says_writes and 1 or 0) .. ' but its ops '
+    .. (says_writes and 'only read' or 'write'))
+end
 
 for i = 1, condition_count do
   local entry = conditions[i]
@@ -249,6 +280,15 @@ for i = 1, condition_count do
     return refuse(why or ('condition ' .. (i - 1) .. ' names no key'))
   end
   local code = entry[1]
+  local shape = CONDITION_ARGS[code]
+  if not shape then
+    return refuse('condition ' .. (i - 1) .. ': unknown condition ' .. code .. ' with ' .. (#entry - 2) .. ' args')
+  end
+  local checked
+  checked, why = check_args(entry, shape, 'condition ' .. (i - 1), 'condition')
+  if not checked then
+    return refuse(why)
+  end
   local held, actual
   if code == 'exists' then
     held = redis.call('EXISTS', key) == 1
@@ -266,16 +306,7 @@ for i = 1, condition_count do
     else
       held = not actual
     end
-  elseif code == 'llen_between' then
-    local args = #entry - 2
-    if args ~= 2 then
-      return refuse('condition ' .. (i - 1) .. ': unknown condition ' .. code .. ' with ' .. args .. ' args')
-    end
-    for j = 3, 4 do
-      if not is_count(entry[j]) then
-        return refuse('condition ' .. (i - 1) .. ': ' .. cjson.encode(tostring(entry[j])) .. ' is not a count')
-      end
-    end
+  else -- llen_between
     local key_type = redis.call('TYPE', key).ok
     if key_type ~= 'list' and key_type ~= 'none' then
       return cjson.encode({ 0, i - 1, false })
@@ -283,8 +314,6 @@ for i = 1, condition_count do
     local length = redis.call('LLEN', key)
     held = length >= tonumber(entry[3]) and length <= tonumber(entry[4])
     actual = tostring(length)
-  else
-    return refuse('condition ' .. (i - 1) .. ': unknown condition ' .. code .. ' with ' .. (#entry - 2) .. ' args')
   end
   if not held then
     return cjson.encode({ 0, i - 1, actual or false })
@@ -367,17 +396,13 @@ local replies = { 1 }
 for i = 1, op_count do
   local e = ops[i]
   local code, key = e[1], op_keys[i]
+  local command = COMMANDS[code]
   local reply
-  if code == 'hmget' then
-    reply = call('HMGET', key, unpack(e, 3))
-  elseif code == 'pexpire' then
-    reply = call('PEXPIRE', key, e[3])
-  elseif code == 'hset' then
-    reply = call('HSET', key, unpack(e, 3))
-  elseif code == 'pttl' then
-    reply = call('PTTL', key)
-  elseif code == 'del' then
-    reply = call('DEL', key)
+  if command then
+    reply = call(command, key, unpack(e, 3))
+    if type(reply) == 'table' and reply.ok then
+      reply = 1
+    end
   elseif code == 'set' then
     if e[4] then
       call('SET', key, e[3], 'PX', e[4])
@@ -385,30 +410,10 @@ for i = 1, op_count do
       call('SET', key, e[3])
     end
     reply = 1
-  elseif code == 'exists' then
-    reply = call('EXISTS', key)
-  elseif code == 'hgetall' then
-    reply = call('HGETALL', key)
-  elseif code == 'hget' then
-    reply = call('HGET', key, e[3])
-  elseif code == 'hincrby' then
-    reply = call('HINCRBY', key, e[3], e[4])
-  elseif code == 'sadd' then
-    reply = call('SADD', key, unpack(e, 3))
-  elseif code == 'srem' then
-    reply = call('SREM', key, unpack(e, 3))
-  elseif code == 'scard' then
-    reply = call('SCARD', key)
   elseif code == 'sscan' then
     reply = scanned(call('SSCAN', key, e[3], 'COUNT', e[4]), 1)
-  elseif code == 'zadd' then
-    reply = call('ZADD', key, unpack(e, 3))
-  elseif code == 'zrem' then
-    reply = call('ZREM', key, unpack(e, 3))
-  elseif code == 'zcard' then
-    reply = call('ZCARD', key)
-  elseif code == 'zscore' then
-    reply = call('ZSCORE', key, e[3])
+  elseif code == 'zscan' then
+    reply = scanned(call('ZSCAN', key, e[3], 'COUNT', e[4]), 2)
   elseif code == 'zrevrange' then
     reply = call('ZREVRANGE', key, e[3], e[4], 'WITHSCORES')
   elseif code == 'zrevrangebyscore' then
@@ -417,23 +422,8 @@ for i = 1, op_count do
     else
       reply = call('ZREVRANGEBYSCORE', key, e[3], e[4], 'WITHSCORES')
     end
-  elseif code == 'zscan' then
-    reply = scanned(call('ZSCAN', key, e[3], 'COUNT', e[4]), 2)
-  elseif code == 'sismember' then
-    reply = call('SISMEMBER', key, e[3])
-  elseif code == 'rpush' then
-    reply = call('RPUSH', key, unpack(e, 3))
   elseif code == 'lrange' then
     reply = newest(call('LRANGE', key, e[3], e[4]), tonumber(e[5]))
-  elseif code == 'llen' then
-    reply = call('LLEN', key)
-  elseif code == 'rpop' then
-    reply = call('RPOP', key)
-  elseif code == 'ltrim' then
-    call('LTRIM', key, e[3], e[4])
-    reply = 1
-  elseif code == 'hdel' then
-    reply = call('HDEL', key, unpack(e, 3))
   else -- scan: the pattern gets the prefix, glob-escaped; the keys lose it
     local pattern = string.gsub(prefix, '[%*%?%[%]\\]', '\\%0') .. e[4]
     local found = call('SCAN', e[3], 'MATCH', pattern, 'COUNT', e[5])

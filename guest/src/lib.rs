@@ -25,7 +25,6 @@ pub mod environment;
 pub mod error;
 pub mod id;
 pub mod keys;
-pub mod kv;
 pub mod model;
 mod ops;
 pub mod repository;
@@ -33,6 +32,10 @@ pub mod settings;
 pub mod shard;
 pub mod timestamp;
 pub mod validation;
+
+/// The storage vocabulary, its packed form and the batch rules: the
+/// `agent-sessions-kv` crate, under the name the rules use.
+pub use agent_sessions_kv as kv;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -78,12 +78,6 @@ pub(crate) fn decode_session_reads(
     Ok(Some(session))
 }
 
-impl Reply {
-    pub(crate) fn is_positive_integer(&self) -> bool {
-        matches!(self, Reply::Integer(n) if *n > 0)
-    }
-}
-
 /// What [`Repository::execute_per_session`] applied: each item with the
 /// replies of its own ops, then the replies of the shared ops.
 pub(crate) type PerSession<T> = (Vec<(T, Vec<Reply>)>, Vec<Reply>);

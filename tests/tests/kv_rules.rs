@@ -1,6 +1,6 @@
 //! The batch rules live twice by design: in `redis/kv_batch.lua`'s
-//! pre-write pass and in `guest/src/kv/rules.rs`, which the in-memory
-//! backend runs. This test sends the same batches, and hand-packed batches
+//! pre-write pass and in the kv crate's unpacker and `rules.rs`, which the
+//! in-memory backend runs (both follow the op table of `kv/src/table.rs`). This test sends the same batches, and hand-packed batches
 //! no guest would send, to both backends (with a key prefix) and requires
 //! the same answer, word for word, so the two cannot drift.
 
@@ -75,34 +75,36 @@ fn bad_batches() -> Vec<(&'static str, Batch)> {
 /// list indexes in any but Redis' plain form (which Redis itself would fail
 /// on halfway through a batch), counts that are not counts, wrong arities.
 const MALFORMED_LISTS: [(&str, &str, &str); 15] = [
-    ("index with a plus", "l", r#"[[],[["lrange",1,"+1","-1","10"]]]"#),
-    ("index with a leading zero", "l", r#"[[],[["lrange",1,"0","01","10"]]]"#),
-    ("minus zero", "l", r#"[[],[["ltrim",1,"-0","-1"]]]"#),
-    ("index with a fraction", "l", r#"[[],[["ltrim",1,"0","1.5"]]]"#),
-    ("index beyond 64 bits", "l", r#"[[],[["ltrim",1,"9223372036854775808","-1"]]]"#),
-    ("index below 64 bits", "l", r#"[[],[["lrange",1,"-9223372036854775809","-1","10"]]]"#),
-    ("empty index", "l", r#"[[],[["lrange",1,"","-1","10"]]]"#),
-    ("negative byte budget", "l", r#"[[],[["lrange",1,"0","-1","-1"]]]"#),
-    ("byte budget not a number", "l", r#"[[],[["lrange",1,"0","-1","lots"]]]"#),
-    ("lrange with 2 args", "l", r#"[[],[["lrange",1,"0","-1"]]]"#),
-    ("ltrim with 3 args", "l", r#"[[],[["ltrim",1,"0","-1","5"]]]"#),
-    ("rpop with an arg", "l", r#"[[],[["rpop",1,"2"]]]"#),
-    ("llen with an arg", "l", r#"[[],[["llen",1,"x"]]]"#),
-    ("negative length", "l", r#"[[["llen_between",1,"-1","5"]],[]]"#),
-    ("length condition with 1 arg", "l", r#"[[["llen_between",1,"5"]],[]]"#),
+    ("index with a plus", "l", r#"[0,[],[["lrange",1,"+1","-1","10"]]]"#),
+    ("index with a leading zero", "l", r#"[0,[],[["lrange",1,"0","01","10"]]]"#),
+    ("minus zero", "l", r#"[1,[],[["ltrim",1,"-0","-1"]]]"#),
+    ("index with a fraction", "l", r#"[1,[],[["ltrim",1,"0","1.5"]]]"#),
+    ("index beyond 64 bits", "l", r#"[1,[],[["ltrim",1,"9223372036854775808","-1"]]]"#),
+    ("index below 64 bits", "l", r#"[0,[],[["lrange",1,"-9223372036854775809","-1","10"]]]"#),
+    ("empty index", "l", r#"[0,[],[["lrange",1,"","-1","10"]]]"#),
+    ("negative byte budget", "l", r#"[0,[],[["lrange",1,"0","-1","-1"]]]"#),
+    ("byte budget not a number", "l", r#"[0,[],[["lrange",1,"0","-1","lots"]]]"#),
+    ("lrange with 2 args", "l", r#"[0,[],[["lrange",1,"0","-1"]]]"#),
+    ("ltrim with 3 args", "l", r#"[1,[],[["ltrim",1,"0","-1","5"]]]"#),
+    ("rpop with an arg", "l", r#"[1,[],[["rpop",1,"2"]]]"#),
+    ("llen with an arg", "l", r#"[0,[],[["llen",1,"x"]]]"#),
+    ("negative length", "l", r#"[0,[["llen_between",1,"-1","5"]],[]]"#),
+    ("length condition with 1 arg", "l", r#"[0,[["llen_between",1,"5"]],[]]"#),
 ];
 
 /// Packed batches a guest would never send.
-const MALFORMED: [(&str, &str, &str); 9] = [
+const MALFORMED: [(&str, &str, &str); 11] = [
     ("not JSON", "k", "[[],"),
-    ("not [conditions, ops]", "k", "{}"),
-    ("key number out of range", "k", r#"[[],[["exists",2]]]"#),
-    ("unknown op", "k", r#"[[],[["frobnicate",1]]]"#),
-    ("op without a key", "k", r#"[[],[["exists",0]]]"#),
-    ("unknown condition", "k", r#"[[["maybe",1]],[]]"#),
-    ("score bound not a number", "z", r#"[[],[["zrevrangebyscore",1,"ten","0"]]]"#),
-    ("score range with 3 args", "z", r#"[[],[["zrevrangebyscore",1,"10","0","5"]]]"#),
-    ("score range count not a count", "z", r#"[[],[["zrevrangebyscore",1,"10","0","0","-1"]]]"#),
+    ("not [writes, conditions, ops]", "k", "{}"),
+    ("without its write flag", "k", r#"[[],[["exists",1]]]"#),
+    ("a write flag of 2", "k", r#"[2,[],[["exists",1]]]"#),
+    ("key number out of range", "k", r#"[0,[],[["exists",2]]]"#),
+    ("unknown op", "k", r#"[0,[],[["frobnicate",1]]]"#),
+    ("op without a key", "k", r#"[0,[],[["exists",0]]]"#),
+    ("unknown condition", "k", r#"[0,[["maybe",1]],[]]"#),
+    ("score bound not a number", "z", r#"[0,[],[["zrevrangebyscore",1,"ten","0"]]]"#),
+    ("score range with 3 args", "z", r#"[0,[],[["zrevrangebyscore",1,"10","0","5"]]]"#),
+    ("score range count not a count", "z", r#"[0,[],[["zrevrangebyscore",1,"10","0","0","-1"]]]"#),
 ];
 
 /// The same prefix over Redis and over memory.
@@ -548,79 +550,26 @@ fn random_list_batches_agree_on_both_backends() {
         .unwrap();
 }
 
-/// The op codes that write, three times over: `Op::is_write` (the Rust
-/// host asks it before waiting for replicas), the script's `WRITES` and
-/// the Python host's `WRITE_OPS`. One op of every kind, packed, names each
-/// code once.
-#[test]
-fn the_codes_that_write_agree_in_rust_lua_and_python() {
-    use agent_sessions_guest::kv::wire::encode_batch;
-    use std::collections::BTreeSet;
-
-    let key = || "k".to_owned();
-    let scan = || ScanRequest { key: key(), cursor: "0".into(), count: 1 };
-    let every_op = [
-        Op::HashGetAll(key()),
-        Op::HashGet { key: key(), field: "f".into() },
-        Op::HashGetFields { key: key(), fields: vec!["f".into()] },
-        Op::HashSet { key: key(), fields: vec![("f".into(), "v".into())] },
-        Op::HashIncrement { key: key(), field: "f".into(), delta: 1 },
-        Op::HashDelete { key: key(), fields: vec!["f".into()] },
-        Op::StringSet { key: key(), value: String::new(), ttl_ms: None },
-        Op::Exists(key()),
-        Op::TtlMs(key()),
-        Op::Expire { key: key(), ttl_ms: 1 },
-        Op::Delete(key()),
-        Op::SetAdd { key: key(), members: vec!["m".into()] },
-        Op::SetRemove { key: key(), members: vec!["m".into()] },
-        Op::SetSize(key()),
-        Op::SetScan(scan()),
-        Op::SetContains { key: key(), member: "m".into() },
-        Op::SortedAdd { key: key(), members: vec![(1.0, "m".into())] },
-        Op::SortedRemove { key: key(), members: vec!["m".into()] },
-        Op::SortedSize(key()),
-        Op::SortedScore { key: key(), member: "m".into() },
-        Op::SortedRangeDesc { key: key(), start: 0, stop: 1 },
-        Op::SortedRangeByScoreDesc {
-            key: key(),
-            max: ScoreBound::inclusive(1.0),
-            min: ScoreBound::inclusive(0.0),
-            limit: None,
-        },
-        Op::SortedScan(scan()),
-        Op::KeyScan(KeyScanRequest { pattern: "*".into(), cursor: "0".into(), count: 1 }),
-        Op::ListPush { key: key(), values: vec!["v".into()] },
-        Op::ListRangeTail { key: key(), start: 0, stop: -1, max_bytes: 1 },
-        Op::ListPopLast(key()),
-        Op::ListTrim { key: key(), start: 0, stop: -1 },
-        Op::ListLength(key()),
-    ];
-    let mut rust = BTreeSet::new();
-    let mut all = BTreeSet::new();
-    for op in every_op {
-        let packed = encode_batch(&Batch::new().op(op.clone())).unwrap().batch;
-        let code = packed.trim_start_matches("[[],[[\"").split('"').next().unwrap().to_owned();
-        if op.is_write() {
-            rust.insert(code.clone());
-        }
-        assert!(all.insert(code.clone()), "{code} twice");
+/// Whether a batch writes is said once, by the packed batch's flag (which
+/// the guest's packer sets from the op table and a host reads to decide on
+/// WAIT); both backends refuse a flag that is not what the ops say, in the
+/// same words, and write nothing.
+#[tokio::test]
+async fn both_backends_refuse_a_write_flag_that_is_not_what_the_ops_say() {
+    let redis = RedisServer::start();
+    let (on_redis, in_memory) = both_backends(&redis).await;
+    for (packed, message) in [
+        (r#"[0,[],[["del",1]]]"#, "the batch's write flag is 0 but its ops write"),
+        (r#"[0,[],[["exists",1],["ltrim",1,"0","-1"]]]"#, "the batch's write flag is 0 but its ops write"),
+        (r#"[1,[],[["exists",1]]]"#, "the batch's write flag is 1 but its ops only read"),
+        (r#"[1,[["exists",1]],[]]"#, "the batch's write flag is 1 but its ops only read"),
+    ] {
+        let from_redis = on_redis.execute_packed("k", packed).await.unwrap();
+        let from_memory = in_memory.execute_packed("k", packed).await.unwrap();
+        assert_eq!(from_redis, from_memory, "{packed}");
+        assert_eq!(from_redis, serde_json::json!([4, message]).to_string(), "{packed}");
     }
-    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let lua = std::fs::read_to_string(format!("{root}/redis/kv_batch.lua")).unwrap();
-    // The keys of a Lua table `local NAME = { key = value, ... }`.
-    let lua_keys = |name: &str| -> BTreeSet<String> {
-        let body = lua.split(&format!("local {name} = {{")).nth(1).unwrap().split('}').next().unwrap();
-        body.split(',')
-            .filter_map(|entry| entry.split('=').next())
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    assert_eq!(lua_keys("TYPES"), all, "kv_batch.lua's TYPES names every op code");
-    assert_eq!(lua_keys("WRITES"), rust, "kv_batch.lua's WRITES");
-    let python = std::fs::read_to_string(format!("{root}/python/agent_sessions/_wasmtime_kv.py")).unwrap();
-    let write_ops = python.split("WRITE_OPS = frozenset(").nth(1).unwrap().split(')').next().unwrap();
-    let python_codes: BTreeSet<String> = write_ops.split('"').skip(1).step_by(2).map(str::to_owned).collect();
-    assert_eq!(python_codes, rust, "_wasmtime_kv.py's WRITE_OPS");
+    let mut connection = redis.connection();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
+    assert!(keys.is_empty(), "refused batches wrote nothing: {keys:?}");
 }

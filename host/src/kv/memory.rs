@@ -534,7 +534,7 @@ fn field_in(value: Option<&Value>, field: &str) -> Option<String> {
     }
 }
 
-/// The positions LRANGE and LTRIM take from `start` `stop` on a list of
+/// The positions a list range or trim takes from `start` `stop` on a list of
 /// `len` items: negative indexes count from the end, out-of-range ones are
 /// clamped, and a range that ends before it starts is empty.
 fn list_range(len: usize, start: i64, stop: i64) -> std::ops::Range<usize> {

@@ -1,15 +1,17 @@
 //! `kv`: the storage the guest reaches, and nothing else.
 //!
 //! [`KvStore`] is what a component instance talks to. It takes a batch in
-//! the packed form of `kv.execute` (see `agent_sessions_guest::kv::wire`),
+//! the packed form of `kv.execute` (see the `agent-sessions-kv` crate),
 //! puts the configured prefix in front of every key, and hands it to one
 //! backend: [`redis::RedisBackend`] runs `redis/kv_batch.lua` on it as it
-//! is; [`memory::MemoryBackend`] unpacks it with the guest crate's wire code
-//! and checks it with the guest crate's batch rules. No op is known here.
+//! is; [`memory::MemoryBackend`] unpacks it and checks it with the kv
+//! crate's unpacker and batch rules. No op is known here: whether a batch
+//! writes (for `WAIT`) is its packed flag.
 //! `wit` adapts it to the WIT import.
 
 pub mod memory;
 pub mod redis;
+mod redis_connection;
 pub(crate) mod wit;
 
 use std::sync::Arc;
@@ -29,14 +31,7 @@ impl Backend {
     /// Runs a packed batch under `prefix`; returns the packed reply.
     async fn execute(&self, keys: &str, prefix: &str, batch: &str) -> Result<redis::Executed, KvError> {
         match self {
-            Backend::Redis(redis) => {
-                // Only a store that waits for replicas needs to know whether
-                // the batch writes; the guest crate's wire code says.
-                let keys = prefixed(keys, prefix);
-                let writes = redis.waits_for_replicas()
-                    && wire::decode_batch(&keys, batch).map_or(true, |batch| batch.ops.iter().any(|op| op.is_write()));
-                redis.execute(&keys, prefix, batch, writes).await
-            }
+            Backend::Redis(redis) => redis.execute(&prefixed(keys, prefix), prefix, batch).await,
             Backend::Memory(memory) => {
                 Ok(redis::Executed { reply: memory.execute_packed(keys, prefix, batch), not_replicated: None })
             }

@@ -1,11 +1,12 @@
 //! The batch rules: what a backend refuses before touching storage. The
-//! in-memory backend runs this module; `redis/kv_batch.lua` runs the same
+//! in-memory backend runs this module (after [`crate::unpack`] has checked
+//! each entry against the op table); `redis/kv_batch.lua` runs the same
 //! checks, with the same messages, in its pre-write pass. Nothing else
 //! checks batches, so the two backends cannot drift.
 
 use std::collections::HashMap;
 
-use super::{Batch, ErrorKind, KeyType, KvError, MAX_MEMBERS_PER_OP, Op};
+use crate::{Batch, ErrorKind, KeyType, KvError, MAX_MEMBERS_PER_OP, Op};
 
 /// Largest batch a backend accepts, in conditions plus ops.
 pub const MAX_BATCH_ENTRIES: usize = 100_000;
@@ -62,11 +63,7 @@ pub fn check(batch: &Batch) -> Result<(), KvError> {
         if empty {
             return invalid(format!("op {index} on {} has nothing to do", op.key()));
         }
-        let key_type = match op {
-            Op::StringSet { .. } => Some(KeyType::String),
-            other => other.key_type(),
-        };
-        if let Some(key_type) = key_type
+        if let Some(key_type) = op.spec().key.declared()
             && let Some(previous) = types.insert(op.key(), key_type)
             && previous != key_type
         {
@@ -117,7 +114,7 @@ impl<'a> KeyTypes<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kv::{KeyScanRequest, ScanRequest};
+    use crate::{KeyScanRequest, ScanRequest};
 
     fn message(batch: Batch) -> String {
         check(&batch).unwrap_err().message

@@ -1,15 +1,44 @@
-//! The storage vocabulary of the `kv` WIT interface, as plain Rust.
+//! # agent-sessions kv
 //!
-//! The session rules speak only this language, through [`Storage`]. In the
+//! The kv protocol of agent-sessions, apart from the session rules: the
+//! storage vocabulary of the `kv` WIT interface as plain Rust (batches of
+//! [`Condition`]s and [`Op`]s, their [`Reply`]s), the one [`table`] of ops
+//! and conditions, the packed form that crosses `kv.execute`, the batch
+//! [`rules`] every backend applies, and `redis/kv_batch.lua`
+//! ([`KV_BATCH_SCRIPT`]), which runs a packed batch on Redis.
+//!
+//! - [`pack`]: the guest's half of the packed form (a batch out, its reply
+//!   in). [`unpack`]: the backends' half (a batch in, its reply out), for
+//!   a backend that is not the script (the host's in-memory store).
+//! - The packed batch says whether it writes: [`pack::batch_writes`] is
+//!   all a host reads of it (to decide on `WAIT`).
+//!
+//! The session rules speak this language through [`Storage`]. In the
 //! component, [`Storage`] is the imported `kv.execute`; a native embedder
-//! (the host's benchmark path, for example) implements it over any backend
-//! with the same semantics: conditions first, then every op in order, all in
-//! one atomic step.
+//! implements it over any backend with the same semantics: conditions
+//! first, then every op in order, all in one atomic step. It builds for
+//! wasm32-wasip2 and natively.
 
 use std::fmt;
 
+mod json;
+pub mod pack;
 pub mod rules;
-pub mod wire;
+pub mod script;
+pub mod table;
+pub mod unpack;
+
+pub use table::{ConditionCode, OpCode};
+
+/// The packed form as one module: the guest's half and the backends' half.
+pub mod wire {
+    pub use crate::pack::*;
+    pub use crate::unpack::*;
+}
+
+/// `redis/kv_batch.lua`: runs one packed batch on Redis; every host loads
+/// this text (SCRIPT LOAD / EVALSHA).
+pub const KV_BATCH_SCRIPT: &str = include_str!("../../redis/kv_batch.lua");
 
 /// Most fields or members one op may name; hosts refuse more.
 pub const MAX_MEMBERS_PER_OP: usize = 1000;
@@ -155,7 +184,7 @@ pub enum Op {
     /// RPOP: removes the last item; the reply is its text, `None` when the
     /// list is empty or missing.
     ListPopLast(String),
-    /// LTRIM `start` `stop` (Redis indexes): keeps that range only; the
+    /// Keeps the items from `start` to `stop` only (Redis indexes); the
     /// reply is `Integer(1)`.
     ListTrim {
         key: String,
@@ -243,58 +272,71 @@ impl Op {
         }
     }
 
+    /// Its row in the op [`table`].
+    pub fn spec(&self) -> &'static table::OpSpec {
+        self.code().spec()
+    }
+
     /// The Redis type this op needs its key to hold (or the key to be
     /// missing); `None` for ops that work on any type.
     pub fn key_type(&self) -> Option<KeyType> {
-        match self {
-            Op::HashGetAll(_)
-            | Op::HashGet { .. }
-            | Op::HashGetFields { .. }
-            | Op::HashSet { .. }
-            | Op::HashIncrement { .. }
-            | Op::HashDelete { .. } => Some(KeyType::Hash),
-            Op::SetAdd { .. } | Op::SetRemove { .. } | Op::SetSize(_) | Op::SetScan(_) | Op::SetContains { .. } => {
-                Some(KeyType::Set)
-            }
-            Op::SortedAdd { .. }
-            | Op::SortedRemove { .. }
-            | Op::SortedSize(_)
-            | Op::SortedScore { .. }
-            | Op::SortedRangeDesc { .. }
-            | Op::SortedRangeByScoreDesc { .. }
-            | Op::SortedScan(_) => Some(KeyType::SortedSet),
-            Op::ListPush { .. }
-            | Op::ListRangeTail { .. }
-            | Op::ListPopLast(_)
-            | Op::ListTrim { .. }
-            | Op::ListLength(_) => Some(KeyType::List),
-            Op::StringSet { .. }
-            | Op::Exists(_)
-            | Op::TtlMs(_)
-            | Op::Expire { .. }
-            | Op::Delete(_)
-            | Op::KeyScan(_) => None,
+        match self.spec().key {
+            table::KeyUse::Holds(key_type) => Some(key_type),
+            _ => None,
         }
     }
 
     /// Whether the op changes storage.
     pub fn is_write(&self) -> bool {
-        matches!(
-            self,
-            Op::HashSet { .. }
-                | Op::HashIncrement { .. }
-                | Op::StringSet { .. }
-                | Op::Expire { .. }
-                | Op::Delete(_)
-                | Op::SetAdd { .. }
-                | Op::SetRemove { .. }
-                | Op::SortedAdd { .. }
-                | Op::SortedRemove { .. }
-                | Op::HashDelete { .. }
-                | Op::ListPush { .. }
-                | Op::ListPopLast(_)
-                | Op::ListTrim { .. }
-        )
+        self.spec().writes
+    }
+
+    /// Which op of the [`table`] this is.
+    pub fn code(&self) -> OpCode {
+        match self {
+            Op::HashGetAll(_) => OpCode::HashGetAll,
+            Op::HashGet { .. } => OpCode::HashGet,
+            Op::HashGetFields { .. } => OpCode::HashGetFields,
+            Op::HashSet { .. } => OpCode::HashSet,
+            Op::HashIncrement { .. } => OpCode::HashIncrement,
+            Op::HashDelete { .. } => OpCode::HashDelete,
+            Op::StringSet { .. } => OpCode::StringSet,
+            Op::Exists(_) => OpCode::Exists,
+            Op::TtlMs(_) => OpCode::TtlMs,
+            Op::Expire { .. } => OpCode::Expire,
+            Op::Delete(_) => OpCode::Delete,
+            Op::SetAdd { .. } => OpCode::SetAdd,
+            Op::SetRemove { .. } => OpCode::SetRemove,
+            Op::SetSize(_) => OpCode::SetSize,
+            Op::SetScan(_) => OpCode::SetScan,
+            Op::SetContains { .. } => OpCode::SetContains,
+            Op::SortedAdd { .. } => OpCode::SortedAdd,
+            Op::SortedRemove { .. } => OpCode::SortedRemove,
+            Op::SortedSize(_) => OpCode::SortedSize,
+            Op::SortedScore { .. } => OpCode::SortedScore,
+            Op::SortedRangeDesc { .. } => OpCode::SortedRangeDesc,
+            Op::SortedRangeByScoreDesc { .. } => OpCode::SortedRangeByScoreDesc,
+            Op::SortedScan(_) => OpCode::SortedScan,
+            Op::KeyScan(_) => OpCode::KeyScan,
+            Op::ListPush { .. } => OpCode::ListPush,
+            Op::ListRangeTail { .. } => OpCode::ListRangeTail,
+            Op::ListPopLast(_) => OpCode::ListPopLast,
+            Op::ListTrim { .. } => OpCode::ListTrim,
+            Op::ListLength(_) => OpCode::ListLength,
+        }
+    }
+}
+
+impl Condition {
+    /// Which condition of the [`table`] this is.
+    pub fn code(&self) -> ConditionCode {
+        match self {
+            Condition::KeyExists(_) => ConditionCode::KeyExists,
+            Condition::KeyMissing(_) => ConditionCode::KeyMissing,
+            Condition::FieldEquals { .. } => ConditionCode::FieldEquals,
+            Condition::FieldMissing { .. } => ConditionCode::FieldMissing,
+            Condition::ListLength { .. } => ConditionCode::ListLength,
+        }
     }
 }
 
@@ -470,6 +512,12 @@ impl<S: Storage + ?Sized> Storage for &mut S {
 /// Reading typed values out of replies. A reply of the wrong shape is a
 /// backend bug, reported as `InvalidBatch` rather than a panic.
 impl Reply {
+    /// Whether this is an integer above 0 (an op that added, removed or
+    /// found something).
+    pub fn is_positive_integer(&self) -> bool {
+        matches!(self, Reply::Integer(n) if *n > 0)
+    }
+
     pub fn into_integer(self) -> Result<i64, KvError> {
         match self {
             Reply::Integer(value) => Ok(value),

@@ -170,7 +170,16 @@ impl Guest for Component {
 
     fn get_items(id: String, query: String) -> Result<String> {
         let query = parse_options("items-query", &query)?;
-        document(repository()?.get_items(&id, query))
+        let page = repository()?.get_items(&id, query).map_err(error_to_wit)?;
+        // A whole read may hold 16 MiB of items: write it into a buffer of
+        // about its size, not one that doubles past it (guest memory is
+        // bounded).
+        let size: usize = page.items.iter().map(|item| item.get().len() + 1).sum();
+        let mut json = Vec::with_capacity(size + 64 * 1024);
+        serde_json::to_writer(&mut json, &page)
+            .map_err(|e| wit::SessionError::InvalidInput(format!("cannot write JSON: {e}")))?;
+        // serde_json writes UTF-8.
+        String::from_utf8(json).map_err(|e| wit::SessionError::InvalidInput(format!("cannot write JSON: {e}")))
     }
 
     fn pop_item(id: String, options: String) -> Result<String> {

@@ -26,6 +26,12 @@ pub const MAX_ITEMS: u64 = 10_000;
 /// return more leaves out the oldest and says how many (`left_out`).
 pub const MAX_ITEMS_PER_READ: u32 = 1000;
 pub const READ_BUDGET_BYTES: u64 = 4 * 1024 * 1024;
+/// Most bytes of items one `whole` read returns: a quarter of the guest's
+/// default memory, leaving room for the reply's copies.
+pub const MAX_WHOLE_READ_BYTES: u64 = 16 * 1024 * 1024;
+/// How many times a `whole` read starts over when the session changes
+/// between its pages.
+pub const WHOLE_READ_ATTEMPTS: usize = 3;
 /// State: key length, value size, keys per delta.
 pub const MAX_STATE_KEY_CHARS: usize = 256;
 pub const MAX_STATE_VALUE_BYTES: usize = 64 * 1024;
@@ -111,6 +117,11 @@ pub struct ItemsQuery {
     /// Also return the session and its state (merged with its app's and
     /// user's, under their `app:` and `user:` prefixes).
     pub include_session: bool,
+    /// Every item the query selects in one page (`left_out` 0), read page
+    /// by page at one version of the session: a change between pages
+    /// starts over, three attempts, then a conflict. Refused (invalid
+    /// input) past 16 MiB of items; read those by range.
+    pub whole: bool,
 }
 
 /// Result of `get-items`.

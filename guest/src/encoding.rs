@@ -6,21 +6,8 @@
 //! "" / `None` / `null` for absent values) and reports anything it cannot
 //! decode as a [`Corruption`] naming the key and field.
 
-use crate::model::{Corruption, Session, SessionData, SessionMeta};
+use crate::model::{Corruption, FieldValue, JsonType, Session, SessionData, SessionMeta, data_fields};
 use crate::timestamp::Timestamp;
-
-/// Data hash fields, in the design document's order.
-pub mod data_field {
-    pub const MODEL_ID: &str = "model_id";
-    pub const PERSONA_ID: &str = "persona_id";
-    pub const NAME: &str = "name";
-    pub const TEMPERATURE: &str = "temperature";
-    pub const REASONING_EFFORT: &str = "reasoning_effort";
-    pub const MAX_TOKENS: &str = "max_tokens";
-    pub const TOOLS: &str = "tools";
-    pub const CUSTOM_PROMPT: &str = "custom_prompt";
-    pub const AGENT_INTERNAL_ID: &str = "agent_internal_id";
-}
 
 /// Meta hash fields: the design document's five, then ours.
 pub mod meta_field {
@@ -41,18 +28,9 @@ pub mod meta_field {
     pub const UPDATED_AT_MS: &str = "updated_at_ms";
 }
 
-/// The data fields, in the order `get` asks Redis for them.
-pub const DATA_FIELDS: [&str; 9] = [
-    data_field::MODEL_ID,
-    data_field::PERSONA_ID,
-    data_field::NAME,
-    data_field::TEMPERATURE,
-    data_field::REASONING_EFFORT,
-    data_field::MAX_TOKENS,
-    data_field::TOOLS,
-    data_field::CUSTOM_PROMPT,
-    data_field::AGENT_INTERNAL_ID,
-];
+/// The data fields, in the order `get` asks Redis for them (the table's,
+/// `model::SESSION_FIELDS`).
+pub const DATA_FIELDS: [&str; crate::model::DATA_FIELD_COUNT] = crate::model::DATA_FIELD_NAMES;
 
 /// The meta fields `get` reads, in order.
 pub const META_FIELDS: [&str; 9] = [
@@ -115,20 +93,19 @@ pub fn encode_bool(value: bool) -> &'static str {
     if value { "true" } else { "false" }
 }
 
+/// A data field's value as its hash field holds it ("" when absent).
+pub fn encode_value(value: &FieldValue) -> String {
+    match value {
+        FieldValue::Text(text) => encode_optional_text(text),
+        FieldValue::Number(number) => encode_optional_float(*number),
+        FieldValue::Integer(number) => encode_optional_integer(*number),
+        FieldValue::List(list) => encode_tools(list),
+    }
+}
+
 /// All nine data fields, as stored on create.
 pub fn encode_data(data: &SessionData) -> Vec<(String, String)> {
-    use data_field::*;
-    vec![
-        (MODEL_ID.into(), data.model_id.clone()),
-        (PERSONA_ID.into(), encode_optional_text(&data.persona_id)),
-        (NAME.into(), encode_optional_text(&data.name)),
-        (TEMPERATURE.into(), encode_optional_float(data.temperature)),
-        (REASONING_EFFORT.into(), encode_optional_integer(data.reasoning_effort)),
-        (MAX_TOKENS.into(), encode_optional_integer(data.max_tokens)),
-        (TOOLS.into(), encode_tools(&data.tools)),
-        (CUSTOM_PROMPT.into(), encode_optional_text(&data.custom_prompt)),
-        (AGENT_INTERNAL_ID.into(), encode_optional_text(&data.agent_internal_id)),
-    ]
+    data_fields().iter().map(|field| (field.name.to_owned(), encode_value(&(field.access().get)(data)))).collect()
 }
 
 /// Every meta field, as stored on create.
@@ -165,18 +142,18 @@ pub fn decode_session(
     data.require_key()?;
     meta.require_key()?;
 
-    use data_field as d;
-    let session_data = SessionData {
-        model_id: data.required(d::MODEL_ID)?.to_owned(),
-        persona_id: data.optional_text(d::PERSONA_ID),
-        name: data.optional_text(d::NAME),
-        temperature: data.decode_optional(d::TEMPERATURE, decode_float)?,
-        reasoning_effort: data.decode_optional(d::REASONING_EFFORT, decode_integer)?,
-        max_tokens: data.decode_optional(d::MAX_TOKENS, decode_integer)?,
-        tools: data.decode_optional(d::TOOLS, decode_tools)?.unwrap_or_default(),
-        custom_prompt: data.optional_text(d::CUSTOM_PROMPT),
-        agent_internal_id: data.optional_text(d::AGENT_INTERNAL_ID),
-    };
+    let mut session_data = SessionData::default();
+    for field in data_fields() {
+        let name = field.name;
+        let value = match field.json_type {
+            JsonType::String if field.required => FieldValue::Text(Some(data.required(name)?.to_owned())),
+            JsonType::Number => FieldValue::Number(data.decode_optional(name, decode_float)?),
+            JsonType::Integer => FieldValue::Integer(data.decode_optional(name, decode_integer)?),
+            JsonType::StringList => FieldValue::List(data.decode_optional(name, decode_tools)?.unwrap_or_default()),
+            _ => FieldValue::Text(data.optional_text(name)),
+        };
+        (field.access().set)(&mut session_data, value);
+    }
 
     use meta_field as m;
     let session_meta = SessionMeta {
@@ -303,18 +280,11 @@ mod tests {
         items.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    /// The design document's data hash, as `schema/examples/session-data.json` holds it.
     fn document_data() -> Vec<(String, String)> {
-        pairs(&[
-            ("model_id", "gpt-4"),
-            ("persona_id", "programmer"),
-            ("name", "Code Review Session"),
-            ("temperature", "0.7"),
-            ("reasoning_effort", "5"),
-            ("max_tokens", "2000"),
-            ("tools", "[\"search\", \"code_analysis\"]"),
-            ("custom_prompt", "..."),
-            ("agent_internal_id", "agent-54321"),
-        ])
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(crate::model::EXAMPLE_SESSION_DATA).unwrap();
+        fields.into_iter().map(|(field, value)| (field, value.as_str().unwrap().to_owned())).collect()
     }
 
     fn document_meta() -> Vec<(String, String)> {
@@ -387,6 +357,18 @@ mod tests {
         assert_eq!(session.meta.version, 0);
         assert_eq!(session.meta.created_at.to_string(), "2025-04-01T14:30:00Z");
         assert_eq!(session.expires_in_seconds, Some(2));
+    }
+
+    #[test]
+    fn the_design_documents_example_is_written_as_it_shows_it() {
+        let valid = crate::validation::validate_create(crate::model::SessionCreate::example()).unwrap();
+        let written = encode_data(&valid.data);
+        assert_eq!(written.iter().map(|(field, _)| field.as_str()).collect::<Vec<_>>(), DATA_FIELDS);
+        let mut written = written;
+        let mut document = document_data();
+        written.sort();
+        document.sort();
+        assert_eq!(written, document);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! message names the field, the rule and what was given.
 
 use crate::id::{SessionId, quote_for_message};
-use crate::model::{SessionCreate, SessionData, SessionUpdate};
+use crate::model::{FieldValue, Rule, SessionCreate, SessionData, SessionField, SessionUpdate, data_fields};
 
 /// Longest model id, persona id, agent internal id or tool name, in characters.
 pub const MAX_IDENTIFIER_CHARS: usize = 200;
@@ -50,96 +50,94 @@ pub struct ValidCreate {
 }
 
 /// An update input that passed every rule.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct ValidUpdate {
-    /// Data fields to write, already normalised (`None` = store as absent).
-    pub model_id: Option<String>,
-    pub persona_id: Option<Option<String>>,
-    pub name: Option<Option<String>>,
-    pub temperature: Option<Option<f64>>,
-    pub reasoning_effort: Option<Option<i64>>,
-    pub max_tokens: Option<Option<i64>>,
-    pub tools: Option<Vec<String>>,
-    pub custom_prompt: Option<Option<String>>,
-    pub agent_internal_id: Option<Option<String>>,
+    /// Data fields to write, in stored order, already normalised (an
+    /// absent value: store as absent).
+    pub data: Vec<(&'static SessionField, FieldValue)>,
     /// New status and the `is_active` it implies.
     pub status: Option<(String, bool)>,
     pub expected_version: Option<u64>,
 }
 
-pub fn validate_create(input: SessionCreate) -> Result<ValidCreate, String> {
-    let (status, is_active) = match input.status {
+impl ValidUpdate {
+    /// The new value of the data field `name`, if the update writes it.
+    pub fn change(&self, name: &str) -> Option<&FieldValue> {
+        self.data.iter().find(|(field, _)| field.name == name).map(|(_, value)| value)
+    }
+}
+
+pub fn validate_create(mut input: SessionCreate) -> Result<ValidCreate, String> {
+    let (status, is_active) = match input.status.take() {
         Some(status) => {
             let is_active = validate_status(&status)?;
             (status, is_active)
         }
         None => (DEFAULT_STATUS.to_owned(), true),
     };
-    Ok(ValidCreate {
-        id: input.id.as_deref().map(SessionId::parse).transpose()?,
-        data: SessionData {
-            model_id: validate_model_id(input.model_id)?,
-            persona_id: optional_identifier("persona_id", input.persona_id)?,
-            name: optional_name(input.name)?,
-            temperature: optional(input.temperature, validate_temperature)?,
-            reasoning_effort: optional(input.reasoning_effort, validate_reasoning_effort)?,
-            max_tokens: optional(input.max_tokens, validate_max_tokens)?,
-            tools: validate_tools(input.tools)?,
-            custom_prompt: optional_custom_prompt(input.custom_prompt)?,
-            agent_internal_id: optional_identifier("agent_internal_id", input.agent_internal_id)?,
-        },
-        status,
-        is_active,
+    let id = input.id.as_deref().map(SessionId::parse).transpose()?;
+    let mut data = SessionData::default();
+    for field in data_fields() {
+        let access = field.access();
+        let value = check_value(field, (access.take_create)(&mut input))?;
+        (access.set)(&mut data, value);
+    }
+    Ok(ValidCreate { id, data, status, is_active })
+}
+
+pub fn validate_update(mut input: SessionUpdate) -> Result<ValidUpdate, String> {
+    let mut given = Vec::new();
+    for field in data_fields() {
+        let value = (field.access().take_update)(&mut input);
+        let cleared = field.clear.is_some_and(|clear| input.clear.contains(&clear));
+        // Setting and clearing one field in the same call is ambiguous.
+        if cleared && value.is_some() {
+            return Err(format!("{} is both set and cleared; do one or the other", field.name));
+        }
+        given.push((field, value, cleared));
+    }
+    let mut data = Vec::new();
+    for (field, value, cleared) in given {
+        if cleared {
+            data.push((field, absent(field)));
+        } else if let Some(value) = value {
+            data.push((field, check_value(field, value)?));
+        }
+    }
+    Ok(ValidUpdate {
+        data,
+        status: input.status.map(|status| validate_status(&status).map(|is_active| (status, is_active))).transpose()?,
+        expected_version: input.expected_version,
     })
 }
 
-pub fn validate_update(input: SessionUpdate) -> Result<ValidUpdate, String> {
-    use crate::model::DataField as F;
-    let clears = |field: F| input.clear.contains(&field);
-    // Setting and clearing one field in the same call is ambiguous.
-    let set_and_cleared = [
-        (F::PersonaId, input.persona_id.is_some(), "persona_id"),
-        (F::Name, input.name.is_some(), "name"),
-        (F::Temperature, input.temperature.is_some(), "temperature"),
-        (F::ReasoningEffort, input.reasoning_effort.is_some(), "reasoning_effort"),
-        (F::MaxTokens, input.max_tokens.is_some(), "max_tokens"),
-        (F::Tools, input.tools.is_some(), "tools"),
-        (F::CustomPrompt, input.custom_prompt.is_some(), "custom_prompt"),
-        (F::AgentInternalId, input.agent_internal_id.is_some(), "agent_internal_id"),
-    ];
-    if let Some((_, _, name)) = set_and_cleared.iter().find(|(field, set, _)| *set && clears(*field)) {
-        return Err(format!("{name} is both set and cleared; do one or the other"));
+/// A cleared field's value: absent (tools: the empty list).
+fn absent(field: &SessionField) -> FieldValue {
+    match (field.access().get)(&SessionData::default()) {
+        FieldValue::Text(_) => FieldValue::Text(None),
+        other => other,
     }
-    Ok(ValidUpdate {
-        model_id: input.model_id.map(validate_model_id).transpose()?,
-        persona_id: or_cleared(
-            clears(F::PersonaId),
-            input.persona_id.map(|v| optional_identifier("persona_id", Some(v))).transpose()?,
-        ),
-        name: or_cleared(clears(F::Name), input.name.map(|v| optional_name(Some(v))).transpose()?),
-        temperature: or_cleared(
-            clears(F::Temperature),
-            input.temperature.map(|v| validate_temperature(v).map(Some)).transpose()?,
-        ),
-        reasoning_effort: or_cleared(
-            clears(F::ReasoningEffort),
-            input.reasoning_effort.map(|v| validate_reasoning_effort(v).map(Some)).transpose()?,
-        ),
-        max_tokens: or_cleared(
-            clears(F::MaxTokens),
-            input.max_tokens.map(|v| validate_max_tokens(v).map(Some)).transpose()?,
-        ),
-        tools: if clears(F::Tools) { Some(Vec::new()) } else { input.tools.map(validate_tools).transpose()? },
-        custom_prompt: or_cleared(
-            clears(F::CustomPrompt),
-            input.custom_prompt.map(|v| optional_custom_prompt(Some(v))).transpose()?,
-        ),
-        agent_internal_id: or_cleared(
-            clears(F::AgentInternalId),
-            input.agent_internal_id.map(|v| optional_identifier("agent_internal_id", Some(v))).transpose()?,
-        ),
-        status: input.status.map(|status| validate_status(&status).map(|is_active| (status, is_active))).transpose()?,
-        expected_version: input.expected_version,
+}
+
+/// Checks one data field's value by its rule and normalises it.
+fn check_value(field: &SessionField, value: FieldValue) -> Result<FieldValue, String> {
+    let name = field.name;
+    Ok(match (field.access().rule, value) {
+        (Rule::ModelId, FieldValue::Text(text)) => {
+            FieldValue::Text(Some(validate_model_id(name, text.unwrap_or_default())?))
+        }
+        (Rule::Identifier, FieldValue::Text(text)) => FieldValue::Text(optional_identifier(name, text)?),
+        (Rule::Name, FieldValue::Text(text)) => FieldValue::Text(optional_name(name, text)?),
+        (Rule::CustomPrompt, FieldValue::Text(text)) => FieldValue::Text(optional_custom_prompt(name, text)?),
+        (Rule::Temperature, FieldValue::Number(number)) => FieldValue::Number(optional(number, validate_temperature)?),
+        (Rule::ReasoningEffort, FieldValue::Integer(number)) => {
+            FieldValue::Integer(optional(number, |v| check_integer(name, v, REASONING_EFFORT_RANGE))?)
+        }
+        (Rule::MaxTokens, FieldValue::Integer(number)) => {
+            FieldValue::Integer(optional(number, |v| check_integer(name, v, MAX_TOKENS_RANGE))?)
+        }
+        (Rule::Tools, FieldValue::List(tools)) => FieldValue::List(validate_tools(tools)?),
+        (rule, value) => return Err(format!("{name}: a {value:?} does not fit the rule {rule:?}")),
     })
 }
 
@@ -150,20 +148,15 @@ pub fn validate_page_size(limit: u32) -> Result<u32, String> {
     Ok(limit)
 }
 
-/// A field's new value, or absent when the caller asked to clear it.
-fn or_cleared<T>(cleared: bool, value: Option<Option<T>>) -> Option<Option<T>> {
-    if cleared { Some(None) } else { value }
-}
-
 fn optional<T, U>(value: Option<T>, check: impl FnOnce(T) -> Result<U, String>) -> Result<Option<U>, String> {
     value.map(check).transpose()
 }
 
-fn validate_model_id(model_id: String) -> Result<String, String> {
+fn validate_model_id(field: &str, model_id: String) -> Result<String, String> {
     if model_id.trim().is_empty() {
-        return Err("model_id is required and must not be blank".to_owned());
+        return Err(format!("{field} is required and must not be blank"));
     }
-    validate_identifier("model_id", &model_id)?;
+    validate_identifier(field, &model_id)?;
     Ok(model_id)
 }
 
@@ -189,12 +182,15 @@ fn validate_identifier(field: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn optional_name(value: Option<String>) -> Result<Option<String>, String> {
+fn optional_name(field: &str, value: Option<String>) -> Result<Option<String>, String> {
     match value {
         Some(v) if !v.is_empty() => {
-            check_length("name", &v, MAX_NAME_CHARS)?;
+            check_length(field, &v, MAX_NAME_CHARS)?;
             if v.chars().any(char::is_control) {
-                return Err(format!("name must be one line without control characters, got {}", quote_for_message(&v)));
+                return Err(format!(
+                    "{field} must be one line without control characters, got {}",
+                    quote_for_message(&v)
+                ));
             }
             Ok(Some(v))
         }
@@ -202,12 +198,12 @@ fn optional_name(value: Option<String>) -> Result<Option<String>, String> {
     }
 }
 
-fn optional_custom_prompt(value: Option<String>) -> Result<Option<String>, String> {
+fn optional_custom_prompt(field: &str, value: Option<String>) -> Result<Option<String>, String> {
     match value {
         Some(v) if !v.is_empty() => {
-            check_length("custom_prompt", &v, MAX_CUSTOM_PROMPT_CHARS)?;
+            check_length(field, &v, MAX_CUSTOM_PROMPT_CHARS)?;
             if v.contains('\0') {
-                return Err("custom_prompt must not contain NUL characters".to_owned());
+                return Err(format!("{field} must not contain NUL characters"));
             }
             Ok(Some(v))
         }
@@ -236,14 +232,6 @@ fn validate_temperature(value: f64) -> Result<f64, String> {
     }
     // -0.0 would be stored as "-0.0"; it means 0.
     Ok(if value == 0.0 { 0.0 } else { value })
-}
-
-fn validate_reasoning_effort(value: i64) -> Result<i64, String> {
-    check_integer("reasoning_effort", value, REASONING_EFFORT_RANGE)
-}
-
-fn validate_max_tokens(value: i64) -> Result<i64, String> {
-    check_integer("max_tokens", value, MAX_TOKENS_RANGE)
 }
 
 fn check_integer(field: &str, value: i64, (low, high): (i64, i64)) -> Result<i64, String> {
@@ -377,9 +365,9 @@ mod tests {
     fn update_clear_resets_fields() {
         let update = SessionUpdate { clear: vec![DataField::Temperature, DataField::Tools], ..Default::default() };
         let valid = validate_update(update).unwrap();
-        assert_eq!(valid.temperature, Some(None));
-        assert_eq!(valid.tools, Some(vec![]));
-        assert_eq!(valid.name, None);
+        assert_eq!(valid.change("temperature"), Some(&FieldValue::Number(None)));
+        assert_eq!(valid.change("tools"), Some(&FieldValue::List(vec![])));
+        assert_eq!(valid.change("name"), None);
     }
 
     #[test]

@@ -86,22 +86,9 @@ pub fn expire_on_redis(connection: &mut redis::Connection, prefix: &str, layout:
     assert!(deleted.iter().all(|&n| n == 1), "some expiry keys were already gone: {deleted:?}");
 }
 
-/// The design document's example session.
+/// The design document's example session (`schema/examples/session-data.json`).
 pub fn example() -> SessionCreate {
-    SessionCreate {
-        id: None,
-        model_id: "gpt-4".into(),
-        persona_id: Some("programmer".into()),
-        name: Some("Code Review Session".into()),
-        temperature: Some(0.7),
-        reasoning_effort: Some(5),
-        max_tokens: Some(2000),
-        tools: vec!["search".into(), "code_analysis".into()],
-        custom_prompt: Some("...".into()),
-        agent_internal_id: Some("agent-54321".into()),
-        status: None,
-        ..SessionCreate::default()
-    }
+    SessionCreate::example()
 }
 
 /// A session with only the required field.

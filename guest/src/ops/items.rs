@@ -9,7 +9,8 @@ use serde_json::value::RawValue;
 
 use crate::conversation::{
     ItemOptions, ItemPopped, ItemsAppend, ItemsPage, ItemsQuery, ItemsReceipt, Json, MAX_ITEMS, MAX_ITEMS_PER_READ,
-    Owner, READ_BUDGET_BYTES, SplitState, StateMap, split_state, validate_items, validate_owner,
+    MAX_WHOLE_READ_BYTES, Owner, READ_BUDGET_BYTES, SplitState, StateMap, WHOLE_READ_ATTEMPTS, split_state,
+    validate_items, validate_owner,
 };
 use crate::encoding::meta_field as m;
 use crate::environment::Environment;
@@ -114,9 +115,68 @@ impl<S: Storage, E: Environment> Repository<S, E> {
     }
 
     pub fn get_items(&mut self, id: &str, query: ItemsQuery) -> Result<ItemsPage, SessionError> {
+        if query.whole { self.read_whole(id, query) } else { self.read_page(id, &query) }
+    }
+
+    /// Every item `query` selects, at one version: the newest page as
+    /// `read_page` gives it, then older pages (one round trip each) until
+    /// nothing is left out; a version change between pages starts over.
+    fn read_whole(&mut self, id: &str, query: ItemsQuery) -> Result<ItemsPage, SessionError> {
+        for _ in 0..WHOLE_READ_ATTEMPTS {
+            let mut page = self.read_page(id, &query)?;
+            let wanted = page.first_index - page.left_out;
+            let mut bytes = item_bytes(&page.items);
+            let mut older_pages = Vec::new();
+            let mut first_index = page.first_index;
+            // One past the newest item selected.
+            let end = page.first_index + page.items.len() as u64;
+            let mut stale = false;
+            while first_index > wanted {
+                check_whole_size(&page.id, bytes, end - first_index, end - wanted)?;
+                let start = wanted.max(first_index.saturating_sub(u64::from(MAX_ITEMS_PER_READ)));
+                let older = ItemsQuery {
+                    start: Some(start as i64),
+                    stop: Some(first_index as i64 - 1),
+                    owner: query.owner.clone(),
+                    ..ItemsQuery::default()
+                };
+                let older = self.read_page(id, &older)?;
+                if older.version != page.version {
+                    stale = true;
+                    break;
+                }
+                if older.items.is_empty() {
+                    return Err(SessionError::backend(format!(
+                        "storage returned no item of positions {start} to {} of session {}",
+                        first_index - 1,
+                        page.id
+                    )));
+                }
+                bytes += item_bytes(&older.items);
+                first_index = older.first_index;
+                older_pages.push(older.items);
+            }
+            if stale {
+                continue;
+            }
+            check_whole_size(&page.id, bytes, end - first_index, end - wanted)?;
+            let newest = std::mem::take(&mut page.items);
+            page.items = older_pages.into_iter().rev().flatten().chain(newest).collect();
+            page.first_index = wanted;
+            page.left_out = 0;
+            return Ok(page);
+        }
+        let id = parse_id(id)?;
+        Err(SessionError::Conflict(format!(
+            "session {id} kept changing while its items were read ({WHOLE_READ_ATTEMPTS} attempts); try again"
+        )))
+    }
+
+    /// One read of `query`, within the per-read limits: one round trip.
+    fn read_page(&mut self, id: &str, query: &ItemsQuery) -> Result<ItemsPage, SessionError> {
         let layout = self.settings.layout();
         let (id, keys) = target(layout, id, query.owner.as_ref())?;
-        let range = ItemRange::of(&query)?;
+        let range = ItemRange::of(query)?;
         let id_text = id.to_string();
 
         let mut ops = vec![
@@ -338,6 +398,22 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             "session {id} was written (version {version}), but its app and user state were not: {last_error}"
         )))
     }
+}
+
+fn item_bytes(items: &[Json]) -> u64 {
+    items.iter().map(|item| item.get().len() as u64).sum()
+}
+
+/// Refuses a whole read of `selected` items once the newest `read` of them
+/// hold `bytes`, more than [`MAX_WHOLE_READ_BYTES`].
+fn check_whole_size(id: &str, bytes: u64, read: u64, selected: u64) -> Result<(), SessionError> {
+    if bytes <= MAX_WHOLE_READ_BYTES {
+        return Ok(());
+    }
+    Err(SessionError::InvalidInput(format!(
+        "session {id}: the {selected} items asked for hold more than {MAX_WHOLE_READ_BYTES} bytes (16 MiB) of JSON \
+         ({bytes} bytes in the newest {read} alone), the most a whole read returns; read it by range (start/stop)"
+    )))
 }
 
 /// The session an items call names, and its keys, once its id and owner pass.

@@ -372,20 +372,8 @@ impl<S: Storage, E: Environment> Repository<S, E> {
             ImportRecord::Typed(session) => {
                 let Session { id, data, meta, expires_in_seconds } = *session;
                 let id = SessionId::parse(&id)?;
-                let valid = validate_create(SessionCreate {
-                    id: None,
-                    model_id: data.model_id,
-                    persona_id: data.persona_id,
-                    name: data.name,
-                    temperature: data.temperature,
-                    reasoning_effort: data.reasoning_effort,
-                    max_tokens: data.max_tokens,
-                    tools: data.tools,
-                    custom_prompt: data.custom_prompt,
-                    agent_internal_id: data.agent_internal_id,
-                    status: Some(meta.status),
-                    ..SessionCreate::default()
-                })?;
+                let valid =
+                    validate_create(SessionCreate { status: Some(meta.status), ..SessionCreate::from_data(data) })?;
                 let meta = SessionMeta { is_active: valid.is_active, status: valid.status, ..meta };
                 Ok(Prepared {
                     index,

@@ -4,10 +4,7 @@
 //! The guard and the touch (version, timestamps, TTLs, owner indexes) are
 //! those of every write to a live session (`guard.rs`).
 
-use crate::encoding::{
-    data_field as d, encode_bool, encode_optional_float, encode_optional_integer, encode_optional_text, encode_tools,
-    meta_field as m,
-};
+use crate::encoding::{encode_bool, encode_value, meta_field as m};
 use crate::environment::Environment;
 use crate::error::SessionError;
 use crate::kv::{Op, Replies, Storage};
@@ -65,20 +62,5 @@ impl<S: Storage, E: Environment> Repository<S, E> {
 
 /// The data hash fields this update writes.
 fn data_changes(valid: &ValidUpdate) -> Vec<(String, String)> {
-    let mut fields = Vec::new();
-    let mut push = |name: &str, value: Option<String>| {
-        if let Some(value) = value {
-            fields.push((name.to_owned(), value));
-        }
-    };
-    push(d::MODEL_ID, valid.model_id.clone());
-    push(d::PERSONA_ID, valid.persona_id.as_ref().map(encode_optional_text));
-    push(d::NAME, valid.name.as_ref().map(encode_optional_text));
-    push(d::TEMPERATURE, valid.temperature.map(encode_optional_float));
-    push(d::REASONING_EFFORT, valid.reasoning_effort.map(encode_optional_integer));
-    push(d::MAX_TOKENS, valid.max_tokens.map(encode_optional_integer));
-    push(d::TOOLS, valid.tools.as_deref().map(encode_tools));
-    push(d::CUSTOM_PROMPT, valid.custom_prompt.as_ref().map(encode_optional_text));
-    push(d::AGENT_INTERNAL_ID, valid.agent_internal_id.as_ref().map(encode_optional_text));
-    fields
+    valid.data.iter().map(|(field, value)| (field.name.to_owned(), encode_value(value))).collect()
 }

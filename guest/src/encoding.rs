@@ -372,6 +372,16 @@ mod tests {
     }
 
     #[test]
+    fn every_data_field_reads_its_own_value() {
+        let session = decode(document_data(), document_meta()).unwrap();
+        for (field, (name, text)) in crate::model::data_fields().iter().zip(encode_data(&session.data)) {
+            assert_eq!(field.name, name);
+            assert_eq!(field.value_in(&session.data).map(|value| encode_value(&value)), Some(text));
+        }
+        assert_eq!(crate::model::session_field("status").and_then(|field| field.value_in(&session.data)), None);
+    }
+
+    #[test]
     fn encoding_round_trips() {
         let session = decode(document_data(), document_meta()).unwrap();
         let again = decode(encode_data(&session.data), encode_meta(&session.meta)).unwrap();

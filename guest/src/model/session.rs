@@ -235,6 +235,12 @@ impl SessionField {
     pub fn accepted_by(&self, document: Document) -> bool {
         self.documents.contains(&document)
     }
+
+    /// A data field's value in `data` (`None` for the other fields);
+    /// `encoding::encode_value` gives its stored text.
+    pub fn value_in(&self, data: &SessionData) -> Option<FieldValue> {
+        self.data.as_ref().map(|access| (access.get)(data))
+    }
 }
 
 /// A data field's value, whatever its type.

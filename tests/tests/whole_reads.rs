@@ -37,8 +37,10 @@ async fn a_whole_read_past_16_mib_is_refused(backend: Backend) {
         h.store.append_items(&id, &append(vec![item.clone(); 4])).await.unwrap();
     }
 
-    // 33 of them (16.5 MB) are within the limit, in one page.
-    let page = h.store.get_items(&id, &whole(Some(33))).await.unwrap();
+    // 33 of them (16.5 MB) are within the limit, in one page;
+    // `get_all_items` is `get_items` with `whole`.
+    let newest = ItemsQuery { last: Some(33), ..ItemsQuery::default() };
+    let page = h.store.get_all_items(&id, newest).await.unwrap();
     assert_eq!((page.items.len(), page.total, page.first_index, page.left_out), (33, 36, 3, 0));
     assert!(page.items.iter().all(|read| read.get() == item.get()));
 

@@ -49,6 +49,13 @@ impl SessionStore {
         self.document("get-items", vec![id.into(), to_json(query)?.into()]).await
     }
 
+    /// Every item of session `id` that `query` selects (the newest `last`,
+    /// or all), in one call: the component reads page by page at one
+    /// version of the session and starts over if it changes meanwhile.
+    pub async fn get_all_items(&self, id: &str, query: ItemsQuery) -> Result<ItemsPage, Error> {
+        self.get_items(id, &ItemsQuery { whole: true, ..query }).await
+    }
+
     /// Removes and returns the newest item of session `id`.
     pub async fn pop_item(&self, id: &str, options: &ItemOptions) -> Result<ItemPopped, Error> {
         self.document("pop-item", vec![id.into(), to_json(options)?.into()]).await

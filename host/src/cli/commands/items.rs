@@ -1,8 +1,7 @@
-//! `sessions items`: a session's conversation items, all of them (older
-//! pages read until nothing is left out), oldest first.
+//! `sessions items`: a session's conversation items, all of them (the
+//! component reads every page at one version), oldest first.
 
-use agent_sessions_host::conversation::{ItemsPage, ItemsQuery, MAX_ITEMS, MAX_ITEMS_PER_READ};
-use agent_sessions_host::{Error, SessionStore};
+use agent_sessions_host::conversation::ItemsQuery;
 use clap::Args;
 
 use super::Context;
@@ -10,15 +9,11 @@ use crate::cli::exit_code::Finding;
 use crate::cli::owner::OwnerFlags;
 use crate::cli::{Failure, output};
 
-/// How many times a read of several pages starts over when the session
-/// changed between its pages.
-const READ_ATTEMPTS: usize = 3;
-
 /// Print a session's conversation items, oldest first.
 ///
 /// One JSON item per line (an item stored over several lines is printed
 /// on one); with --json, the `items-page` document. Every item unless
-/// --limit or --range says otherwise, read in pages of up to 1000.
+/// --limit or --range says otherwise, in one consistent read (at most 16 MiB).
 /// Exit 3 if the session is not live.
 #[derive(Debug, Args)]
 pub struct Items {
@@ -39,56 +34,15 @@ impl Items {
     pub async fn run(self, context: &Context) -> Result<Finding, Failure> {
         let position = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let mut query = ItemsQuery { last: self.limit, owner: self.owner.owner(), ..ItemsQuery::default() };
-        let mut floor = 0;
-        match self.range {
-            Some(ItemRange { start, stop: Some(stop) }) => {
-                (query.start, query.stop) = (Some(position(start)), Some(position(stop)))
-            }
-            // From START to the newest: the newest items, read back to START.
-            Some(ItemRange { start, stop: None }) => (query.last, floor) = (Some(MAX_ITEMS as u32), start),
-            None => {}
+        if let Some(ItemRange { start, stop }) = self.range {
+            // `START:` reads to the newest item, however many there are.
+            (query.start, query.stop) = (Some(position(start)), Some(stop.map_or(i64::MAX, position)));
         }
-        let page = read_all(&context.store, &self.id, &query, floor).await?;
+        // The component reads every page at one version of the session.
+        let page = context.store.get_all_items(&self.id, query).await?;
         context.show_pretty(&page, || page.items.iter().map(|item| output::one_line(item.get()) + "\n").collect());
         Ok(Finding::Done)
     }
-}
-
-/// One query's items, with the older ones a single read left out read
-/// too (none before position `floor`), consistently: if the session
-/// changes between the reads, they start over.
-async fn read_all(store: &SessionStore, id: &str, query: &ItemsQuery, floor: u64) -> Result<ItemsPage, Error> {
-    'attempt: for _ in 0..READ_ATTEMPTS {
-        let mut page = store.get_items(id, query).await?;
-        let before_floor = floor.saturating_sub(page.first_index).min(page.items.len() as u64);
-        page.items.drain(..before_floor as usize);
-        page.first_index += before_floor;
-        let wanted = (page.first_index - page.left_out).max(floor).min(page.first_index);
-        page.left_out = page.first_index - wanted;
-        while page.first_index > wanted {
-            let start = wanted.max(page.first_index.saturating_sub(u64::from(MAX_ITEMS_PER_READ)));
-            let older = ItemsQuery {
-                start: Some(start as i64),
-                stop: Some(page.first_index as i64 - 1),
-                owner: query.owner.clone(),
-                ..ItemsQuery::default()
-            };
-            let older = store.get_items(id, &older).await?;
-            if older.version != page.version {
-                continue 'attempt;
-            }
-            if older.items.is_empty() {
-                break;
-            }
-            page.left_out -= page.first_index - older.first_index;
-            page.first_index = older.first_index;
-            let mut items = older.items;
-            items.append(&mut page.items);
-            page.items = items;
-        }
-        return Ok(page);
-    }
-    Err(Error::Conflict(format!("session {id} kept changing while its items were read")))
 }
 
 /// `items --range START:STOP`: positions from the oldest item (0).

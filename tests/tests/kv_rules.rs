@@ -5,6 +5,7 @@
 //! the same answer, word for word, so the two cannot drift.
 
 use agent_sessions_guest::kv::rules::MAX_TTL_MS;
+use agent_sessions_guest::kv::table::{Arg, Args, KeyUse, OPS};
 use agent_sessions_guest::kv::{
     Batch, BatchOutcome, Condition, KeyScanRequest, KvError, Op, Reply, ScanRequest, ScoreBound,
 };
@@ -572,4 +573,61 @@ async fn both_backends_refuse_a_write_flag_that_is_not_what_the_ops_say() {
     let mut connection = redis.connection();
     let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut connection).unwrap();
     assert!(keys.is_empty(), "refused batches wrote nothing: {keys:?}");
+}
+
+/// Every op of the table, given an argument too many and, in turn, each
+/// argument of a checked kind as a text of no kind, is refused by both
+/// backends in the same words: the script checks arguments by the same
+/// table (its generated `ARGS`) as the unpacker does.
+#[tokio::test]
+async fn both_backends_check_every_ops_arguments_by_the_table() {
+    let redis = RedisServer::start();
+    let (on_redis, in_memory) = both_backends(&redis).await;
+    let sample = |arg: &Arg| match arg {
+        Arg::Text => "0",
+        Arg::Integer | Arg::Count | Arg::Score | Arg::ScoreBound => "1",
+        Arg::TtlMs => "1000",
+    };
+    let mut checked = 0;
+    for spec in &OPS {
+        let kinds: Vec<Arg> = match spec.args {
+            Args::Fixed(fixed) | Args::Optional(fixed, _) => fixed.to_vec(),
+            Args::Items(item) => item.to_vec(),
+        };
+        let packed = |args: &[&str]| {
+            let key_number = if spec.key == KeyUse::Pattern { 0 } else { 1 };
+            let mut entry = vec![serde_json::json!(spec.name), serde_json::json!(key_number)];
+            entry.extend(args.iter().map(|arg| serde_json::json!(arg)));
+            serde_json::json!([u8::from(spec.writes), [], [entry]]).to_string()
+        };
+        let good: Vec<&str> = kinds.iter().map(sample).collect();
+        let mut cases = Vec::new();
+        let too_many = match spec.args {
+            Args::Optional(fixed, optional) => fixed.len() + optional.len() + 1,
+            Args::Items(item) if item.len() == 1 => 0,
+            _ => kinds.len() + 1,
+        };
+        if too_many > 0 {
+            cases.push(packed(&vec!["1"; too_many]));
+        }
+        for (position, kind) in kinds.iter().enumerate() {
+            if *kind != Arg::Text {
+                let mut bad = good.clone();
+                bad[position] = "x";
+                cases.push(packed(&bad));
+            }
+        }
+        for case in cases {
+            let from_redis = on_redis.execute_packed(spec.name, &case).await.unwrap();
+            let from_memory = in_memory.execute_packed(spec.name, &case).await.unwrap();
+            assert!(from_redis.starts_with("[4,"), "{case}: {from_redis}");
+            assert_eq!(from_redis, from_memory, "{case}");
+            checked += 1;
+        }
+        // Each op on a key of its own, so that no earlier op gave it a type.
+        let fine = packed(&good);
+        let from_redis = on_redis.execute_packed(spec.name, &fine).await.unwrap();
+        assert!(from_redis.starts_with("[1,"), "{fine}: {from_redis}");
+    }
+    assert!(checked > OPS.len(), "{checked} cases");
 }

@@ -132,7 +132,7 @@ impl KvStore {
         })
     }
 
-    /// A typed batch, packed and unpacked with the guest crate's wire code
+    /// A typed batch, packed and unpacked with the kv crate's wire code
     /// (for native callers: benchmarks, tests).
     pub async fn execute(&self, batch: &Batch) -> Result<BatchOutcome, KvError> {
         let packed = wire::encode_batch(batch)?;

@@ -22,21 +22,32 @@ export interface SessionCreate {
    * replaced.
    */
   id?: string | null;
+  /** Model the agent runs, e.g. gpt-4. */
   model_id?: string;
+  /** Persona the agent plays, e.g. programmer. */
   persona_id?: string | null;
+  /** Display name of the session. */
   name?: string | null;
+  /** Sampling temperature, 0.0 to 2.0. */
   temperature?: number | null;
+  /** Reasoning effort, 0 to 10. */
   reasoning_effort?: number | null;
+  /** Token limit, 1 to 1000000. */
   max_tokens?: number | null;
+  /** Tools the agent may use (on update, replaces the list). */
   tools?: string[];
+  /** Extra system prompt text. */
   custom_prompt?: string | null;
+  /** The agent runtime's own id for this session. */
   agent_internal_id?: string | null;
+  /** running, idle, paused (active) or completed, failed, cancelled. */
   status?: string | null;
   /**
    * The owner, for frameworks that scope sessions by app and user
    * (Google ADK): both or neither; never changed afterwards.
    */
   app_name?: string | null;
+  /** The user the session belongs to (with app_name). */
   user_id?: string | null;
   /**
    * Initial state: JSON values by key, with ADK's prefixes (`app:` and
@@ -50,15 +61,25 @@ export interface SessionCreate {
  * The guest refuses any other field.
  */
 export interface SessionUpdate {
+  /** Model the agent runs, e.g. gpt-4. */
   model_id?: string | null;
+  /** Persona the agent plays, e.g. programmer. */
   persona_id?: string | null;
+  /** Display name of the session. */
   name?: string | null;
+  /** Sampling temperature, 0.0 to 2.0. */
   temperature?: number | null;
+  /** Reasoning effort, 0 to 10. */
   reasoning_effort?: number | null;
+  /** Token limit, 1 to 1000000. */
   max_tokens?: number | null;
+  /** Tools the agent may use (on update, replaces the list). */
   tools?: string[] | null;
+  /** Extra system prompt text. */
   custom_prompt?: string | null;
+  /** The agent runtime's own id for this session. */
   agent_internal_id?: string | null;
+  /** running, idle, paused (active) or completed, failed, cancelled. */
   status?: string | null;
   clear?: DataField[];
   expected_version?: number | null;
@@ -77,24 +98,35 @@ export interface Session {
    * characters of A-Z, a-z, 0-9, `.`, `_` and `-`.
    */
   id: string;
+  /** Model the agent runs, e.g. gpt-4. */
   model_id: string;
+  /** Persona the agent plays, e.g. programmer. */
   persona_id: string | null;
+  /** Display name of the session. */
   name: string | null;
+  /** Sampling temperature, 0.0 to 2.0. */
   temperature: number | null;
+  /** Reasoning effort, 0 to 10. */
   reasoning_effort: number | null;
+  /** Token limit, 1 to 1000000. */
   max_tokens: number | null;
+  /** Tools the agent may use (on update, replaces the list). */
   tools: string[];
+  /** Extra system prompt text. */
   custom_prompt: string | null;
+  /** The agent runtime's own id for this session. */
   agent_internal_id: string | null;
   created_at: Timestamp;
   updated_at: Timestamp;
   last_activity: Timestamp;
   is_active: boolean;
+  /** running, idle, paused (active) or completed, failed, cancelled. */
   status: string;
   /** 0 when the session was written without a version (another service). */
   version: number;
   /** The owner, when the session has one (see `SessionCreate`). */
   app_name?: string | null;
+  /** The user the session belongs to (with app_name). */
   user_id?: string | null;
   /** Seconds until expiry; `None` when the expiry key has no TTL. */
   expires_in_seconds: number | null;
@@ -323,6 +355,13 @@ export interface ItemsQuery {
    * user's, under their `app:` and `user:` prefixes).
    */
   include_session?: boolean;
+  /**
+   * Every item the query selects in one page (`left_out` 0), read page
+   * by page at one version of the session: a change between pages
+   * starts over, three attempts, then a conflict. Refused (invalid
+   * input) past 16 MiB of items; read those by range.
+   */
+  whole?: boolean;
 }
 
 /** Result of `get-items`. */

@@ -47,6 +47,8 @@ export interface GetItemsOptions {
   start?: number;
   stop?: number;
   owner?: OwnerLike;
+  /** Every item selected in one page (`left_out` 0), read at one version of the session (as getAllItems). */
+  whole?: boolean;
 }
 
 export interface ItemOptions {
@@ -113,7 +115,7 @@ export class SessionRepository {
   stats(progress?: (soFar: SessionStats) => void): Promise<SessionStats>;
   appendItems(id: string, items: JsonValue[], options?: AppendItemsOptions): Promise<ItemsReceipt>;
   getItems(id: string, options?: GetItemsOptions): Promise<ItemsPage>;
-  /** The newest `last` items (default all), read in as many pages as needed, consistently. */
+  /** The newest `last` items (default all) in one call: the component reads them at one version of the session (ConflictError if it kept changing). */
   getAllItems(id: string, options?: { last?: number; owner?: OwnerLike }): Promise<JsonValue[]>;
   countItems(id: string, options?: { owner?: OwnerLike }): Promise<number>;
   popItem(id: string, options?: ItemOptions): Promise<PoppedItem>;

@@ -1,7 +1,7 @@
 // agent-sessions for Node.js: the session component (transpiled by jco,
 // JSPI) with its `kv` import bound to Redis through node-redis.
 import {
-  BackendError, ConflictError, InvalidInputError, SessionNotFoundError, StorageFailure,
+  BackendError, InvalidInputError, SessionNotFoundError, StorageFailure,
 } from './errors.js';
 import { RedisKv } from './kv.js';
 import { RedisConnection } from './redis-client.js';
@@ -56,10 +56,6 @@ function documentText(value, what) {
 // stored. A BigInt is written as its digits, and an integer beyond 2^53
 // read back is a BigInt: such numbers survive byte for byte.
 
-/** Items one read returns at most; longer histories are read in pages. */
-const ITEMS_PER_READ = 1000;
-/** Times a paged read starts over when the session changed between pages. */
-const READ_ATTEMPTS = 3;
 /** A run of 16 digits: only a text with one can hold an integer past 2^53. */
 const LONG_DIGITS = /\d{16}/;
 
@@ -129,16 +125,31 @@ function itemOptionsText(options, what) {
   return requestText({ expected_version: expectedVersion ?? undefined, owner: ownerDocument(owner) }, what);
 }
 
-function itemsQueryText({ last, start, stop, owner, includeSession }, what) {
+function itemsQueryText({ last, start, stop, owner, includeSession, whole }, what) {
   return requestText({
     last: last ?? undefined, start: start ?? undefined, stop: stop ?? undefined, owner: ownerDocument(owner),
-    include_session: includeSession || undefined,
+    include_session: includeSession || undefined, whole: whole || undefined,
   }, what);
 }
 
-/** The next page of older items to read: up to 1000 before `first`. */
-function olderRange(wantedStart, first) {
-  return { start: Math.max(wantedStart, first - ITEMS_PER_READ), stop: first - 1 };
+/** The get-items parameters of a read of every item the query selects, in
+ * one call: the component reads it page by page at one version of the
+ * session (starting over if it changes; ConflictError if it kept changing). */
+const wholeRead = (what, includeSession) => (id, options) => {
+  const { last, owner } = callOptions(options, ['last', 'owner'], what);
+  return [sessionId(id), itemsQueryText({ last, owner, includeSession, whole: true }, what)];
+};
+
+/** A read of no item: only the count. */
+function countArguments(id, options) {
+  const { owner } = callOptions(options, ['owner'], 'countItems');
+  return [sessionId(id), itemsQueryText({ last: 0, owner }, 'countItems')];
+}
+
+/** A conversation: the session, its state and its items, from a whole read's page. */
+function conversation(text) {
+  const { session, state, items, total, first_index, version, updated_at_ms } = parseDocument(text);
+  return { session, state, items, total, first_index, version, updated_at_ms };
 }
 
 function listArguments(limit = 10, offset = 0, pageToken = null) {
@@ -181,7 +192,7 @@ function ownerListArguments(appName, userId = null, options) {
 
 const withId = (id) => [sessionId(id)];
 const withOptions = (what) => (id, options) => [sessionId(id), itemOptionsText(options, what)];
-const GET_ITEMS_OPTIONS = ['last', 'start', 'stop', 'owner'];
+const GET_ITEMS_OPTIONS = ['last', 'start', 'stop', 'owner', 'whole'];
 
 /** The typed methods that are one export call each: method name -> [the
  * export as wit/sessions.wit names it, the export's parameters from the
@@ -198,6 +209,9 @@ const OPERATIONS = {
   appendItems: ['append-items', appendArguments, parseDocument],
   getItems: ['get-items', (id, options) => [sessionId(id),
     itemsQueryText(callOptions(options, GET_ITEMS_OPTIONS, 'getItems'), 'getItems')], parseDocument],
+  getAllItems: ['get-items', wholeRead('getAllItems', false), (text) => parseDocument(text).items],
+  getConversation: ['get-items', wholeRead('getConversation', true), conversation],
+  countItems: ['get-items', countArguments, (text) => JSON.parse(text).total],
   popItem: ['pop-item', withOptions('popItem'), parseDocument],
   clearItems: ['clear-items', withOptions('clearItems'), parseDocument],
   listByOwner: ['list-by-owner', ownerListArguments, (text) => {
@@ -332,65 +346,6 @@ export class SessionRepository {
       if (progress) progress(page.stats);
       if (page.done) return page.stats;
     }
-  }
-
-  // -- conversation items, ownership and state
-
-  /** The newest `last` items (default all), oldest first, in as many reads
-   * as they need, consistent: a session written between the reads is read
-   * again (ConflictError if it kept changing). */
-  async getAllItems(id, options) {
-    const { last, owner } = callOptions(options, ['last', 'owner'], 'getAllItems');
-    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      const page = await this.getItems(id, { last, owner });
-      const older = await this.#olderItems(id, owner, page);
-      if (older !== null) return [...older, ...page.items];
-    }
-    throw new ConflictError(`session ${id} kept changing while its items were read`);
-  }
-
-  // The items of `page`'s range that it left out, oldest first; null when
-  // the session changed between the reads.
-  async #olderItems(id, owner, page) {
-    const wantedStart = page.first_index - page.left_out;
-    let first = page.first_index;
-    const pages = [];
-    while (first > wantedStart) {
-      const older = await this.getItems(id, { ...olderRange(wantedStart, first), owner });
-      if (older.version !== page.version) return null;
-      pages.unshift(older.items);
-      first = older.first_index;
-    }
-    return pages.flat();
-  }
-
-  /** How many items the session holds. */
-  async countItems(id, options) {
-    const { owner } = callOptions(options, ['owner'], 'countItems');
-    return (await this.getItems(id, { last: 0, owner })).total;
-  }
-
-  /** The session, its state (with its app's and user's under `app:` and
-   * `user:`) and its newest `last` items (default all):
-   * `{session, state, items, total, first_index, version, updated_at_ms}`. */
-  async getConversation(id, options) {
-    const { last, owner } = callOptions(options, ['last', 'owner'], 'getConversation');
-    const query = itemsQueryText({ last, owner, includeSession: true }, 'getConversation');
-    for (let attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-      const page = parseDocument(await this.call('get-items', sessionId(id), query));
-      const older = await this.#olderItems(id, owner, page);
-      if (older === null) continue;
-      return {
-        session: page.session,
-        state: page.state,
-        items: [...older, ...page.items],
-        total: page.total,
-        first_index: page.first_index - page.left_out,
-        version: page.version,
-        updated_at_ms: page.updated_at_ms,
-      };
-    }
-    throw new ConflictError(`session ${id} kept changing while its items were read`);
   }
 
   /** Milliseconds one Redis PING takes; BackendError when Redis is down. */

@@ -177,13 +177,15 @@ function jsOptions(document) {
 }
 
 // get_items with include_session is getConversation (as Python's runner
-// does), which has the page's fields but `left_out` (it reads every page).
+// does), which has the page's fields but `left_out`: it reads every item
+// asked for (a whole read), so none is left out.
 async function getItems(repo, id, query) {
   const { includeSession, ...options } = jsOptions(query) ?? {};
   if (includeSession === undefined || includeSession === false) return repo.getItems(id, options);
   if (includeSession !== true) return repo.getItems(id, jsOptions(query)); // refused as the API refuses it
-  const conversation = await repo.getConversation(id, options);
-  return { id: conversation.session.id, ...conversation };
+  const { whole, ...conversationOptions } = options; // getConversation always reads whole
+  const conversation = await repo.getConversation(id, conversationOptions);
+  return { id: conversation.session.id, ...conversation, left_out: 0 };
 }
 
 function call(repo, step) {

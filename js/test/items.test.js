@@ -136,13 +136,27 @@ describe('items', () => {
   });
 
   test('a paged read starts over when the session changes between pages, and gives up if it keeps changing', async () => {
-    // getAllItems reads its pages through getItems: a subclass appends in between.
+    // The component reads the pages, one storage batch each: `races` times,
+    // another repository appends before a batch after the first of a read.
+    const writer = open();
     class Racing extends SessionRepository {
       races = 0;
-      async getItems(id, options) {
-        if (options?.start !== undefined && this.races-- > 0) await this.appendItems(id, ['late']);
-        return super.getItems(id, options);
+      constructor(url) {
+        super(url);
+        const execute = this.kv.execute.bind(this.kv);
+        this.kv.execute = async (keys, batch) => {
+          if (this.reading !== undefined && this.batches++ > 0 && this.races-- > 0) {
+            await writer.appendItems(this.reading, ['late']);
+          }
+          return execute(keys, batch);
+        };
       }
+      async #racing(id, read) {
+        [this.reading, this.batches] = [id, 0];
+        try { return await read(); } finally { this.reading = undefined; }
+      }
+      getAllItems(id, options) { return this.#racing(id, () => super.getAllItems(id, options)); }
+      getConversation(id, options) { return this.#racing(id, () => super.getConversation(id, options)); }
     }
     const repo = new Racing(server.url);
     repos.push(repo);

@@ -14,8 +14,8 @@
 //! - `runtime`: engine, component, sandbox and limits ([`GuestLimits`]).
 //! - [`kv`]: the storage the guest reaches: [`kv::KvStore`] (the key
 //!   prefix), [`kv::redis`] (the packed batch through one Lua script) and
-//!   [`kv::memory`] (unpacked and checked with the guest crate's wire code
-//!   and batch rules); `kv::wit` adapts them to the WIT import.
+//!   [`kv::memory`] (unpacked and checked with the kv protocol crate,
+//!   `agent-sessions-kv`); `kv::wit` adapts them to the WIT import.
 //! - `bindings`: the one `bindgen!` of the WIT world, for the imports the
 //!   host provides. Documents cross as JSON of the session types in
 //!   [`model`], shared with the guest crate.

@@ -78,7 +78,7 @@ pub fn error_kind(error: &Error) -> &'static str {
 }
 
 /// Records one operation under its WIT name with `_` for `-`
-/// (`pop_item`), the labels dashboards have always seen.
+/// (`extend_ttl`), the labels dashboards have always seen.
 pub(crate) fn record_operation<T>(operation: &str, elapsed: Duration, result: &Result<T, Error>) {
     let operation = operation.replace('-', "_");
     let outcome = match result {

@@ -109,7 +109,7 @@ impl ParamType {
 /// One operation of the repository, as the component declares it.
 #[derive(Debug, Clone)]
 pub struct Operation {
-    /// The export's name in the WIT (`pop-item`).
+    /// The export's name in the WIT (`get-items`).
     pub name: String,
     /// Parameter names and types, in order.
     pub params: Vec<(String, ParamType)>,
@@ -117,7 +117,7 @@ pub struct Operation {
 }
 
 impl Operation {
-    /// `pop-item(id: string, options: string)`, for messages and help.
+    /// `get-items(id: string, query: string)`, for messages and help.
     pub fn signature(&self) -> String {
         let params: Vec<String> = self.params.iter().map(|(name, ty)| format!("{name}: {}", ty.describe())).collect();
         format!("{}({})", self.name, params.join(", "))

@@ -26,64 +26,14 @@ mod progress;
 use std::process::ExitCode;
 
 use agent_sessions_host::Error;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use serde_json::json;
 
-use commands::*;
-use exit_code::{Exit, Finding};
+pub use commands::Command;
+use commands::Context;
+use exit_code::Exit;
 use global::Cli;
 use input::InputError;
-
-// Each command's help is its struct's doc comment, in its file.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    Create(create::Create),
-    Get(get::Get),
-    Update(update::Update),
-    Delete(delete::Delete),
-    List(list::List),
-    Extend(extend::Extend),
-    Items(items::Items),
-    AddItems(add_items::AddItems),
-    PopItem(pop_item::PopItem),
-    ClearItems(clear_items::ClearItems),
-    CountItems(count_items::CountItems),
-    Cleanup(cleanup::Cleanup),
-    Reindex(reindex::Reindex),
-    Stats(stats::Stats),
-    Export(export::Export),
-    Import(import::Import),
-    Migrate(migrate::Migrate),
-    Health(health::Health),
-    Serve(serve::Serve),
-    Demo(demo::Demo),
-}
-
-/// Runs one command.
-async fn run(command: Command, context: &Context) -> Result<Finding, Failure> {
-    match command {
-        Command::Create(command) => command.run(context).await,
-        Command::Get(command) => command.run(context).await,
-        Command::Update(command) => command.run(context).await,
-        Command::Delete(command) => command.run(context).await,
-        Command::List(command) => command.run(context).await,
-        Command::Extend(command) => command.run(context).await,
-        Command::Items(command) => command.run(context).await,
-        Command::AddItems(command) => command.run(context).await,
-        Command::PopItem(command) => command.run(context).await,
-        Command::ClearItems(command) => command.run(context).await,
-        Command::CountItems(command) => command.run(context).await,
-        Command::Cleanup(command) => command.run(context).await,
-        Command::Reindex(command) => command.run(context).await,
-        Command::Stats(command) => command.run(context).await,
-        Command::Export(command) => command.run(context).await,
-        Command::Import(command) => command.run(context).await,
-        Command::Migrate(command) => command.run(context).await,
-        Command::Health(command) => command.run(context).await,
-        Command::Serve(command) => command.run(context).await,
-        Command::Demo(command) => command.run(context).await,
-    }
-}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -113,7 +63,7 @@ pub fn main() -> ExitCode {
     let json = cli.json;
     let outcome = runtime.block_on(async move {
         let context = Context { store: global::build_store(&cli).await?, json, component: cli.component.clone() };
-        run(cli.command, &context).await
+        cli.command.run(&context).await
     });
     match outcome {
         Ok(finding) => Exit::for_finding(finding).into(),

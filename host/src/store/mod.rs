@@ -142,7 +142,7 @@ impl SessionStore {
     }
 
     /// Runs the repository operation `operation` (its WIT export name,
-    /// `pop-item`) with `args` in a sandboxed instance: the one path every
+    /// `get-items`) with `args` in a sandboxed instance: the one path every
     /// operation takes. The component says which operations there are and
     /// what they take ([`operations`](Self::operations)); arguments that do
     /// not fit are [`Error::InvalidInput`]. JSON documents travel as text

@@ -1,26 +1,55 @@
 //! One file per command: its flags (a clap `Args` struct whose doc comment
 //! is the command's help) and its `run`.
 
-pub mod add_items;
-pub mod cleanup;
-pub mod clear_items;
-pub mod count_items;
-pub mod create;
-pub mod delete;
-pub mod demo;
-pub mod export;
-pub mod extend;
-pub mod get;
-pub mod health;
-pub mod import;
-pub mod items;
-pub mod list;
-pub mod migrate;
-pub mod pop_item;
-pub mod reindex;
-pub mod serve;
-pub mod stats;
-pub mod update;
+use super::Failure;
+use super::exit_code::Finding;
+
+/// Declares each command once: its module, its variant of [`Command`]
+/// (the clap subcommand, named after the variant) and its dispatch.
+macro_rules! commands {
+    ($($module:ident :: $command:ident),* $(,)?) => {
+        $(pub mod $module;)*
+
+        // Each command's help is its struct's doc comment, in its file.
+        #[derive(Debug, clap::Subcommand)]
+        pub enum Command {
+            $($command($module::$command),)*
+        }
+
+        impl Command {
+            /// Runs the command.
+            pub async fn run(self, context: &Context) -> Result<Finding, Failure> {
+                match self {
+                    $(Command::$command(command) => command.run(context).await,)*
+                }
+            }
+        }
+    };
+}
+
+// In the order `sessions --help` lists them.
+commands! {
+    create::Create,
+    get::Get,
+    update::Update,
+    delete::Delete,
+    list::List,
+    extend::Extend,
+    items::Items,
+    add_items::AddItems,
+    pop_item::PopItem,
+    clear_items::ClearItems,
+    count_items::CountItems,
+    cleanup::Cleanup,
+    reindex::Reindex,
+    stats::Stats,
+    export::Export,
+    import::Import,
+    migrate::Migrate,
+    health::Health,
+    serve::Serve,
+    demo::Demo,
+}
 
 use std::path::PathBuf;
 

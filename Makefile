@@ -41,7 +41,7 @@ test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then e
 	@$(MAKE) --no-print-directory test-python check-wheel
 	@$(MAKE) --no-print-directory test-js
 
-test-python: python-native ## pytest of the Python package on both backends (conformance, interop with the Rust CLI)
+test-python: python-native ## pytest of the Python package (conformance, interop with the Rust CLI, documents against the schema)
 	cd python && ../$(VENV_PYTHON) -m pytest -q
 
 # npm ci installs the lockfile's packages, the pinned Node 24 among them
@@ -102,16 +102,16 @@ lint: deps ## cargo fmt --check and clippy with -D warnings, native and wasm; ru
 	@$(MAKE) --no-print-directory lint-python
 
 lint-python: python-native
-	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench examples
-	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests bench examples
+	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench examples scripts
+	cd python && ../$(VENV)/bin/ruff format --check agent_sessions tests bench examples scripts
 	cd python && ../$(VENV)/bin/mypy
-	cd python && ../$(VENV)/bin/mypy bench/compare_hosts.py
+	cd python && ../$(VENV)/bin/mypy bench/compare_hosts.py scripts/gen_models.py
 
 bench: deps ## Benchmark component vs native vs redis-benchmark (~2 min after the release build; BENCH_QUICK=1 for ~10 s)
 	$(CARGO) build --release -p agent-sessions-host -p agent-sessions-bench
 	target/release/sessions-bench $(if $(BENCH_QUICK),--quick,)
 
-bench-python: deps python-native ## Python backends vs Rust host vs plain redis-py, per-op latency and asyncio throughput (~2 min; BENCH_QUICK=1 for ~30 s)
+bench-python: deps python-native ## Python package vs Rust host vs plain redis-py, per-op latency and asyncio throughput (~2 min; BENCH_QUICK=1 for ~30 s)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
 	$(VENV_PYTHON) python/bench/compare_hosts.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
 

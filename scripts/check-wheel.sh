@@ -24,6 +24,7 @@ trap 'rm -rf "$scratch"' EXIT
 cd "$scratch"
 "$scratch/venv/bin/python" - <<'PY'
 import asyncio
+import json
 
 import agent_sessions
 from agent_sessions import AsyncSessionRepository, SessionCreate, SessionRepository
@@ -32,6 +33,7 @@ assert "site-packages" in agent_sessions.__file__, agent_sessions.__file__
 repo = SessionRepository.in_memory(ttl=60, manual_clock=True)
 created = repo.create_session(SessionCreate(model_id="gpt-4", tools=["search"]))
 assert repo.get_session(created.id) == created
+assert json.loads(repo.call("get", created.id))["tools"] == ["search"]  # any export, by its WIT name
 repo.advance_clock(61)
 assert repo.get_session(created.id) is None
 assert repo.cleanup_expired_sessions() == 1
@@ -46,4 +48,4 @@ async def main() -> None:
 asyncio.run(main())
 PY
 size=$(du -k "$wheel" | cut -f1)
-echo "wheel check: $(basename "$wheel") (${size} KiB) installs into a fresh venv without an index; create/get/expiry on in_memory() work"
+echo "wheel check: $(basename "$wheel") (${size} KiB) installs into a fresh venv without an index; create/get/call/expiry on in_memory() work"

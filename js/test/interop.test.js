@@ -41,7 +41,7 @@ function python() {
 const PY = `
 import dataclasses, json, sys
 from agent_sessions import SessionRepository
-repo = SessionRepository(sys.argv[1], backend="wasmtime-py")
+repo = SessionRepository(sys.argv[1])
 method, args = sys.argv[2], json.loads(sys.argv[3])
 kwargs = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 result = getattr(repo, method)(*args, **kwargs)

@@ -7,10 +7,10 @@ backed by the agent-sessions WebAssembly component and Redis.
     session = repo.create_session(SessionCreate(model_id="gpt-4", tools=["search"]))
     repo.get_session(session.id)
 
-`AsyncSessionRepository` has the same methods as coroutines. By default the
-component runs in the Rust host, built into this package (`_native`);
-`backend="wasmtime-py"` runs it with wasmtime-py and redis-py instead.
-`SessionRepository.in_memory()` needs no Redis, for tests.
+`AsyncSessionRepository` has the same methods as coroutines. The component
+runs in the Rust host, built into this package (`_native`); the wasmtime-py
+backend the package once had was removed (the native wheel is the Python
+product). `SessionRepository.in_memory()` needs no Redis, for tests.
 """
 
 from .errors import (

@@ -2,37 +2,59 @@
 API over the agent-sessions component.
 
 Every session rule (ids, validation, key layout, encodings, TTLs) runs in
-the WebAssembly component, reached through a backend:
+the WebAssembly component, in the Rust host built into this package as a
+native module (`agent_sessions._native`): wasmtime, the precompiled
+component and a reconnecting redis-rs connection, calls made with the GIL
+released and awaitables driven by its tokio runtime. This module only turns
+the document's inputs into JSON and the component's JSON documents into
+dataclasses.
 
-- `native` (default): the Rust host as an extension module
-  (`agent_sessions._native`): wasmtime, the precompiled component and a
-  reconnecting redis-rs connection, calls made with the GIL released and
-  awaitables driven by its tokio runtime.
-- `wasmtime-py`: the same component run by wasmtime-py, Redis by redis-py
-  (`pip install 'agent-sessions[wasmtime-py]'`), all in Python.
+The package has one backend. The wasmtime-py backend it once had (the same
+component run by wasmtime-py, Redis by redis-py) is gone: it ran the whole
+test suite a second time and kept a second Redis client (a RESP reader, a
+cluster redirect loop, patches of wasmtime-py internals) that is not this
+project's to own; the native wheel is the Python product. `backend="native"`
+is still accepted, `"wasmtime-py"` is refused with a ValueError that says so.
 
-This module only turns the document's inputs into JSON and the component's
-JSON documents into dataclasses; both backends raise the same exceptions.
+One definition per operation: each is a generator (`_Steps`) that yields
+the component calls it needs (`_Call`: the WIT export and its arguments),
+receives each call's reply (str, bool or int) at its `yield`, and returns
+the method's result; an error a call raises is raised at that `yield`.
+`@_operation` makes it a blocking method of `SessionRepository` (driven
+through `NativeStore.call`) and a coroutine of `AsyncSessionRepository`
+(through `NativeStore.call_async`). An export without a method here is
+reached with `repo.call("export-name", *args)`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Self
+from types import FunctionType
+from typing import (
+    Any,
+    ClassVar,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    Self,
+    TypeAlias,
+    TypeVar,
+    overload,
+)
 
 from . import _native
-from .errors import ConflictError, InvalidInputError, SessionNotFoundError
+from .errors import InvalidInputError, SessionNotFoundError
 from .models import (
     CleanupReport,
     Conversation,
-    Corruption,
     ItemsPage,
     ItemsReceipt,
-    OwnedSession,
     Owner,
     OwnerPage,
     PoppedItem,
@@ -41,11 +63,7 @@ from .models import (
     SessionListResponse,
     SessionStats,
     SessionUpdate,
-    TtlBucket,
 )
-
-if TYPE_CHECKING:
-    from ._wasmtime_backend import WasmtimeBackend
 
 #: Defaults shared with the Rust host (`guest/src/settings.rs`).
 DEFAULT_TTL_SECONDS = 3600
@@ -54,8 +72,8 @@ DEFAULT_BATCH_SIZE = 250
 DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024
 DEFAULT_TIME_LIMIT_SECONDS = 30.0
 
-#: Which host runs the component: the Rust host as a native module, or wasmtime-py.
-BackendName = Literal["native", "wasmtime-py"]
+#: Which host runs the component: the Rust host, built in (the only one).
+BackendName = Literal["native"]
 
 _U64_MAX = 2**64 - 1
 _U32_MAX = 2**32 - 1
@@ -120,24 +138,6 @@ def _session_id(value: Any) -> str:
     return value
 
 
-# ------------------------------------------------------------------ lifting
-
-
-def _session(text: str) -> SessionDetail:
-    return SessionDetail(**json.loads(text))
-
-
-def _corruptions(documents: list[dict[str, Any]]) -> list[Corruption]:
-    return [Corruption(**c) for c in documents]
-
-
-def _stats(document: dict[str, Any]) -> SessionStats:
-    document = dict(document)
-    document["ttl_buckets"] = [TtlBucket(**b) for b in document["ttl_buckets"]]
-    document["problems"] = _corruptions(document["problems"])
-    return SessionStats(**document)
-
-
 def _list_arguments(limit: Any, offset: Any, page_token: Any) -> tuple[int, int, str]:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= _U32_MAX:
         raise InvalidInputError(f"limit must be a whole number from 0 to 1000, not {limit!r}")
@@ -146,25 +146,6 @@ def _list_arguments(limit: Any, offset: Any, page_token: Any) -> tuple[int, int,
     if page_token is not None and not isinstance(page_token, str):
         raise InvalidInputError(f"page_token must be a string from next_page_token, not {type(page_token).__name__}")
     return limit, offset, page_token or ""
-
-
-def _page(text: str) -> SessionListResponse:
-    page = json.loads(text)
-    return SessionListResponse(
-        sessions=[SessionDetail(**s) for s in page["sessions"]],
-        total=page["total"],
-        limit=page["limit"],
-        offset=page["offset"],
-        corrupt=_corruptions(page["corrupt"]),
-        next_page_token=page.get("next_page_token"),
-    )
-
-
-def _cleanup_report(text: str) -> CleanupReport:
-    report = json.loads(text)
-    return CleanupReport(
-        removed=report["removed"], skipped=report["skipped"], problems=_corruptions(report["problems"])
-    )
 
 
 def _check_settings(prefix: object, ttl: object, grace: object, batch_size: object) -> None:
@@ -179,11 +160,6 @@ def _check_settings(prefix: object, ttl: object, grace: object, batch_size: obje
 # ------------------------------------------------------- conversation items
 # Items and state values are any JSON; the component checks them and keeps
 # each item as the text sent, so what `json.dumps` writes is what is stored.
-
-#: Items one read returns at most; longer histories are read in pages.
-_ITEMS_PER_READ = 1000
-#: Times a paged read starts over when the session changed between pages.
-_READ_ATTEMPTS = 3
 
 OwnerLike = Owner | tuple[str, str] | Mapping[str, str]
 
@@ -231,7 +207,13 @@ def _append_request(
 
 
 def _items_query(
-    last: int | None, start: int | None, stop: int | None, owner: OwnerLike | None, include_session: bool = False
+    last: int | None,
+    start: int | None,
+    stop: int | None,
+    owner: OwnerLike | None,
+    *,
+    include_session: bool = False,
+    whole: bool = False,
 ) -> str:
     return _document(
         {
@@ -240,6 +222,7 @@ def _items_query(
             "stop": stop,
             "owner": _owner(owner),
             "include_session": include_session or None,
+            "whole": whole or None,
         },
         "items query",
     )
@@ -249,77 +232,125 @@ def _item_options(expected_version: int | None, owner: OwnerLike | None) -> str:
     return _document({"expected_version": expected_version, "owner": _owner(owner)}, "options")
 
 
-def _receipt(text: str) -> ItemsReceipt:
-    return ItemsReceipt(**json.loads(text))
+# -------------------------------------------------- one definition, two APIs
+
+#: What a component call takes (for its WIT parameter types) and returns.
+Value: TypeAlias = str | bool | int
 
 
-def _items_page(text: str) -> ItemsPage:
-    page = json.loads(text)
-    page.pop("session", None)
-    page.pop("state", None)
-    return ItemsPage(**page)
+#: One component call: the export's WIT name and its arguments.
+_Call: TypeAlias = tuple[str, tuple[Value, ...]]
 
 
-def _conversation(text: str) -> Conversation:
-    page = json.loads(text)
-    return Conversation(
-        session=SessionDetail(**page["session"]),
-        state=page["state"],
-        items=page["items"],
-        total=page["total"],
-        first_index=page["first_index"],
-        version=page["version"],
-        updated_at_ms=page["updated_at_ms"],
-    )
+def _call(export: str, *args: Value) -> _Call:
+    return export, args
 
 
-def _popped(text: str) -> PoppedItem:
-    return PoppedItem(**json.loads(text))
+R = TypeVar("R")
+P = ParamSpec("P")
+#: An operation's steps: yields calls, receives their replies, returns its result.
+_Steps: TypeAlias = Generator[_Call, Any, R]
 
 
-def _owner_page(text: str) -> OwnerPage:
-    page = json.loads(text)
-    return OwnerPage(
-        sessions=[OwnedSession(**s) for s in page["sessions"]],
-        app_state=page["app_state"],
-        user_states=page["user_states"],
-        corrupt=_corruptions(page["corrupt"]),
-        next_page_token=page.get("next_page_token"),
-    )
+def _run_blocking(store: _native.NativeStore, steps: _Steps[R]) -> R:
+    """Drives `steps` with blocking calls (the GIL released during each)."""
+    try:
+        export, args = next(steps)
+        while True:
+            try:
+                reply = store.call(export, *args)
+            except Exception as error:
+                export, args = steps.throw(error)
+            else:
+                export, args = steps.send(reply)
+    except StopIteration as done:
+        result: R = done.value
+        return result
 
 
-class _StaleRead(Exception):
-    """The session changed between the pages of one read."""
+async def _run_awaiting(store: _native.NativeStore, steps: _Steps[R]) -> R:
+    """Drives `steps` with awaited calls; a cancelled call drops the rest."""
+    try:
+        export, args = next(steps)
+        while True:
+            try:
+                reply = await store.call_async(export, *args)
+            except Exception as error:
+                export, args = steps.throw(error)
+            else:
+                export, args = steps.send(reply)
+    except StopIteration as done:
+        result: R = done.value
+        return result
 
 
-class _OlderItems:
-    """The items one read left out, gathered page by page (no I/O here: the
-    sync and async repositories drive it). `items` holds what is read so far."""
-
-    def __init__(self, items: list[Any], first_index: int, left_out: int, version: int) -> None:
-        self.items, self._first, self._wanted_start, self._version = items, first_index, first_index - left_out, version
-
-    def next_range(self) -> tuple[int, int] | None:
-        """Positions to read next (up to 1000 before those read), or None."""
-        if self._first <= self._wanted_start:
-            return None
-        return max(self._wanted_start, self._first - _ITEMS_PER_READ), self._first - 1
-
-    def add(self, older: ItemsPage) -> None:
-        """Puts an older page in front; raises _StaleRead if the session changed."""
-        if older.version != self._version:
-            raise _StaleRead
-        self.items, self._first = older.items + self.items, older.first_index
+def _as_method(method: Callable[..., Any], steps: Callable[..., Any], owner: str) -> None:
+    """Gives `method` the operation's name, docstring and signature, in
+    tracebacks too (its code is renamed: `in get_session`, not `in blocking`)."""
+    assert isinstance(method, FunctionType)
+    name = steps.__name__
+    method.__name__, method.__qualname__, method.__doc__ = name, f"{owner}.{name}", steps.__doc__
+    method.__module__ = steps.__module__
+    method.__code__ = method.__code__.replace(co_name=name, co_qualname=f"{owner}.{name}")
+    signature = inspect.signature(steps)
+    returns = str(signature.return_annotation).removeprefix("_Steps[").removesuffix("]")
+    method.__dict__["__signature__"] = signature.replace(return_annotation=returns)
 
 
-def _stale(session_id: str) -> ConflictError:
-    return ConflictError(f"session {session_id} kept changing while its items were read")
+class _operation(Generic[P, R]):
+    """An operation written once as steps: a blocking method on
+    `SessionRepository`, a coroutine method on `AsyncSessionRepository`."""
+
+    def __init__(self, steps: Callable[Concatenate[Any, P], _Steps[R]]) -> None:
+        def blocking(self: _Repository, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return _run_blocking(self._store, steps(self, *args, **kwargs))
+
+        async def awaiting(self: _Repository, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return await _run_awaiting(self._store, steps(self, *args, **kwargs))
+
+        _as_method(blocking, steps, "SessionRepository")
+        _as_method(awaiting, steps, "AsyncSessionRepository")
+        self.blocking, self.awaiting = blocking, awaiting
+        self.__doc__ = steps.__doc__
+
+    @overload
+    def __get__(
+        self, repository: None, owner: type[AsyncSessionRepository]
+    ) -> Callable[Concatenate[AsyncSessionRepository, P], Coroutine[Any, Any, R]]: ...
+    @overload
+    def __get__(
+        self, repository: None, owner: type[SessionRepository]
+    ) -> Callable[Concatenate[SessionRepository, P], R]: ...
+    @overload
+    def __get__(self, repository: AsyncSessionRepository, owner: Any) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    @overload
+    def __get__(self, repository: SessionRepository, owner: Any) -> Callable[P, R]: ...
+    def __get__(self, repository: _Repository | None, owner: Any) -> Any:
+        # Only for typing: each repository class holds the plain functions
+        # (`_Repository.__init_subclass__`), which bind as fast as any method.
+        method = self.awaiting if owner._awaits else self.blocking
+        return method if repository is None else method.__get__(repository, owner)
+
+
+# ----------------------------------------------------------- the repository
 
 
 class _Repository:
-    """What both repositories share: settings, the backend, and its choice."""
+    """What both repositories share: settings, the native store, and every
+    operation (each one written once, see the module's docstring)."""
 
-    _backend: _native.NativeStore | WasmtimeBackend
+    _store: _native.NativeStore
+    #: Whether operations are coroutines (AsyncSessionRepository).
+    _awaits: ClassVar[bool]
+
+    def __init_subclass__(cls) -> None:
+        # The two repositories get each operation as a plain function; their
+        # subclasses inherit it (and may override it).
+        if "_awaits" not in vars(cls):
+            return
+        for name, operation in vars(_Repository).items():
+            if isinstance(operation, _operation):
+                setattr(cls, name, operation.awaiting if cls._awaits else operation.blocking)
 
     def __init__(
         self,
@@ -353,60 +384,37 @@ class _Repository:
             raise ValueError("wait_timeout must be a positive number of seconds")
         if not isinstance(redis_url, str):
             raise ValueError("redis_url must be a string such as redis://127.0.0.1:6379/0")
+        chosen: str = backend
+        if chosen == "wasmtime-py":
+            raise ValueError(
+                "backend='wasmtime-py' was removed: the Rust host built into this package runs the same "
+                "component; leave backend out (or pass 'native')"
+            )
+        if chosen != "native":
+            raise ValueError(f"backend must be 'native', not {backend!r}")
+        if redis_client is not None:
+            raise ValueError("redis_client was for the removed wasmtime-py backend; the native host has its own client")
         self.prefix = prefix
         self.ttl = ttl
         self.grace = grace
         self.batch_size = batch_size
         self.backend: BackendName = backend
-        if backend == "native":
-            if redis_client is not None:
-                raise ValueError("redis_client is for backend='wasmtime-py'; the native backend has its own client")
-            self._backend = _native.NativeStore(
-                redis_url,
-                prefix=prefix,
-                ttl=ttl,
-                grace=grace,
-                batch_size=batch_size,
-                memory_limit=memory_limit,
-                time_limit=time_limit,
-                socket_timeout=socket_timeout,
-                connect_timeout=connect_timeout,
-                component=component,
-                shards=shards,
-                cluster=cluster,
-                wait_replicas=wait_replicas,
-                wait_timeout=wait_timeout,
-            )
-        elif backend == "wasmtime-py":
-            if max_concurrency < 1:
-                raise ValueError("max_concurrency must be at least 1")
-            try:
-                from ._wasmtime_backend import WasmtimeBackend
-            except ImportError as error:
-                raise ImportError(
-                    f"backend='wasmtime-py' needs wasmtime and redis ({error.name} is missing): "
-                    "pip install 'agent-sessions[wasmtime-py]'"
-                ) from error
-            self._backend = WasmtimeBackend(
-                redis_url,
-                prefix=prefix,
-                ttl=ttl,
-                grace=grace,
-                batch_size=batch_size,
-                memory_limit=memory_limit,
-                time_limit=time_limit,
-                socket_timeout=socket_timeout,
-                connect_timeout=connect_timeout,
-                component=component,
-                redis_client=redis_client,
-                max_concurrency=max_concurrency,
-                shards=shards,
-                cluster=cluster,
-                wait_replicas=wait_replicas,
-                wait_timeout=wait_timeout,
-            )
-        else:
-            raise ValueError(f"backend must be 'native' or 'wasmtime-py', not {backend!r}")
+        self._store = _native.NativeStore(
+            redis_url,
+            prefix=prefix,
+            ttl=ttl,
+            grace=grace,
+            batch_size=batch_size,
+            memory_limit=memory_limit,
+            time_limit=time_limit,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            component=component,
+            shards=shards,
+            cluster=cluster,
+            wait_replicas=wait_replicas,
+            wait_timeout=wait_timeout,
+        )
 
     @classmethod
     def in_memory(
@@ -430,7 +438,7 @@ class _Repository:
         repository.grace = grace
         repository.batch_size = batch_size
         repository.backend = "native"
-        repository._backend = _native.NativeStore(
+        repository._store = _native.NativeStore(
             None,
             prefix=prefix,
             ttl=ttl,
@@ -447,27 +455,249 @@ class _Repository:
     def advance_clock(self, seconds: float) -> None:
         """Moves the clock of a repository made with
         `in_memory(manual_clock=True)` forward: TTLs run out without waiting."""
-        if not isinstance(self._backend, _native.NativeStore):
-            raise RuntimeError("advance_clock needs a repository made with in_memory(manual_clock=True)")
-        self._backend.advance_clock(seconds)
+        self._store.advance_clock(seconds)
 
     @property
     def round_trips(self) -> int:
         """Storage batches sent so far (one round trip each)."""
-        return self._backend.round_trips
+        return self._store.round_trips
 
     @property
     def storage(self) -> str:
         """Where sessions are kept (password redacted)."""
-        return self._backend.storage
+        return self._store.storage
+
+    # -- the document's methods
+
+    @_operation
+    def create_session(
+        self, session_data: SessionCreate | Mapping[str, Any], session_id: str | None = None
+    ) -> _Steps[SessionDetail]:
+        """Creates a session (one atomic Redis batch) with a fresh UUID v4, or
+        with `session_id` when given: a UUID (hyphenated, either case; stored
+        lowercase) or 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'
+        (case-sensitive, stored as given). Any other id raises
+        InvalidInputError; a live session with that id raises ConflictError,
+        and the leftovers of an expired one are replaced, never inherited."""
+        return SessionDetail.from_dict(json.loads((yield _call("create", _create_json(session_data, session_id)))))
+
+    @_operation
+    def get_session(self, session_id: str) -> _Steps[SessionDetail | None]:
+        """The live session, or None when there is none (never created,
+        deleted or expired). An id that breaks the id rule (see
+        `create_session`) raises InvalidInputError."""
+        try:
+            return (yield from _get_session(session_id))
+        except SessionNotFoundError:
+            return None
+
+    @_operation
+    def get_session_or_raise(self, session_id: str) -> _Steps[SessionDetail]:
+        """Like `get_session`, but raises SessionNotFoundError."""
+        return (yield from _get_session(session_id))
+
+    @_operation
+    def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> _Steps[SessionDetail]:
+        """Changes the given fields, bumps `updated_at`, `last_activity` and
+        `version`, and resets every TTL. Raises SessionNotFoundError when the
+        session is gone, ConflictError when `expected_version` does not match."""
+        changes = _json(update_data, SessionUpdate, "update_data")
+        return SessionDetail.from_dict(json.loads((yield _call("update", _session_id(session_id), changes))))
+
+    @_operation
+    def delete_session(
+        self, session_id: str, *, owner: OwnerLike | None = None, expected_version: int | None = None
+    ) -> _Steps[bool]:
+        """Removes every key of the session; True when a live session was
+        deleted. With `owner`, only a session of that owner (else False);
+        with `expected_version`, only at that version (else ConflictError)."""
+        if owner is None and expected_version is None:
+            return bool((yield _call("delete", _session_id(session_id))))
+        options = _item_options(expected_version, owner)
+        return bool((yield _call("delete-with", _session_id(session_id), options)))
+
+    @_operation
+    def list_sessions(
+        self, limit: int = 10, offset: int = 0, page_token: str | None = None
+    ) -> _Steps[SessionListResponse]:
+        """Sessions newest first by `created_at`, with the total (limit 0..1000).
+
+        Page by `offset` (ranks; costs O(offset)), or pass a page's
+        `next_page_token` as `page_token` for the page after it: stable while
+        sessions are added or removed."""
+        text = yield _call("list", *_list_arguments(limit, offset, page_token))
+        return SessionListResponse.from_dict(json.loads(text))
+
+    @_operation
+    def extend_session_ttl(self, session_id: str) -> _Steps[bool]:
+        """Resets every TTL and `last_activity`; False, writing nothing, if
+        the session is gone."""
+        return bool((yield _call("extend-ttl", _session_id(session_id))))
+
+    @_operation
+    def cleanup_expired_sessions(self) -> _Steps[int]:
+        """Removes every session whose expiry key is gone; returns how many."""
+        return (yield from _cleanup_report()).removed
+
+    # -- beyond the document
+
+    @_operation
+    def cleanup_expired_sessions_report(self) -> _Steps[CleanupReport]:
+        """Like `cleanup_expired_sessions`, with what it skipped and why."""
+        return (yield from _cleanup_report())
+
+    @_operation
+    def reindex_sessions(self) -> _Steps[int]:
+        """Adds live sessions that another service wrote (in `active_sessions`
+        but not in the list index); returns how many."""
+        return int((yield _call("reindex")))
+
+    @_operation
+    def stats(self, progress: Callable[[SessionStats], None] | None = None) -> _Steps[SessionStats]:
+        """Counts sessions (by status, activity, remaining TTL) and
+        inconsistencies over the whole keyspace, in bounded SCAN steps of
+        `batch_size`; `progress` sees the totals after each step."""
+        cursor, so_far = "", ""
+        while True:
+            page = json.loads((yield _call("stats", cursor, so_far)))
+            cursor, so_far = page["cursor"], json.dumps(page["stats"])
+            if progress is not None:
+                progress(SessionStats.from_dict(page["stats"]))
+            if page["done"]:
+                return SessionStats.from_dict(page["stats"])
+
+    # -- conversation items, ownership and state
+
+    @_operation
+    def append_items(
+        self,
+        session_id: str,
+        items: list[Any],
+        *,
+        expected_version: int | None = None,
+        keep_last: int | None = None,
+        owner: OwnerLike | None = None,
+        state_delta: Mapping[str, Any] | None = None,
+        create_if_missing: SessionCreate | Mapping[str, Any] | None = None,
+    ) -> _Steps[ItemsReceipt]:
+        """Appends `items` (1 to 1000 JSON values) to the session's
+        conversation in one atomic step, with `state_delta` applied in the
+        same step; refreshes its TTLs and bumps its version. Only while the
+        session is alive (SessionNotFoundError), with `owner` if given, at
+        `expected_version` if given (ConflictError). `keep_last` keeps only
+        the newest N items; without it a session holds at most 10,000.
+        `create_if_missing` (a session-create document) creates the session
+        first if there is none: concurrent first uses make one session."""
+        request = _append_request(items, expected_version, keep_last, owner, state_delta, create_if_missing)
+        return ItemsReceipt.from_dict(json.loads((yield _call("append-items", _session_id(session_id), request))))
+
+    @_operation
+    def get_items(
+        self,
+        session_id: str,
+        *,
+        last: int | None = None,
+        start: int | None = None,
+        stop: int | None = None,
+        owner: OwnerLike | None = None,
+        whole: bool = False,
+    ) -> _Steps[ItemsPage]:
+        """One read of items, oldest first: the newest `last` (default all),
+        or positions `start`..`stop` (0 is the oldest). One read returns at
+        most 1000 items and 4 MiB; `left_out` says how many older ones of
+        the range it left out (`get_all_items` reads them too). With
+        `whole=True` the component reads them all, at one version of the
+        session (`left_out` 0; more than 16 MiB of items: InvalidInputError)."""
+        query = _items_query(last, start, stop, owner, whole=whole)
+        return ItemsPage.from_dict((yield from _read_items(session_id, query)))
+
+    @_operation
+    def get_all_items(
+        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
+    ) -> _Steps[list[Any]]:
+        """The newest `last` items (default all), oldest first, in as many
+        reads as they need, consistent: a session written between the reads
+        is read again."""
+        page = yield from _read_items(session_id, _items_query(last, None, None, owner, whole=True))
+        items: list[Any] = page["items"]
+        return items
+
+    @_operation
+    def count_items(self, session_id: str, *, owner: OwnerLike | None = None) -> _Steps[int]:
+        """How many items the session holds."""
+        page = yield from _read_items(session_id, _items_query(0, None, None, owner))
+        total: int = page["total"]
+        return total
+
+    @_operation
+    def pop_item(
+        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
+    ) -> _Steps[PoppedItem]:
+        """Removes and returns the newest item (None, writing nothing, when
+        there is none)."""
+        options = _item_options(expected_version, owner)
+        return PoppedItem.from_dict(json.loads((yield _call("pop-item", _session_id(session_id), options))))
+
+    @_operation
+    def clear_items(
+        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
+    ) -> _Steps[ItemsReceipt]:
+        """Removes every item; the session, its configuration and state stay."""
+        options = _item_options(expected_version, owner)
+        return ItemsReceipt.from_dict(json.loads((yield _call("clear-items", _session_id(session_id), options))))
+
+    @_operation
+    def get_conversation(
+        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
+    ) -> _Steps[Conversation]:
+        """The session, its state (with its app's and user's under `app:` and
+        `user:`) and its newest `last` items (default all)."""
+        query = _items_query(last, None, None, owner, include_session=True, whole=True)
+        return Conversation.from_dict((yield from _read_items(session_id, query)))
+
+    @_operation
+    def list_sessions_by_owner(
+        self, app_name: str, user_id: str | None = None, *, limit: int = 100, page_token: str | None = None
+    ) -> _Steps[OwnerPage]:
+        """Sessions of `user_id` of `app_name` (every user of the app when
+        None), newest-updated first, `limit` (1 to 1000) per page, from the
+        owner index: O(log N + page)."""
+        limit, _, token = _list_arguments(limit, 0, page_token)
+        text = yield _call("list-by-owner", app_name, user_id or "", limit, token)
+        return OwnerPage.from_dict(json.loads(text))
+
+    @_operation
+    def call(self, export: str, *args: Value) -> _Steps[Value]:
+        """Calls the component's export `export` (its WIT name, such as
+        `"get-items"`) with `args` (str, bool or int, one per WIT parameter)
+        and returns its reply as it comes: the JSON text of a document, a
+        bool or an int. For exports this class has no method for; a wrong
+        name or argument raises InvalidInputError."""
+        reply: Value = yield export, args
+        return reply
+
+
+# Steps more than one operation takes.
+
+
+def _get_session(session_id: str) -> _Steps[SessionDetail]:
+    return SessionDetail.from_dict(json.loads((yield _call("get", _session_id(session_id)))))
+
+
+def _cleanup_report() -> _Steps[CleanupReport]:
+    return CleanupReport.from_dict(json.loads((yield _call("cleanup-expired"))))
+
+
+def _read_items(session_id: str, query: str) -> _Steps[dict[str, Any]]:
+    page: dict[str, Any] = json.loads((yield _call("get-items", _session_id(session_id), query)))
+    return page
 
 
 class SessionRepository(_Repository):
     """The session repository of the design document, backed by Redis.
 
     Thread-safe: calls from several threads run in parallel, each on its own
-    sandboxed component instance; with the native backend the GIL is
-    released while a call runs.
+    sandboxed component instance; the GIL is released while a call runs.
 
     - `redis_url`: `redis://[user:password@]host:port/db` or `rediss://` (TLS),
       or several comma-separated seed URLs of one Redis Cluster.
@@ -479,15 +709,13 @@ class SessionRepository(_Repository):
     - `batch_size`: sessions per Redis batch in cleanup and reindex (250).
     - `memory_limit`, `time_limit`: per call sandbox limits (64 MiB, 30 s).
     - `socket_timeout`, `connect_timeout`: Redis timeouts in seconds (5, 2).
-    - `backend`: `"native"` (default, the Rust host) or `"wasmtime-py"`.
-    - `redis_client` (wasmtime-py only): a `redis.Redis` (or, for a cluster,
-      a `redis.cluster.RedisCluster`) to use instead of one built from the
-      URL (give it `retry=Retry(NoBackoff(), 0)` so writes are never
-      replayed); the server is then not asked whether it is a cluster.
+    - `backend`: `"native"`, the only one (the Rust host built in); the
+      wasmtime-py backend was removed. `redis_client` and `max_concurrency`
+      were that backend's: a client is refused, a concurrency ignored.
     - `cluster`: treat the server as a Redis Cluster without asking it; by
       default the first seed that answers says (`cluster_enabled:1` in
-      `INFO cluster`). Both backends follow a cluster through redirects and
-      failovers, retrying (for up to 10 s) only what failed before the
+      `INFO cluster`). The repository follows a cluster through redirects
+      and failovers, retrying (for up to 10 s) only what failed before the
       batch ran: a batch whose outcome is unknown is never sent twice.
     - `shards`: the key layout. 0 is the document's layout; N > 0 the
       sharded layout, where every key of a session carries its shard's hash
@@ -504,205 +732,15 @@ class SessionRepository(_Repository):
     `SessionRepository.in_memory()` keeps sessions in process memory instead.
     """
 
-    # -- the document's methods
-
-    def create_session(
-        self, session_data: SessionCreate | Mapping[str, Any], session_id: str | None = None
-    ) -> SessionDetail:
-        """Creates a session (one atomic Redis batch) with a fresh UUID v4, or
-        with `session_id` when given: a UUID (hyphenated, either case; stored
-        lowercase) or 1 to 128 characters of A-Z, a-z, 0-9, '.', '_' and '-'
-        (case-sensitive, stored as given). Any other id raises
-        InvalidInputError; a live session with that id raises ConflictError,
-        and the leftovers of an expired one are replaced, never inherited."""
-        return _session(self._backend.create(_create_json(session_data, session_id)))
-
-    def get_session(self, session_id: str) -> SessionDetail | None:
-        """The live session, or None when there is none (never created,
-        deleted or expired). An id that breaks the id rule (see
-        `create_session`) raises InvalidInputError."""
-        try:
-            return self.get_session_or_raise(session_id)
-        except SessionNotFoundError:
-            return None
-
-    def get_session_or_raise(self, session_id: str) -> SessionDetail:
-        """Like `get_session`, but raises SessionNotFoundError."""
-        return _session(self._backend.get(_session_id(session_id)))
-
-    def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> SessionDetail:
-        """Changes the given fields, bumps `updated_at`, `last_activity` and
-        `version`, and resets every TTL. Raises SessionNotFoundError when the
-        session is gone, ConflictError when `expected_version` does not match."""
-        changes = _json(update_data, SessionUpdate, "update_data")
-        return _session(self._backend.update(_session_id(session_id), changes))
-
-    def delete_session(
-        self, session_id: str, *, owner: OwnerLike | None = None, expected_version: int | None = None
-    ) -> bool:
-        """Removes every key of the session; True when a live session was
-        deleted. With `owner`, only a session of that owner (else False);
-        with `expected_version`, only at that version (else ConflictError)."""
-        if owner is None and expected_version is None:
-            return self._backend.delete(_session_id(session_id))
-        options = _item_options(expected_version, owner)
-        return self._backend.delete_with(_session_id(session_id), options)
-
-    def list_sessions(self, limit: int = 10, offset: int = 0, page_token: str | None = None) -> SessionListResponse:
-        """Sessions newest first by `created_at`, with the total (limit 0..1000).
-
-        Page by `offset` (ranks; costs O(offset)), or pass a page's
-        `next_page_token` as `page_token` for the page after it: stable while
-        sessions are added or removed."""
-        return _page(self._backend.list(*_list_arguments(limit, offset, page_token)))
-
-    def extend_session_ttl(self, session_id: str) -> bool:
-        """Resets every TTL and `last_activity`; False, writing nothing, if
-        the session is gone."""
-        return self._backend.extend_ttl(_session_id(session_id))
-
-    def cleanup_expired_sessions(self) -> int:
-        """Removes every session whose expiry key is gone; returns how many."""
-        return self.cleanup_expired_sessions_report().removed
-
-    # -- beyond the document
-
-    def cleanup_expired_sessions_report(self) -> CleanupReport:
-        """Like `cleanup_expired_sessions`, with what it skipped and why."""
-        return _cleanup_report(self._backend.cleanup_expired())
-
-    def reindex_sessions(self) -> int:
-        """Adds live sessions that another service wrote (in `active_sessions`
-        but not in the list index); returns how many."""
-        return self._backend.reindex()
-
-    def stats(self, progress: Callable[[SessionStats], None] | None = None) -> SessionStats:
-        """Counts sessions (by status, activity, remaining TTL) and
-        inconsistencies over the whole keyspace, in bounded SCAN steps of
-        `batch_size`; `progress` sees the totals after each step."""
-        cursor, so_far = "", ""
-        while True:
-            page = json.loads(self._backend.stats(cursor, so_far))
-            cursor, so_far = page["cursor"], json.dumps(page["stats"])
-            if progress is not None:
-                progress(_stats(page["stats"]))
-            if page["done"]:
-                return _stats(page["stats"])
+    _awaits = False
 
     def ping(self) -> float:
         """Seconds one Redis PING takes; raises BackendError when Redis is down."""
-        return self._backend.ping()
-
-    # -- conversation items, ownership and state
-
-    def append_items(
-        self,
-        session_id: str,
-        items: list[Any],
-        *,
-        expected_version: int | None = None,
-        keep_last: int | None = None,
-        owner: OwnerLike | None = None,
-        state_delta: Mapping[str, Any] | None = None,
-        create_if_missing: SessionCreate | Mapping[str, Any] | None = None,
-    ) -> ItemsReceipt:
-        """Appends `items` (1 to 1000 JSON values) to the session's
-        conversation in one atomic step, with `state_delta` applied in the
-        same step; refreshes its TTLs and bumps its version. Only while the
-        session is alive (SessionNotFoundError), with `owner` if given, at
-        `expected_version` if given (ConflictError). `keep_last` keeps only
-        the newest N items; without it a session holds at most 10,000.
-        `create_if_missing` (a session-create document) creates the session
-        first if there is none: concurrent first uses make one session."""
-        request = _append_request(items, expected_version, keep_last, owner, state_delta, create_if_missing)
-        return _receipt(self._backend.append_items(_session_id(session_id), request))
-
-    def get_items(
-        self,
-        session_id: str,
-        *,
-        last: int | None = None,
-        start: int | None = None,
-        stop: int | None = None,
-        owner: OwnerLike | None = None,
-    ) -> ItemsPage:
-        """One read of items, oldest first: the newest `last` (default all),
-        or positions `start`..`stop` (0 is the oldest). One read returns at
-        most 1000 items and 4 MiB; `left_out` says how many older ones of
-        the range it left out (`get_all_items` reads them too)."""
-        query = _items_query(last, start, stop, owner)
-        return _items_page(self._backend.get_items(_session_id(session_id), query))
-
-    def get_all_items(self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None) -> list[Any]:
-        """The newest `last` items (default all), oldest first, in as many
-        reads as they need, consistent: a session written between the reads
-        is read again."""
-        for _ in range(_READ_ATTEMPTS):
-            page = self.get_items(session_id, last=last, owner=owner)
-            items = self._read_older(session_id, owner, page.items, page.first_index, page.left_out, page.version)
-            if items is not None:
-                return items
-        raise _stale(session_id)
-
-    def _read_older(
-        self, session_id: str, owner: OwnerLike | None, items: list[Any], first: int, left_out: int, version: int
-    ) -> list[Any] | None:
-        """`items` with the older ones a read left out; None if the session changed meanwhile."""
-        older = _OlderItems(items, first, left_out, version)
-        try:
-            while (positions := older.next_range()) is not None:
-                older.add(self.get_items(session_id, start=positions[0], stop=positions[1], owner=owner))
-        except _StaleRead:
-            return None
-        return older.items
-
-    def count_items(self, session_id: str, *, owner: OwnerLike | None = None) -> int:
-        """How many items the session holds."""
-        return self.get_items(session_id, last=0, owner=owner).total
-
-    def pop_item(
-        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
-    ) -> PoppedItem:
-        """Removes and returns the newest item (None, writing nothing, when
-        there is none)."""
-        options = _item_options(expected_version, owner)
-        return _popped(self._backend.pop_item(_session_id(session_id), options))
-
-    def clear_items(
-        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
-    ) -> ItemsReceipt:
-        """Removes every item; the session, its configuration and state stay."""
-        options = _item_options(expected_version, owner)
-        return _receipt(self._backend.clear_items(_session_id(session_id), options))
-
-    def get_conversation(
-        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
-    ) -> Conversation:
-        """The session, its state (with its app's and user's under `app:` and
-        `user:`) and its newest `last` items (default all)."""
-        for _ in range(_READ_ATTEMPTS):
-            query = _items_query(last, None, None, owner, include_session=True)
-            text = self._backend.get_items(_session_id(session_id), query)
-            conversation, left_out = _conversation(text), json.loads(text)["left_out"]
-            c = conversation
-            items = self._read_older(session_id, owner, c.items, c.first_index, left_out, c.version)
-            if items is not None:
-                c.items, c.first_index = items, c.first_index - left_out
-                return conversation
-        raise _stale(session_id)
-
-    def list_sessions_by_owner(
-        self, app_name: str, user_id: str | None = None, *, limit: int = 100, page_token: str | None = None
-    ) -> OwnerPage:
-        """Sessions of `user_id` of `app_name` (every user of the app when
-        None), newest-updated first, `limit` (1 to 1000) per page, from the
-        owner index: O(log N + page)."""
-        limit, _, token = _list_arguments(limit, 0, page_token)
-        return _owner_page(self._backend.list_by_owner(app_name, user_id or "", limit, token))
+        return self._store.ping()
 
     def close(self) -> None:
         """Closes the Redis connections; later calls raise."""
-        self._backend.close()
+        self._store.close()
 
     def __enter__(self) -> SessionRepository:
         return self
@@ -715,162 +753,25 @@ class AsyncSessionRepository(_Repository):
     """`SessionRepository` for asyncio: the same methods as coroutines, the
     same arguments.
 
-    With the native backend each call is an awaitable driven by the Rust
-    host's tokio runtime: no thread per call, the event loop never blocks.
-    Cancelling a call drops it; a write reaches Redis as one atomic script
-    call or not at all, so nothing is left half-written. With
-    `backend="wasmtime-py"` calls run on a private pool of `max_concurrency`
-    threads.
+    Each call is an awaitable driven by the Rust host's tokio runtime: no
+    thread per call, the event loop never blocks. Cancelling a call drops
+    it; a write reaches Redis as one atomic script call or not at all, so
+    nothing is left half-written.
     """
 
-    async def create_session(
-        self, session_data: SessionCreate | Mapping[str, Any], session_id: str | None = None
-    ) -> SessionDetail:
-        return _session(await self._backend.create_async(_create_json(session_data, session_id)))
-
-    async def get_session(self, session_id: str) -> SessionDetail | None:
-        try:
-            return await self.get_session_or_raise(session_id)
-        except SessionNotFoundError:
-            return None
-
-    async def get_session_or_raise(self, session_id: str) -> SessionDetail:
-        return _session(await self._backend.get_async(_session_id(session_id)))
-
-    async def update_session(self, session_id: str, update_data: SessionUpdate | Mapping[str, Any]) -> SessionDetail:
-        changes = _json(update_data, SessionUpdate, "update_data")
-        return _session(await self._backend.update_async(_session_id(session_id), changes))
-
-    async def delete_session(
-        self, session_id: str, *, owner: OwnerLike | None = None, expected_version: int | None = None
-    ) -> bool:
-        if owner is None and expected_version is None:
-            return await self._backend.delete_async(_session_id(session_id))
-        options = _item_options(expected_version, owner)
-        return await self._backend.delete_with_async(_session_id(session_id), options)
-
-    async def list_sessions(
-        self, limit: int = 10, offset: int = 0, page_token: str | None = None
-    ) -> SessionListResponse:
-        return _page(await self._backend.list_async(*_list_arguments(limit, offset, page_token)))
-
-    async def extend_session_ttl(self, session_id: str) -> bool:
-        return await self._backend.extend_ttl_async(_session_id(session_id))
-
-    async def cleanup_expired_sessions(self) -> int:
-        return (await self.cleanup_expired_sessions_report()).removed
-
-    async def cleanup_expired_sessions_report(self) -> CleanupReport:
-        return _cleanup_report(await self._backend.cleanup_expired_async())
-
-    async def reindex_sessions(self) -> int:
-        return await self._backend.reindex_async()
-
-    async def stats(self, progress: Callable[[SessionStats], None] | None = None) -> SessionStats:
-        cursor, so_far = "", ""
-        while True:
-            page = json.loads(await self._backend.stats_async(cursor, so_far))
-            cursor, so_far = page["cursor"], json.dumps(page["stats"])
-            if progress is not None:
-                progress(_stats(page["stats"]))
-            if page["done"]:
-                return _stats(page["stats"])
+    _awaits = True
 
     async def ping(self) -> float:
-        return await self._backend.ping_async()
-
-    # -- conversation items, ownership and state (see SessionRepository)
-
-    async def append_items(
-        self,
-        session_id: str,
-        items: list[Any],
-        *,
-        expected_version: int | None = None,
-        keep_last: int | None = None,
-        owner: OwnerLike | None = None,
-        state_delta: Mapping[str, Any] | None = None,
-        create_if_missing: SessionCreate | Mapping[str, Any] | None = None,
-    ) -> ItemsReceipt:
-        request = _append_request(items, expected_version, keep_last, owner, state_delta, create_if_missing)
-        return _receipt(await self._backend.append_items_async(_session_id(session_id), request))
-
-    async def get_items(
-        self,
-        session_id: str,
-        *,
-        last: int | None = None,
-        start: int | None = None,
-        stop: int | None = None,
-        owner: OwnerLike | None = None,
-    ) -> ItemsPage:
-        query = _items_query(last, start, stop, owner)
-        return _items_page(await self._backend.get_items_async(_session_id(session_id), query))
-
-    async def get_all_items(
-        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
-    ) -> list[Any]:
-        for _ in range(_READ_ATTEMPTS):
-            page = await self.get_items(session_id, last=last, owner=owner)
-            items = await self._read_older(session_id, owner, page.items, page.first_index, page.left_out, page.version)
-            if items is not None:
-                return items
-        raise _stale(session_id)
-
-    async def _read_older(
-        self, session_id: str, owner: OwnerLike | None, items: list[Any], first: int, left_out: int, version: int
-    ) -> list[Any] | None:
-        older = _OlderItems(items, first, left_out, version)
-        try:
-            while (positions := older.next_range()) is not None:
-                older.add(await self.get_items(session_id, start=positions[0], stop=positions[1], owner=owner))
-        except _StaleRead:
-            return None
-        return older.items
-
-    async def count_items(self, session_id: str, *, owner: OwnerLike | None = None) -> int:
-        return (await self.get_items(session_id, last=0, owner=owner)).total
-
-    async def pop_item(
-        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
-    ) -> PoppedItem:
-        options = _item_options(expected_version, owner)
-        return _popped(await self._backend.pop_item_async(_session_id(session_id), options))
-
-    async def clear_items(
-        self, session_id: str, *, expected_version: int | None = None, owner: OwnerLike | None = None
-    ) -> ItemsReceipt:
-        options = _item_options(expected_version, owner)
-        return _receipt(await self._backend.clear_items_async(_session_id(session_id), options))
-
-    async def get_conversation(
-        self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
-    ) -> Conversation:
-        for _ in range(_READ_ATTEMPTS):
-            query = _items_query(last, None, None, owner, include_session=True)
-            text = await self._backend.get_items_async(_session_id(session_id), query)
-            conversation, left_out = _conversation(text), json.loads(text)["left_out"]
-            c = conversation
-            items = await self._read_older(session_id, owner, c.items, c.first_index, left_out, c.version)
-            if items is not None:
-                c.items, c.first_index = items, c.first_index - left_out
-                return conversation
-        raise _stale(session_id)
-
-    async def list_sessions_by_owner(
-        self, app_name: str, user_id: str | None = None, *, limit: int = 100, page_token: str | None = None
-    ) -> OwnerPage:
-        limit, _, token = _list_arguments(limit, 0, page_token)
-        return _owner_page(await self._backend.list_by_owner_async(app_name, user_id or "", limit, token))
+        """Seconds one Redis PING takes; raises BackendError when Redis is down."""
+        return await self._store.ping_async()
 
     def close_nowait(self) -> None:
         """`close` without awaiting: closes the Redis connections now."""
-        self._backend.close()
+        self._store.close()
 
     async def close(self) -> None:
-        """Waits for running calls (wasmtime-py backend), then closes the
-        Redis connections."""
-        await asyncio.to_thread(self._backend.close)
+        """Closes the Redis connections; calls in flight finish, later calls raise."""
+        await asyncio.to_thread(self._store.close)
 
     async def __aenter__(self) -> AsyncSessionRepository:
         return self

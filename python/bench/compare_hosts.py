@@ -1,17 +1,13 @@
-"""The Python package's backends, the Rust host and plain redis-py, side by side.
+"""The Python package, the Rust host and plain redis-py, side by side.
 
 Starts its own redis-server (free port, no persistence) and measures, in one
-run against that one server, seven implementations of the design document's
+run against that one server, five implementations of the design document's
 `SessionRepository`:
 
 - `native-sync`: `SessionRepository(backend="native")`, the Rust host as the
   package's extension module (blocking calls, the GIL released);
 - `native-async`: `AsyncSessionRepository(backend="native")`, its awaitables
   driven by the module's tokio runtime;
-- `wasmtime-py-sync`: `SessionRepository(backend="wasmtime-py")`, the same
-  component run by wasmtime-py, Redis by redis-py;
-- `wasmtime-py-async`: `AsyncSessionRepository(backend="wasmtime-py")`, the
-  above on a thread pool (`max_concurrency`, default 8);
 - `plain-sync`: `PlainSyncRepository` below, the design document written
   directly on the synchronous redis-py client (`redis.Redis`), as a service
   team would without the component;
@@ -26,10 +22,9 @@ run against that one server, seven implementations of the design document's
    implementations awaited one at a time on one asyncio event loop), timed
    with `time.perf_counter_ns`; p50, p99, mean and ops/s per operation. A
    `ping` row is the floor under every operation: one PING through each
-   implementation's own client (`repo.ping()` for the package's backends:
-   redis-rs for native, redis-py for wasmtime-py, through the thread pool
-   for wasmtime-py-async; `redis.Redis.ping` for plain-sync; redis.asyncio's
-   for plain-async; the host's redis-rs connection for rust).
+   implementation's own client (`repo.ping()` for the package: its redis-rs
+   connection; `redis.Redis.ping` for plain-sync; redis.asyncio's for
+   plain-async; the host's redis-rs connection for rust).
 2. Ratios of p50 per operation, each marked met or missed: native-sync /
    plain-sync and native-async / plain-async (target: at most 0.5),
    native-sync / rust and native-async / rust (target: at most 1.3).
@@ -37,7 +32,7 @@ run against that one server, seven implementations of the design document's
    loop, 32 tasks (asyncio.gather), each creating `--concurrent-calls`
    sessions one after the other, then getting them; ops/s (all calls over
    the wall time) of create and get, and the ratio native-async /
-   plain-async (target: at least 3); wasmtime-py-async for reference.
+   plain-async (target: at least 3).
 
 The implementations take turns in rounds, in the order above, then reversed,
 and so on (as `make bench` alternates its paths), so that the noise of a
@@ -99,7 +94,6 @@ from agent_sessions import (  # noqa: E402
     SessionListResponse,
     SessionRepository,
     SessionUpdate,
-    _assets,
 )
 
 #: Operations in the order a round runs them (the Rust binary's order too).
@@ -107,9 +101,9 @@ OPS = ["create", "get", "update", "extend", "delete", "list"]
 #: The floor: one PING on each implementation's own client.
 PING = "ping"
 #: Who is measured, in the order of the first round.
-IMPLS = ["native-sync", "native-async", "wasmtime-py-sync", "wasmtime-py-async", "plain-sync", "plain-async", "rust"]
+IMPLS = ["native-sync", "native-async", "plain-sync", "plain-async", "rust"]
 #: Who is also measured at concurrency 32 (one event loop), and on what.
-ASYNC_IMPLS = ["native-async", "wasmtime-py-async", "plain-async"]
+ASYNC_IMPLS = ["native-async", "plain-async"]
 CONCURRENT_OPS = ["create", "get"]
 #: Sessions the list operation pages through, 10 at a time.
 LIST_SESSIONS = 100
@@ -118,8 +112,6 @@ PAGE = 10
 DESCRIPTIONS = {
     "native-sync": 'SessionRepository(backend="native"): the Rust host as an extension module',
     "native-async": 'AsyncSessionRepository(backend="native"): awaitables driven by its tokio runtime',
-    "wasmtime-py-sync": 'SessionRepository(backend="wasmtime-py"): wasmtime-py and redis-py',
-    "wasmtime-py-async": 'AsyncSessionRepository(backend="wasmtime-py"): the above on a thread pool',
     "plain-sync": "PlainSyncRepository: the design document on redis.Redis, no component",
     "plain-async": "PlainRepository: the design document on redis.asyncio, no component",
     "rust": "the Rust host (SessionStore) through the host-latency binary",
@@ -127,8 +119,6 @@ DESCRIPTIONS = {
 PING_CLIENTS = {
     "native-sync": "repo.ping(): the native module's redis-rs connection",
     "native-async": "await repo.ping(): the native module's redis-rs connection",
-    "wasmtime-py-sync": "repo.ping(): the backend's redis-py client",
-    "wasmtime-py-async": "await repo.ping(): the backend's redis-py client, through its thread pool",
     "plain-sync": "redis.Redis.ping()",
     "plain-async": "await redis.asyncio.Redis.ping()",
     "rust": "the Rust host's redis-rs connection",
@@ -822,8 +812,6 @@ class Contenders:
         self.runner = runner
         self.native_sync = SessionRepository(url, backend="native")
         self.native_async = AsyncSessionRepository(url, backend="native")
-        self.wasmtime_sync = SessionRepository(url, backend="wasmtime-py")
-        self.wasmtime_async = AsyncSessionRepository(url, backend="wasmtime-py")
         self.plain_client = redis.Redis.from_url(url)
         self.plain_sync = PlainSyncRepository(self.plain_client)
         self.plain_async_client = redis.asyncio.Redis.from_url(url)
@@ -832,15 +820,11 @@ class Contenders:
     def _sync(self, impl: str) -> tuple[SyncRepo, Callable[[], object]]:
         if impl == "native-sync":
             return self.native_sync, self.native_sync.ping
-        if impl == "wasmtime-py-sync":
-            return self.wasmtime_sync, self.wasmtime_sync.ping
         return self.plain_sync, self.plain_client.ping
 
     def _async(self, impl: str) -> tuple[AsyncRepo, Callable[[], Awaitable[object]]]:
         if impl == "native-async":
             return self.native_async, self.native_async.ping
-        if impl == "wasmtime-py-async":
-            return self.wasmtime_async, self.wasmtime_async.ping
         return self.plain_async, self.plain_async_client.ping
 
     def turn(
@@ -867,12 +851,10 @@ class Contenders:
 
     def close(self) -> None:
         self.native_sync.close()
-        self.wasmtime_sync.close()
         self.plain_client.close()
 
         async def close_async() -> None:
             await self.native_async.close()
-            await self.wasmtime_async.close()
             await self.plain_async_client.aclose()
 
         self.runner.run(close_async())
@@ -1001,7 +983,6 @@ def versions(redis_version: str) -> dict[str, str | None]:
     return {
         "python": platform.python_version(),
         "agent-sessions": version("agent-sessions"),
-        "wasmtime-py": version("wasmtime"),
         "redis-py": version("redis"),
         "hiredis": version("hiredis") if redis.utils.HIREDIS_AVAILABLE else None,
         "redis-server": redis_version,
@@ -1064,14 +1045,8 @@ def main() -> None:
     output = args.output if args.output.is_absolute() else REPO / args.output
     if not rust_bin.is_file():
         sys.exit(f"{rust_bin} not found: `cargo build --release -p agent-sessions-bench --bin host-latency`")
-    component = _assets.component_bytes()  # what both backends of the package run
-    built = COMPONENT_BUILD.read_bytes() if COMPONENT_BUILD.is_file() else None
-    if built is not None and built != component:
-        print(
-            f"warning: the package's component differs from {COMPONENT_BUILD.relative_to(REPO)} (which the Rust "
-            "host embeds); rebuild the native module (`make python-native`) for a like-for-like comparison",
-            file=sys.stderr,
-        )
+    # What the Rust host and (once `make python-native` ran) the package embed.
+    component = COMPONENT_BUILD.read_bytes() if COMPONENT_BUILD.is_file() else None
 
     allowed = sorted(os.sched_getaffinity(0))
     redis_cpus: set[int] | None = None
@@ -1151,7 +1126,7 @@ def main() -> None:
 
     scale = "quick" if args.quick else "default"
     print(
-        f"\nagent-sessions for Python: native and wasmtime-py backends vs plain redis-py vs the Rust host, "
+        f"\nagent-sessions for Python: native module vs plain redis-py vs the Rust host, "
         f"one redis-server {redis_version} ({scale} scale, {rounds} rounds x {iterations} calls per op and "
         f"implementation, pin {args.pin}, {elapsed:.0f} s)"
     )
@@ -1169,8 +1144,8 @@ def main() -> None:
     print(throughput_table(throughput_stats, throughput_ratios))
     print(
         f"\n{met} of {len(judged)} targets met. list: a page of {PAGE} over {LIST_SESSIONS} sessions. ping: one "
-        "PING through each implementation's own client (native: redis-rs; wasmtime-py: redis-py, through the "
-        "thread pool for async; plain: redis-py / redis.asyncio; rust: redis-rs), the floor under every operation."
+        "PING through each implementation's own client (native: redis-rs; plain: redis-py / redis.asyncio; "
+        "rust: redis-rs), the floor under every operation."
     )
     if leftover:
         print(f"warning: {leftover} keys left in Redis after the last turn", file=sys.stderr)
@@ -1188,7 +1163,6 @@ def main() -> None:
         "machine": machine(),
         "versions": versions(redis_version),
         "component_sha256": sha256(component),
-        "component_build_sha256": sha256(built),
         "rust_bin": str(rust_bin),
         "implementations": DESCRIPTIONS,
         "ping_clients": PING_CLIENTS,

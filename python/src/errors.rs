@@ -1,5 +1,4 @@
-//! The host's errors as the exception classes of `agent_sessions.errors`
-//! (the same classes the wasmtime-py backend raises).
+//! The host's errors as the exception classes of `agent_sessions.errors`.
 
 use agent_sessions_host::Error;
 use pyo3::prelude::*;

@@ -5,8 +5,8 @@
 //! moves JSON documents and errors across, every rule stays in the
 //! component.
 //!
-//! - `store`: [`NativeStore`], the class with one method per repository
-//!   operation, blocking (the GIL released) and awaitable twins.
+//! - `store`: [`NativeStore`], one entry point for every repository
+//!   operation (`call`, blocking with the GIL released, and `call_async`).
 //! - `errors`: the host's errors as the package's exception classes.
 //! - `runtime`: the one tokio runtime that drives Redis and the awaitables.
 
@@ -19,7 +19,5 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<store::NativeStore>()?;
-    module.add("COMPONENT_WASM", pyo3::types::PyBytes::new(module.py(), agent_sessions_host::EMBEDDED_COMPONENT))?;
-    module.add("KV_BATCH_SCRIPT", agent_sessions_host::kv::redis::KV_BATCH_SCRIPT)?;
     Ok(())
 }

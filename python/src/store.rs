@@ -1,13 +1,16 @@
 //! [`NativeStore`]: one `SessionStore` of the Rust host, for Python.
 //!
-//! Every operation has two methods: `get` blocks the calling thread with the
-//! GIL released, `get_async` returns an awaitable driven by the shared tokio
-//! runtime. A blocking call runs on a [`Lane`]: a current-thread runtime
-//! with a Redis connection of its own, which the calling thread drives
-//! itself, so the call never waits for another thread to wake up (about
-//! 30 µs of a `get` on the 2-core machine this was measured on).
-//! Documents cross as JSON text in the shared schema; the Python package
-//! turns them into its dataclasses.
+//! Every repository operation goes through one pair of methods, over the
+//! host's generic path (`SessionStore::call`): `call("get", id)` blocks the
+//! calling thread with the GIL released, `call_async("get", id)` returns an
+//! awaitable driven by the shared tokio runtime. No operation is named
+//! here: a new export of the component is callable as soon as the guest
+//! implements it. A blocking call runs on a [`Lane`]: a current-thread
+//! runtime with a Redis connection of its own, which the calling thread
+//! drives itself, so the call never waits for another thread to wake up
+//! (about 30 µs of a `get` on the 2-core machine this was measured on).
+//! Arguments are str, bool or int; documents cross as JSON text in the
+//! shared schema, which the Python package turns into its dataclasses.
 //!
 //! Cancelling an awaitable drops the call: its instance is discarded, not
 //! reused, and a write batch already sent to Redis still applies whole or
@@ -19,10 +22,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent_sessions_host::kv::memory::{ManualClock, MemoryBackend};
-use agent_sessions_host::{Error, GuestLimits, RedisOptions, SessionStore, SessionStoreBuilder, WaitReplicas};
-use pyo3::IntoPyObject;
+use agent_sessions_host::{
+    Arg, Error, GuestLimits, RedisOptions, Reply, SessionStore, SessionStoreBuilder, WaitReplicas,
+};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyInt, PyString, PyTuple};
+use pyo3::{IntoPyObject, IntoPyObjectExt};
 
 use crate::errors;
 use crate::runtime::block_on;
@@ -153,6 +159,50 @@ where
     })
 }
 
+/// An operation's arguments as the host takes them: str, bool or a whole
+/// number from 0 to 2^64 - 1 (the host checks each against the parameter's
+/// WIT type).
+fn arguments(export: &str, args: &Bound<'_, PyTuple>) -> PyResult<Vec<Arg>> {
+    let wrong = |position: usize, why: String| {
+        errors::to_py(Error::InvalidInput(format!("{export}: argument {} {why}", position + 1)))
+    };
+    args.iter()
+        .enumerate()
+        .map(|(position, arg)| {
+            if let Ok(text) = arg.cast::<PyString>() {
+                Ok(Arg::Text(text.to_str()?.to_owned()))
+            } else if let Ok(value) = arg.cast::<PyBool>() {
+                Ok(Arg::Bool(value.is_true()))
+            } else if arg.is_instance_of::<PyInt>() {
+                let value = arg.extract::<u64>().map_err(|_| {
+                    wrong(position, format!("must be a whole number from 0 to {}, not {arg}", u64::MAX))
+                })?;
+                Ok(Arg::Int(value))
+            } else {
+                let kind = arg.get_type().name().map_or_else(|_| "?".to_owned(), |name| name.to_string());
+                Err(wrong(position, format!("must be a str, bool or int, not {kind}")))
+            }
+        })
+        .collect()
+}
+
+/// A reply as Python's str, bool or int.
+struct Value(Reply);
+
+impl<'py> IntoPyObject<'py> for Value {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.0 {
+            Reply::Text(text) => text.into_bound_py_any(py),
+            Reply::Bool(value) => value.into_bound_py_any(py),
+            Reply::Int(value) => value.into_bound_py_any(py),
+        }
+    }
+}
+
 fn seconds(name: &str, value: f64) -> PyResult<Duration> {
     Duration::try_from_secs_f64(value)
         .ok()
@@ -243,148 +293,26 @@ impl NativeStore {
         })
     }
 
-    fn create(&self, py: Python<'_>, input: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.create_json(input).await })
+    /// Runs the repository operation `export` (its WIT name, `pop-item`)
+    /// with `args` on a lane, with the GIL released. The component says
+    /// which operations there are and what they take; arguments that do
+    /// not fit raise InvalidInputError.
+    #[pyo3(signature = (export, *args))]
+    fn call(&self, py: Python<'_>, export: String, args: &Bound<'_, PyTuple>) -> PyResult<Value> {
+        let args = arguments(&export, args)?;
+        blocking(py, &self.inner, move |store| async move { store.call(&export, args).await.map(Value) })
     }
 
-    fn create_async<'py>(&self, py: Python<'py>, input: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.create_json(input).await })
-    }
-
-    fn get(&self, py: Python<'_>, id: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.get_json(&id).await })
-    }
-
-    fn get_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.get_json(&id).await })
-    }
-
-    fn update(&self, py: Python<'_>, id: String, changes: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.update_json(&id, changes).await })
-    }
-
-    fn update_async<'py>(&self, py: Python<'py>, id: String, changes: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.update_json(&id, changes).await })
-    }
-
-    fn delete(&self, py: Python<'_>, id: String) -> PyResult<bool> {
-        blocking(py, &self.inner, move |store| async move { store.delete(&id).await })
-    }
-
-    fn delete_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.delete(&id).await })
-    }
-
-    fn list(&self, py: Python<'_>, limit: u32, offset: u64, page_token: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.list_json(limit, offset, page_token).await })
-    }
-
-    fn list_async<'py>(
+    /// `call` as an awaitable driven by the shared tokio runtime.
+    #[pyo3(signature = (export, *args))]
+    fn call_async<'py>(
         &self,
         py: Python<'py>,
-        limit: u32,
-        offset: u64,
-        page_token: String,
+        export: String,
+        args: &Bound<'py, PyTuple>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.list_json(limit, offset, page_token).await })
-    }
-
-    fn append_items(&self, py: Python<'_>, id: String, request: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.append_items_json(&id, request).await })
-    }
-
-    fn append_items_async<'py>(&self, py: Python<'py>, id: String, request: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.append_items_json(&id, request).await })
-    }
-
-    fn get_items(&self, py: Python<'_>, id: String, query: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.get_items_json(&id, query).await })
-    }
-
-    fn get_items_async<'py>(&self, py: Python<'py>, id: String, query: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.get_items_json(&id, query).await })
-    }
-
-    fn pop_item(&self, py: Python<'_>, id: String, options: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.pop_item_json(&id, options).await })
-    }
-
-    fn pop_item_async<'py>(&self, py: Python<'py>, id: String, options: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.pop_item_json(&id, options).await })
-    }
-
-    fn clear_items(&self, py: Python<'_>, id: String, options: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.clear_items_json(&id, options).await })
-    }
-
-    fn clear_items_async<'py>(&self, py: Python<'py>, id: String, options: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.clear_items_json(&id, options).await })
-    }
-
-    fn delete_with(&self, py: Python<'_>, id: String, options: String) -> PyResult<bool> {
-        blocking(py, &self.inner, move |store| async move { store.delete_with_json(&id, options).await })
-    }
-
-    fn delete_with_async<'py>(&self, py: Python<'py>, id: String, options: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.delete_with_json(&id, options).await })
-    }
-
-    fn list_by_owner(
-        &self,
-        py: Python<'_>,
-        app_name: String,
-        user_id: String,
-        limit: u32,
-        page_token: String,
-    ) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move {
-            store.list_by_owner_json(&app_name, &user_id, limit, page_token).await
-        })
-    }
-
-    fn list_by_owner_async<'py>(
-        &self,
-        py: Python<'py>,
-        app_name: String,
-        user_id: String,
-        limit: u32,
-        page_token: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move {
-            store.list_by_owner_json(&app_name, &user_id, limit, page_token).await
-        })
-    }
-
-    fn extend_ttl(&self, py: Python<'_>, id: String) -> PyResult<bool> {
-        blocking(py, &self.inner, move |store| async move { store.extend_ttl(&id).await })
-    }
-
-    fn extend_ttl_async<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.extend_ttl(&id).await })
-    }
-
-    fn cleanup_expired(&self, py: Python<'_>) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.cleanup_expired_json().await })
-    }
-
-    fn cleanup_expired_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.cleanup_expired_json().await })
-    }
-
-    fn reindex(&self, py: Python<'_>) -> PyResult<u64> {
-        blocking(py, &self.inner, move |store| async move { store.reindex().await })
-    }
-
-    fn reindex_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.reindex().await })
-    }
-
-    fn stats(&self, py: Python<'_>, cursor: String, so_far: String) -> PyResult<String> {
-        blocking(py, &self.inner, move |store| async move { store.stats_page_json(&cursor, so_far).await })
-    }
-
-    fn stats_async<'py>(&self, py: Python<'py>, cursor: String, so_far: String) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, &self.inner, move |store| async move { store.stats_page_json(&cursor, so_far).await })
+        let args = arguments(&export, args)?;
+        awaitable(py, &self.inner, move |store| async move { store.call(&export, args).await.map(Value) })
     }
 
     /// Seconds one PING takes (0 for the in-memory store).

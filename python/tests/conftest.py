@@ -1,5 +1,4 @@
-"""Test support: throwaway redis-server processes on free ports, and the
-two backends every repository test runs on.
+"""Test support: throwaway redis-server processes on free ports.
 
 Every test gets an empty Redis: a server per test module, flushed before
 each test. Nothing here skips: without redis-server the tests fail and say
@@ -16,7 +15,6 @@ import redis
 from redis_servers import INSTALL_HINT, RedisServer, free_port
 
 from agent_sessions import SessionRepository
-from agent_sessions.repository import BackendName
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -48,19 +46,9 @@ def redis_client(redis_server: RedisServer, redis_url: str) -> Iterator[redis.Re
     client.close()
 
 
-BACKENDS: list[BackendName] = ["native", "wasmtime-py"]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> BackendName:
-    """Each test that takes it runs once per backend."""
-    name: BackendName = request.param
-    return name
-
-
 @pytest.fixture
-def repo(redis_url: str, backend: BackendName) -> Iterator[SessionRepository]:
-    repository = SessionRepository(redis_url, backend=backend)
+def repo(redis_url: str) -> Iterator[SessionRepository]:
+    repository = SessionRepository(redis_url)
     yield repository
     repository.close()
 

@@ -27,14 +27,13 @@ from google.genai import types
 
 from agent_sessions import AsyncSessionRepository
 from agent_sessions.integrations.adk import AgentSessionsService
-from agent_sessions.repository import BackendName
 
 APP = "weather_app"
 
 
 @pytest.fixture
-async def service(redis_url: str, backend: BackendName) -> AsyncIterator[AgentSessionsService]:
-    repository = AsyncSessionRepository(redis_url, backend=backend)
+async def service(redis_url: str) -> AsyncIterator[AgentSessionsService]:
+    repository = AsyncSessionRepository(redis_url)
     yield AgentSessionsService(repository)
     await repository.close()
 
@@ -270,8 +269,7 @@ async def test_many_concurrent_writers_lose_nothing(service: AgentSessionsServic
 
 
 async def test_ten_thousand_sessions_of_one_user(redis_url: str) -> None:
-    """ADK 2.13 lists every session of a user; 10,000 (native backend only:
-    the wasmtime-py backend runs the same component)."""
+    """ADK 2.13 lists every session of a user; 10,000."""
     repository = AsyncSessionRepository(redis_url)
     service = AgentSessionsService(repository)
     semaphore = asyncio.Semaphore(64)

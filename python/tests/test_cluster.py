@@ -1,6 +1,6 @@
-"""Both backends on a real Redis Cluster (3 primaries, 3 replicas on
-127.0.0.1): the sharded layout, paging across shards, cleanup, interop,
-the recorded layout, WAIT for replicas, and a failover in the middle of a
+"""The repository on a real Redis Cluster (3 primaries, 3 replicas on
+127.0.0.1): the sharded layout, paging across shards, cleanup, the
+recorded layout, WAIT for replicas, and a failover in the middle of a
 stream of calls.
 
 The cluster is started once for this module and emptied before each test;
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from conftest import INSTALL_HINT, RedisServer, free_port
+from conftest import INSTALL_HINT, REPO, RedisServer, free_port
 
 from agent_sessions import (
     BackendError,
@@ -31,11 +31,9 @@ from agent_sessions import (
     SessionRepository,
     SessionUpdate,
 )
-from agent_sessions._assets import kv_batch_script
-from agent_sessions.repository import BackendName
 
 SHARDS = 64
-SCRIPT_SHA = hashlib.sha1(kv_batch_script().encode()).hexdigest()
+SCRIPT_SHA = hashlib.sha1((REPO / "redis" / "kv_batch.lua").read_bytes()).hexdigest()
 
 
 def fnv1a_32(text: str) -> int:
@@ -227,10 +225,8 @@ def cluster_client(cluster: LocalCluster, cluster_url: str) -> Iterator[redis.Re
     client.close()
 
 
-def test_sessions_spread_over_shards_and_primaries(
-    cluster: LocalCluster, cluster_url: str, backend: BackendName
-) -> None:
-    with SessionRepository(cluster_url, backend=backend) as repo:
+def test_sessions_spread_over_shards_and_primaries(cluster: LocalCluster, cluster_url: str) -> None:
+    with SessionRepository(cluster_url) as repo:
         created = [repo.create_session({"model_id": "m", "name": f"s{i}"}) for i in range(30)]
         for session in created:
             got = repo.get_session(session.id)
@@ -260,9 +256,9 @@ def test_sessions_spread_over_shards_and_primaries(
 
 
 def test_cleanup_removes_sessions_whose_expiry_key_is_gone(
-    cluster_url: str, cluster_client: redis.RedisCluster, backend: BackendName
+    cluster_url: str, cluster_client: redis.RedisCluster
 ) -> None:
-    with SessionRepository(cluster_url, backend=backend) as repo:
+    with SessionRepository(cluster_url) as repo:
         created = [repo.create_session({"model_id": "m"}) for _ in range(6)]
         for session in created[:3]:
             assert cluster_client.delete(f"session_expiry:{{s{shard_of(session.id)}}}:{session.id}") == 1
@@ -277,50 +273,34 @@ def test_cleanup_removes_sessions_whose_expiry_key_is_gone(
         assert stats.set_size == 3 and stats.index_size == 3
 
 
-def test_each_backend_reads_what_the_other_wrote(cluster_url: str) -> None:
-    with (
-        SessionRepository(cluster_url, backend="native") as native,
-        SessionRepository(cluster_url, backend="wasmtime-py") as wasmtime_py,
-    ):
-        for writer, reader in ((native, wasmtime_py), (wasmtime_py, native)):
-            session = writer.create_session({"model_id": "m", "name": "first"})
-            read = reader.get_session(session.id)
-            assert without_ttl(read) == without_ttl(session)
-            reader.update_session(session.id, SessionUpdate(name="second", expected_version=1))
-            again = writer.get_session_or_raise(session.id)
-            assert again.name == "second" and again.version == 2
-            assert reader.delete_session(session.id) is True
-            assert writer.get_session(session.id) is None
-
-
 def test_the_layout_is_recorded_and_others_are_refused(
-    cluster: LocalCluster, cluster_url: str, cluster_client: redis.RedisCluster, backend: BackendName
+    cluster: LocalCluster, cluster_url: str, cluster_client: redis.RedisCluster
 ) -> None:
     # One URL: the server says it is a cluster; the layout defaults to 64 shards.
     one_node = f"redis://127.0.0.1:{cluster.nodes[3].port}"
-    with SessionRepository(one_node, backend=backend) as repo:
+    with SessionRepository(one_node) as repo:
         session = repo.create_session({"model_id": "m"})
     assert cluster_client.hget("session_layout", "shards") == str(SHARDS)
     assert cluster_client.exists(f"session_expiry:{{s{shard_of(session.id)}}}:{session.id}") == 1
-    with SessionRepository(one_node, backend=backend, cluster=True, shards=64) as repo:
+    with SessionRepository(one_node, cluster=True, shards=64) as repo:
         assert without_ttl(repo.get_session(session.id)) == without_ttl(session)
-    with SessionRepository(cluster_url, backend=backend, shards=32) as repo:
+    with SessionRepository(cluster_url, shards=32) as repo:
         with pytest.raises(InvalidInputError):
             repo.get_session(session.id)
-    with SessionRepository(cluster_url, backend=backend, shards=0) as repo:
+    with SessionRepository(cluster_url, shards=0) as repo:
         with pytest.raises(InvalidInputError, match="Redis Cluster"):
             repo.list_sessions()
 
 
-def test_wait_replicas(cluster_url: str, backend: BackendName) -> None:
-    with SessionRepository(cluster_url, backend=backend, wait_replicas=1, wait_timeout=2.0) as repo:
+def test_wait_replicas(cluster_url: str) -> None:
+    with SessionRepository(cluster_url, wait_replicas=1, wait_timeout=2.0) as repo:
         session = repo.create_session({"model_id": "m"})
         repo.update_session(session.id, {"name": "n"})
         assert repo.extend_session_ttl(session.id) is True
         assert repo.delete_session(session.id) is True
-    with SessionRepository(cluster_url, backend=backend) as plain:
+    with SessionRepository(cluster_url) as plain:
         # Each primary has one replica: two cannot confirm.
-        with SessionRepository(cluster_url, backend=backend, wait_replicas=2, wait_timeout=0.1) as repo:
+        with SessionRepository(cluster_url, wait_replicas=2, wait_timeout=0.1) as repo:
             with pytest.raises(NotReplicatedError) as error:
                 repo.create_session({"model_id": "m", "name": "kept"})
             assert error.value.storage_kind == "not_replicated"
@@ -332,8 +312,8 @@ def test_wait_replicas(cluster_url: str, backend: BackendName) -> None:
             assert repo.list_sessions().total == 1  # reads do not wait
 
 
-def test_wait_replicas_on_one_server_without_replicas(redis_url: str, backend: BackendName) -> None:
-    with SessionRepository(redis_url, backend=backend, wait_replicas=1, wait_timeout=0.05) as repo:
+def test_wait_replicas_on_one_server_without_replicas(redis_url: str) -> None:
+    with SessionRepository(redis_url, wait_replicas=1, wait_timeout=0.05) as repo:
         with pytest.raises(NotReplicatedError, match="0 of 1") as error:
             repo.create_session({"model_id": "m"})
         assert error.value.storage_kind == "not_replicated"
@@ -341,12 +321,12 @@ def test_wait_replicas_on_one_server_without_replicas(redis_url: str, backend: B
         assert without_ttl(repo.get_session(session.id)) == without_ttl(session)
 
 
-def test_a_failover_in_the_middle_of_calls_goes_unnoticed(cluster: LocalCluster, backend: BackendName) -> None:
+def test_a_failover_in_the_middle_of_calls_goes_unnoticed(cluster: LocalCluster) -> None:
     cluster.flush()
     for client in cluster.clients():
         client.script_flush()
         client.close()
-    with SessionRepository(cluster.url, backend=backend) as repo:
+    with SessionRepository(cluster.url) as repo:
         created = []
         for i in range(40):
             created.append(repo.create_session({"model_id": "m", "name": f"s{i}"}))
@@ -354,15 +334,9 @@ def test_a_failover_in_the_middle_of_calls_goes_unnoticed(cluster: LocalCluster,
             if i == 20:
                 promoted = cluster.failover()
                 client = promoted.client()
-                if backend == "wasmtime-py":
-                    # The script cache is not replicated: the new primary
-                    # has not seen the script (this backend loads it only on
-                    # a primary that answered NOSCRIPT).
-                    assert client.script_exists(SCRIPT_SHA) == [False]
-                else:
-                    # redis-rs loads the script on every node after a
-                    # NOSCRIPT: make the new primary's cache empty anyway.
-                    client.script_flush()
+                # redis-rs loads the script on every node after a
+                # NOSCRIPT: make the new primary's cache empty anyway.
+                client.script_flush()
                 client.close()
         cluster.wait_until_healthy()
         assert sorted(s.id for s in repo.list_sessions(limit=100).sessions) == sorted(s.id for s in created)
@@ -372,15 +346,13 @@ def test_a_failover_in_the_middle_of_calls_goes_unnoticed(cluster: LocalCluster,
     client.close()
 
 
-def test_a_primary_killed_in_the_middle_of_calls_is_replaced_without_errors(
-    cluster: LocalCluster, backend: BackendName
-) -> None:
+def test_a_primary_killed_in_the_middle_of_calls_is_replaced_without_errors(cluster: LocalCluster) -> None:
     cluster.flush()
     roles = cluster.roles()
     victim = next(node for node in cluster.nodes if roles[node.port] == "master" and node.port not in cluster.touched)
     cluster.touched.add(victim.port)
     try:
-        with SessionRepository(cluster.url, backend=backend) as repo:
+        with SessionRepository(cluster.url) as repo:
             created = []
             for i in range(30):
                 if i == 10:
@@ -399,24 +371,3 @@ def test_a_primary_killed_in_the_middle_of_calls_is_replaced_without_errors(
     finally:
         victim.start()  # rejoins as a replica
         cluster.wait_until_healthy()
-
-
-def test_a_batch_whose_outcome_is_unknown_is_not_sent_again(cluster: LocalCluster) -> None:
-    cluster.flush()
-    with SessionRepository(cluster.url, backend="wasmtime-py", socket_timeout=0.5) as repo:
-        session = repo.create_session({"model_id": "m"})
-        primary = cluster.primary_of(f"session_expiry:{{s{shard_of(session.id)}}}:{session.id}")
-        assert primary.process is not None
-        os.kill(primary.process.pid, signal.SIGSTOP)
-        try:
-            with pytest.raises(BackendError) as error:
-                repo.update_session(session.id, {"name": "once"})
-        finally:
-            os.kill(primary.process.pid, signal.SIGCONT)
-        assert error.value.storage_kind == "timeout"
-        # The stopped primary ran the batch when it resumed: once.
-        deadline = time.monotonic() + 5
-        while (got := repo.get_session_or_raise(session.id)).version == 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert got.version == 2 and got.name == "once"
-    cluster.wait_until_healthy()

@@ -17,7 +17,6 @@ import redis
 from conftest import RedisServer
 
 from agent_sessions import AsyncSessionRepository, BackendError, SessionRepository, SessionUpdate
-from agent_sessions.repository import BackendName
 
 
 @pytest.fixture
@@ -57,9 +56,8 @@ def in_call(thread: threading.Thread, function: str) -> bool:
     return False
 
 
-@pytest.mark.parametrize("backend", ["native", "wasmtime-py"])
-def test_a_waiting_call_lets_other_python_threads_run(stoppable: RedisServer, backend: BackendName) -> None:
-    repo = SessionRepository(stoppable.url, socket_timeout=60, backend=backend)
+def test_a_waiting_call_lets_other_python_threads_run(stoppable: RedisServer) -> None:
+    repo = SessionRepository(stoppable.url, socket_timeout=60)
     session = repo.create_session({"model_id": "m"})
     assert stoppable.process is not None
     os.kill(stoppable.process.pid, signal.SIGSTOP)
@@ -76,7 +74,7 @@ def test_a_waiting_call_lets_other_python_threads_run(stoppable: RedisServer, ba
     # Wait until the caller is inside the repository call (Redis cannot
     # answer it), then run pure Python here: with the GIL held by the call
     # this thread could not run until the call's 60 s timeout.
-    while not in_call(caller, "get_session_or_raise"):
+    while not in_call(caller, "get_session"):
         pass
     counted = 0
     while counted < 2_000_000:
@@ -126,9 +124,8 @@ async def test_a_call_cancelled_before_it_ran_writes_nothing(redis_url: str, red
         assert (await repo.create_session({"model_id": "m"})).version == 1
 
 
-@pytest.mark.parametrize("backend", ["native", "wasmtime-py"])
-def test_a_silent_redis_is_a_timeout(stoppable: RedisServer, backend: BackendName) -> None:
-    repo = SessionRepository(stoppable.url, socket_timeout=0.5, backend=backend)
+def test_a_silent_redis_is_a_timeout(stoppable: RedisServer) -> None:
+    repo = SessionRepository(stoppable.url, socket_timeout=0.5)
     session = repo.create_session({"model_id": "m"})
     assert stoppable.process is not None
     os.kill(stoppable.process.pid, signal.SIGSTOP)

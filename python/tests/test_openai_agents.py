@@ -22,12 +22,11 @@ from agents.testing import ScriptedModel, assistant_message
 
 from agent_sessions import AsyncSessionRepository
 from agent_sessions.integrations.openai_agents import AgentSessionsSession
-from agent_sessions.repository import BackendName
 
 
 @pytest.fixture
-async def repository(redis_url: str, backend: BackendName) -> AsyncIterator[AsyncSessionRepository]:
-    repo = AsyncSessionRepository(redis_url, backend=backend)
+async def repository(redis_url: str) -> AsyncIterator[AsyncSessionRepository]:
+    repo = AsyncSessionRepository(redis_url)
     yield repo
     await repo.close()
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
+import json
 import threading
 import time
 from pathlib import Path
@@ -29,7 +31,6 @@ from agent_sessions import (
     SessionRepository,
     SessionUpdate,
 )
-from agent_sessions.repository import BackendName
 
 MISSING = "00000000-0000-4000-8000-000000000000"
 HOSTILE_COMPONENT = REPO / "target" / "component" / "wasm32-wasip2" / "release" / "hostile_guest.wasm"
@@ -98,8 +99,8 @@ def test_create_session_takes_a_caller_chosen_id(repo: SessionRepository, redis_
     assert repo.list_sessions().total == 3
 
 
-async def test_async_create_session_takes_a_caller_chosen_id(redis_url: str, backend: BackendName) -> None:
-    async with AsyncSessionRepository(redis_url, backend=backend) as repo:
+async def test_async_create_session_takes_a_caller_chosen_id(redis_url: str) -> None:
+    async with AsyncSessionRepository(redis_url) as repo:
         assert (await repo.create_session({"model_id": "m"}, session_id="async-1")).id == "async-1"
         with pytest.raises(ConflictError):
             await repo.create_session({"model_id": "m"}, session_id="async-1")
@@ -156,10 +157,10 @@ def test_the_layout_is_the_documents(repo: SessionRepository, redis_client: redi
     assert 3590 <= redis_client.ttl(f"session_expiry:{session.id}") <= 3600
 
 
-def test_prefixes_do_not_see_each_other(redis_url: str, redis_client: redis.Redis[str], backend: BackendName) -> None:
+def test_prefixes_do_not_see_each_other(redis_url: str, redis_client: redis.Redis[str]) -> None:
     with (
-        SessionRepository(redis_url, prefix="a:", backend=backend) as a,
-        SessionRepository(redis_url, prefix="b:", backend=backend) as b,
+        SessionRepository(redis_url, prefix="a:") as a,
+        SessionRepository(redis_url, prefix="b:") as b,
     ):
         session = a.create_session({"model_id": "m"})
         assert b.get_session(session.id) is None
@@ -182,9 +183,9 @@ def test_one_round_trip_per_operation(repo: SessionRepository) -> None:
     assert repo.round_trips - before == 5
 
 
-def test_threads_lose_no_updates(redis_url: str, backend: BackendName) -> None:
+def test_threads_lose_no_updates(redis_url: str) -> None:
     """8 threads apply compare-and-set increments; every conflict is retried."""
-    repo = SessionRepository(redis_url, backend=backend)
+    repo = SessionRepository(redis_url)
     session = repo.create_session({"model_id": "m", "max_tokens": 1})
     threads, per_thread = 8, 25
     conflicts = [0] * threads
@@ -214,8 +215,8 @@ def test_threads_lose_no_updates(redis_url: str, backend: BackendName) -> None:
     repo.close()
 
 
-async def test_async_repository_runs_off_the_event_loop(redis_url: str, backend: BackendName) -> None:
-    async with AsyncSessionRepository(redis_url, max_concurrency=4, backend=backend) as repo:
+async def test_async_repository_runs_off_the_event_loop(redis_url: str) -> None:
+    async with AsyncSessionRepository(redis_url, max_concurrency=4) as repo:
         created = await asyncio.gather(*(repo.create_session({"model_id": f"m{i}"}) for i in range(20)))
         assert len({s.id for s in created}) == 20
         ticks = 0
@@ -245,9 +246,9 @@ async def test_async_repository_runs_off_the_event_loop(redis_url: str, backend:
         assert await repo.cleanup_expired_sessions() == 0
 
 
-def test_redis_down_is_a_backend_error_and_the_repository_recovers(backend: BackendName) -> None:
+def test_redis_down_is_a_backend_error_and_the_repository_recovers() -> None:
     server = RedisServer()
-    repo = SessionRepository(server.url, socket_timeout=1.0, connect_timeout=0.5, backend=backend)
+    repo = SessionRepository(server.url, socket_timeout=1.0, connect_timeout=0.5)
     session = repo.create_session({"model_id": "m"})
     server.stop()
     for _ in range(3):
@@ -265,18 +266,18 @@ def test_redis_down_is_a_backend_error_and_the_repository_recovers(backend: Back
     server.stop()
 
 
-def test_passwords_never_appear_in_errors(backend: BackendName) -> None:
+def test_passwords_never_appear_in_errors() -> None:
     server = RedisServer("--requirepass", "s3cret-pw")
-    good = SessionRepository(f"redis://:s3cret-pw@127.0.0.1:{server.port}/2", backend=backend)
+    good = SessionRepository(f"redis://:s3cret-pw@127.0.0.1:{server.port}/2")
     assert good.create_session({"model_id": "m"}).version == 1
     good.close()
-    bad = SessionRepository(f"redis://:wrong-pw@127.0.0.1:{server.port}/0", backend=backend)
+    bad = SessionRepository(f"redis://:wrong-pw@127.0.0.1:{server.port}/0")
     with pytest.raises(BackendError) as error:
         bad.create_session({"model_id": "m"})
     assert "wrong-pw" not in str(error.value)
     bad.close()
     server.stop()
-    down = SessionRepository(f"redis://user:s3cret-pw@127.0.0.1:{server.port}/0", connect_timeout=0.5, backend=backend)
+    down = SessionRepository(f"redis://user:s3cret-pw@127.0.0.1:{server.port}/0", connect_timeout=0.5)
     with pytest.raises(BackendError) as error:
         down.get_session(MISSING)
     assert "s3cret-pw" not in str(error.value) and "user:***@" in str(error.value)
@@ -289,8 +290,56 @@ def test_settings_are_checked() -> None:
         SessionRepository("redis://127.0.0.1:1/0", batch_size=0)
 
 
-def test_ttl_setting_reaches_redis(redis_url: str, redis_client: redis.Redis[str], backend: BackendName) -> None:
-    with SessionRepository(redis_url, ttl=120, grace=30, backend=backend) as repo:
+def test_the_wasmtime_py_backend_is_gone_and_native_is_still_accepted() -> None:
+    with pytest.raises(ValueError, match="wasmtime-py' was removed"):
+        SessionRepository("redis://127.0.0.1:1/0", backend="wasmtime-py")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="removed wasmtime-py backend"):
+        SessionRepository("redis://127.0.0.1:1/0", redis_client=object())
+    SessionRepository("redis://127.0.0.1:1/0", backend="native").close()
+
+
+def test_any_export_is_called_by_its_wit_name(repo: SessionRepository) -> None:
+    session = repo.create_session({"model_id": "m"})
+    assert json.loads(repo.call("get", session.id))["id"] == session.id
+    assert repo.call("extend-ttl", session.id) is True
+    assert repo.call("reindex") == 0
+    assert json.loads(repo.call("list", 10, 0, ""))["total"] == 1
+    with pytest.raises(InvalidInputError, match="no-such-export"):
+        repo.call("no-such-export")
+    with pytest.raises(InvalidInputError, match="argument"):
+        repo.call("get")
+    with pytest.raises(InvalidInputError):
+        repo.call("get", 7)
+    with pytest.raises(InvalidInputError, match="argument 1"):
+        repo.call("list", -1, 0, "")
+    with pytest.raises(InvalidInputError, match="argument 3"):
+        repo.call("list", 10, 0, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        repo.call("list", 2**32, 0, "")  # a u32 parameter
+
+
+async def test_any_export_is_awaited_by_its_wit_name(redis_url: str) -> None:
+    async with AsyncSessionRepository(redis_url) as repo:
+        session = await repo.create_session({"model_id": "m"})
+        assert json.loads(await repo.call("get", session.id))["id"] == session.id
+        assert await repo.call("delete", session.id) is True
+        with pytest.raises(SessionNotFoundError):
+            await repo.call("get", session.id)
+
+
+def test_errors_in_an_operation_name_the_method(repo: SessionRepository) -> None:
+    """Each method is written once for both repositories; its frames still
+    carry its name."""
+    with pytest.raises(SessionNotFoundError) as error:
+        repo.get_session_or_raise(MISSING)
+    assert "get_session_or_raise" in [entry.name for entry in error.traceback]
+    assert SessionRepository.get_session.__doc__ == AsyncSessionRepository.get_session.__doc__
+    assert list(inspect.signature(SessionRepository.get_session).parameters) == ["self", "session_id"]
+    assert inspect.iscoroutinefunction(AsyncSessionRepository.get_session)
+
+
+def test_ttl_setting_reaches_redis(redis_url: str, redis_client: redis.Redis[str]) -> None:
+    with SessionRepository(redis_url, ttl=120, grace=30) as repo:
         session = repo.create_session({"model_id": "m"})
         assert 110 <= redis_client.ttl(f"session_expiry:{session.id}") <= 120
         assert 140 <= redis_client.ttl(f"session:{session.id}:meta") <= 150
@@ -298,12 +347,10 @@ def test_ttl_setting_reaches_redis(redis_url: str, redis_client: redis.Redis[str
 
 
 @pytest.fixture
-def hostile(redis_url: str, backend: BackendName) -> SessionRepository:
+def hostile(redis_url: str) -> SessionRepository:
     if not HOSTILE_COMPONENT.is_file():
         pytest.fail(f"the hostile test component is missing at {HOSTILE_COMPONENT}: run `cargo test` (make test does)")
-    return SessionRepository(
-        redis_url, component=HOSTILE_COMPONENT, time_limit=1.0, memory_limit=32 * 1024 * 1024, backend=backend
-    )
+    return SessionRepository(redis_url, component=HOSTILE_COMPONENT, time_limit=1.0, memory_limit=32 * 1024 * 1024)
 
 
 @pytest.mark.parametrize("misbehaviour", ["loop", "grow", "trap", "recurse"])
@@ -313,17 +360,8 @@ def test_a_misbehaving_component_fails_the_call_not_the_host(hostile: SessionRep
         hostile.get_session(misbehaviour)
     assert time.monotonic() - started < 20
     if misbehaviour == "loop":
-        # wasmtime-py counts the whole call, the Rust host computing time.
         assert "time limit" in str(error.value) or "CPU budget" in str(error.value)
     assert hostile.get_session("anything") is None  # the next call gets a fresh instance
-
-
-def test_both_backends_run_the_repositorys_component_and_script() -> None:
-    from agent_sessions import _assets
-
-    assert _assets.kv_batch_script() == (REPO / "redis" / "kv_batch.lua").read_text()
-    built = REPO / "target" / "component" / "wasm32-wasip2" / "release" / "agent_sessions_guest.wasm"
-    assert _assets.component_bytes() == built.read_bytes()
 
 
 def test_dataclasses_use_the_documents_field_names() -> None:

@@ -27,13 +27,16 @@ setup: deps ## deps, then build every target and make .venv with the Python pack
 	@$(MAKE) --no-print-directory python-native
 	@$(MAKE) --no-print-directory js
 
-build: deps ## Build the host, the CLI and the embedded component (debug)
+build: deps ## Build every crate of the workspace (debug): host, CLI, component, tests, benches, Python module
 	$(CARGO) build --workspace
 
 # A target-specific variable reaches the prerequisites built for it: deps
-# runs best-effort when make run asks for it.
+# runs best-effort when make run asks for it. The demo needs only the CLI
+# (which builds and embeds the component): no Python module, benches or
+# test crates, so a fresh clone gets there in a few minutes.
 run: SETUP_FLAGS := --best-effort
-run: build ## Set up what is missing, build, run `sessions demo` on a throwaway redis-server (--memory without one)
+run: deps ## Set up what is missing, build the CLI, run `sessions demo` on a throwaway redis-server (--memory without one)
+	$(CARGO) build -p agent-sessions-host --bin sessions
 	@scripts/run-demo.sh target/debug/sessions
 
 test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers) and the wheel check

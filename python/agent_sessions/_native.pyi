@@ -1,7 +1,7 @@
 """The Rust host as a Python module (python/src/ in the repository).
 
 Every repository operation is one call: `call(export, *args)` with the WIT
-export's name (`"pop-item"`) and its arguments (str, bool or int), blocking
+export's name (`"get-items"`) and its arguments (str, bool or int), blocking
 with the GIL released, or `call_async` for an awaitable driven by the host's
 tokio runtime. Documents cross as JSON text in the shared schema
 (schema/sessions.schema.json); `agent_sessions.repository` turns them into

@@ -293,7 +293,7 @@ impl NativeStore {
         })
     }
 
-    /// Runs the repository operation `export` (its WIT name, `pop-item`)
+    /// Runs the repository operation `export` (its WIT name, `get-items`)
     /// with `args` on a lane, with the GIL released. The component says
     /// which operations there are and what they take; arguments that do
     /// not fit raise InvalidInputError.

@@ -617,7 +617,8 @@ class _Repository:
     ) -> _Steps[list[Any]]:
         """The newest `last` items (default all), oldest first, in as many
         reads as they need, consistent: a session written between the reads
-        is read again."""
+        is read again. Past 16 MiB of items: InvalidInputError (read those
+        with `get_items` by range)."""
         page = yield from _read_items(session_id, _items_query(last, None, None, owner, whole=True))
         items: list[Any] = page["items"]
         return items
@@ -651,7 +652,8 @@ class _Repository:
         self, session_id: str, *, last: int | None = None, owner: OwnerLike | None = None
     ) -> _Steps[Conversation]:
         """The session, its state (with its app's and user's under `app:` and
-        `user:`) and its newest `last` items (default all)."""
+        `user:`) and its newest `last` items (default all), read at one
+        version (past 16 MiB of items: InvalidInputError)."""
         query = _items_query(last, None, None, owner, include_session=True, whole=True)
         return Conversation.from_dict((yield from _read_items(session_id, query)))
 

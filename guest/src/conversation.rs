@@ -1,6 +1,5 @@
 //! Conversation documents: what the items, ownership and state operations
-//! (`append-items`, `get-items`, `pop-item`, `clear-items`, `list-by-owner`,
-//! `delete-with`) take and return, and their limits. Like `model`, the one
+//! take and return, and their limits. Like `model`, the one
 //! definition of these shapes; `schema/sessions.schema.json` publishes them.
 //!
 //! Items and state values are JSON of any shape, kept as the exact text the
@@ -149,7 +148,8 @@ pub struct ItemsPage {
     pub state: Option<StateMap>,
 }
 
-/// Input of `pop-item`, `clear-items` and `delete-with` ("" or `{}`: none).
+/// Conditions of a call on one session's items or on the session itself:
+/// the owner it must have and the version it must be at ("" or `{}`: none).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default, deny_unknown_fields)]
@@ -158,7 +158,7 @@ pub struct ItemOptions {
     pub owner: Option<Owner>,
 }
 
-/// Result of `pop-item`.
+/// The newest item, taken off the list, and the session after.
 #[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ItemPopped {

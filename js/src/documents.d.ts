@@ -386,7 +386,8 @@ export interface ItemsPage {
 }
 
 /**
- * Input of `pop-item`, `clear-items` and `delete-with` ("" or `{}`: none).
+ * Conditions of a call on one session's items or on the session itself:
+ * the owner it must have and the version it must be at ("" or `{}`: none).
  * The guest refuses any other field.
  */
 export interface ItemOptions {
@@ -394,7 +395,7 @@ export interface ItemOptions {
   owner?: Owner | null;
 }
 
-/** Result of `pop-item`. */
+/** The newest item, taken off the list, and the session after. */
 export interface ItemPopped {
   id: string;
   /** The newest item, now removed; null when there was none. */

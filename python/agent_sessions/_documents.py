@@ -29,20 +29,13 @@ Timestamp: TypeAlias = str
 RejectReason: TypeAlias = Literal["invalid", "id_taken"]
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass
 class SessionCreate:
     r"""Input of `create`. See `validation` for every rule. In JSON, numbers and
     tools may also come in the string form the design document stores
     (`"0.7"`, `"[\"search\"]"`), so a dump of a data hash reads back.
     """
 
-    #: The new session's id, chosen by the caller; omitted or null: a fresh
-    #: UUID v4. Either a UUID in the 36-character hyphenated form (either
-    #: case, stored lowercase) or 1 to 128 characters of A-Z, a-z, 0-9, `.`,
-    #: `_` and `-`, case-sensitive and stored as given. A live session with
-    #: that id makes `create` a conflict; the leftovers of an expired one are
-    #: replaced.
-    id: str | None = None
     #: Model the agent runs, e.g. gpt-4.
     model_id: str = ""
     #: Persona the agent plays, e.g. programmer.
@@ -71,13 +64,20 @@ class SessionCreate:
     #: Initial state: JSON values by key, with ADK's prefixes (`app:` and
     #: `user:` keys go to the owner's shared state, `temp:` keys are dropped).
     state: dict[str, Any] | None = None
+    #: The new session's id, chosen by the caller; omitted or null: a fresh
+    #: UUID v4. Either a UUID in the 36-character hyphenated form (either
+    #: case, stored lowercase) or 1 to 128 characters of A-Z, a-z, 0-9, `.`,
+    #: `_` and `-`, case-sensitive and stored as given. A live session with
+    #: that id makes `create` a conflict; the leftovers of an expired one are
+    #: replaced.
+    id: str | None = None
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Self:
         return cls(**document)
 
 
-@dataclasses.dataclass(kw_only=True)
+@dataclasses.dataclass
 class SessionUpdate:
     """Input of `update`: `None` leaves a field as it is."""
 
@@ -490,7 +490,9 @@ class ItemsPage:
 
 @dataclasses.dataclass(kw_only=True)
 class ItemOptions:
-    """Input of `pop-item`, `clear-items` and `delete-with` ("" or `{}`: none)."""
+    """Conditions of a call on one session's items or on the session itself:
+    the owner it must have and the version it must be at ("" or `{}`: none).
+    """
 
     expected_version: int | None = None
     owner: Owner | None = None
@@ -505,7 +507,7 @@ class ItemOptions:
 
 @dataclasses.dataclass(kw_only=True)
 class PoppedItem:
-    """Result of `pop-item`."""
+    """The newest item, taken off the list, and the session after."""
 
     id: str
     #: The newest item, now removed; null when there was none.

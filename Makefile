@@ -39,10 +39,14 @@ run: deps ## Set up what is missing, build the CLI, run `sessions demo` on a thr
 	$(CARGO) build -p agent-sessions-host --bin sessions
 	@scripts/run-demo.sh target/debug/sessions
 
+# The Python module and the wheel that `make test` checks are built in the
+# dev profile, whose wasmtime `cargo test` compiles anyway: CI compiles the
+# wasmtime stack once for both, not a second time in release.
+test: PY_PROFILE :=
 test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers) and the wheel check
 	$(CARGO) test --workspace
-	@$(MAKE) --no-print-directory test-python check-wheel
-	@$(MAKE) --no-print-directory test-js
+	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) test-python check-wheel
+	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) test-js
 
 test-python: python-native ## pytest of the Python package (conformance, interop with the Rust CLI, documents against the schema)
 	cd python && ../$(VENV_PYTHON) -m pytest -q
@@ -82,12 +86,14 @@ check-wheel: wheel ## Install the wheel into a fresh virtual environment and use
 # The native module (python/src, the Rust host) is built in release mode
 # into python/agent_sessions/ and the package installed editable in .venv;
 # cargo makes this a few seconds when nothing changed.
-MATURIN_DEVELOP = cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) ../$(VENV)/bin/maturin develop --release --quiet
+# PY_PROFILE: --release (the default), or empty for the dev profile.
+PY_PROFILE ?= --release
+MATURIN_DEVELOP = cd python && VIRTUAL_ENV=$(CURDIR)/$(VENV) ../$(VENV)/bin/maturin develop $(PY_PROFILE) --quiet
 python-native: $(VENV_PYTHON) ## Build the Python package's native module (release) into .venv
 	$(MATURIN_DEVELOP)
 
 wheel: $(VENV_PYTHON) ## Build the Python package as a wheel (native module included) into dist/
-	cd python && ../$(VENV)/bin/maturin build --release --quiet --out ../dist
+	cd python && ../$(VENV)/bin/maturin build $(PY_PROFILE) --quiet --out ../dist
 
 # maturin is pinned here; pip install ./python takes any 1.x (pyproject.toml).
 # The first build installs the test and dev extras too.

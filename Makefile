@@ -108,7 +108,7 @@ lint: deps ## cargo fmt --check and clippy with -D warnings, native and wasm; ru
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p agent-sessions-guest --target $(WASM_TARGET) -- -D warnings
-	@$(MAKE) --no-print-directory lint-python
+	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) lint-python
 
 lint-python: python-native
 	cd python && ../$(VENV)/bin/ruff check agent_sessions tests bench examples scripts

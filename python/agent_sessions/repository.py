@@ -394,12 +394,7 @@ class _Repository:
             raise ValueError(f"backend must be 'native', not {backend!r}")
         if redis_client is not None:
             raise ValueError("redis_client was for the removed wasmtime-py backend; the native host has its own client")
-        self.prefix = prefix
-        self.ttl = ttl
-        self.grace = grace
-        self.batch_size = batch_size
-        self.backend: BackendName = backend
-        self._store = _native.NativeStore(
+        store = _native.NativeStore(
             redis_url,
             prefix=prefix,
             ttl=ttl,
@@ -415,6 +410,7 @@ class _Repository:
             wait_replicas=wait_replicas,
             wait_timeout=wait_timeout,
         )
+        self._attach(store, prefix, ttl, grace, batch_size)
 
     @classmethod
     def in_memory(
@@ -432,13 +428,7 @@ class _Repository:
         TTL semantics: for tests of code that uses sessions. With
         `manual_clock=True` time only moves by `advance_clock(seconds)`."""
         _check_settings(prefix, ttl, grace, batch_size)
-        repository = cls.__new__(cls)
-        repository.prefix = prefix
-        repository.ttl = ttl
-        repository.grace = grace
-        repository.batch_size = batch_size
-        repository.backend = "native"
-        repository._store = _native.NativeStore(
+        store = _native.NativeStore(
             None,
             prefix=prefix,
             ttl=ttl,
@@ -450,7 +440,18 @@ class _Repository:
             connect_timeout=2.0,
             manual_clock=manual_clock,
         )
+        repository = cls.__new__(cls)
+        repository._attach(store, prefix, ttl, grace, batch_size)
         return repository
+
+    def _attach(self, store: _native.NativeStore, prefix: str, ttl: int, grace: int, batch_size: int) -> None:
+        """The settings a repository reports, and the store its calls go to."""
+        self.prefix = prefix
+        self.ttl = ttl
+        self.grace = grace
+        self.batch_size = batch_size
+        self.backend: BackendName = "native"
+        self._store = store
 
     def advance_clock(self, seconds: float) -> None:
         """Moves the clock of a repository made with

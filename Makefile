@@ -11,7 +11,7 @@ VENV_PYTHON := $(VENV)/bin/python
 JS_NODE := js/node_modules/.bin/node
 HOSTILE := target/component/$(WASM_TARGET)/release/hostile_guest.wasm
 
-.PHONY: help deps setup build run test test-python test-js check-wheel lint lint-python bench bench-python bench-js bench-items fuzz component python-native wheel release js clean
+.PHONY: help deps setup build run test test-python test-http test-wasmtime-serve test-js check-wheel lint lint-python bench bench-python bench-js bench-items fuzz component python-native wheel release js clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -45,11 +45,28 @@ run: deps ## Set up what is missing, build the CLI, run `sessions demo` on a thr
 test: PY_PROFILE :=
 test: deps lint ## Set up what is missing; fmt check, clippy -D warnings, then every Rust and Python test (starts its own redis-servers) and the wheel check
 	$(CARGO) test --workspace
-	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) test-python check-wheel
+	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) test-python
+	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) test-http
+	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) check-wheel
 	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) test-js
 
 test-python: python-native ## pytest of the Python package (conformance, interop with the Rust CLI, documents against the schema)
 	cd python && ../$(VENV_PYTHON) -m pytest -q
+
+# The HTTP suite (tests/http) against the composed component under jco serve
+# and against `sessions serve --api`, each on its own redis-server; then
+# Schemathesis driven by GET /openapi.json. SESSIONS_HTTP_DEPLOYMENTS picks
+# the deployments (jco, native, wasmtime-serve).
+SESSIONS_HTTP_DEPLOYMENTS ?= jco,native
+test-http: $(VENV_PYTHON) $(JS_NODE) dist ## The HTTP API's suite: every route and status, races, faults, conformance over HTTP, Schemathesis (jco serve and sessions serve --api)
+	$(CARGO) build -p agent-sessions-host --bin sessions
+	SESSIONS_HTTP_DEPLOYMENTS=$(SESSIONS_HTTP_DEPLOYMENTS) $(VENV_PYTHON) -m pytest tests/http -q
+
+# The same suite under `wasmtime serve` (wasmtime-cli 48.0.8, installed into
+# target/tools/bin when missing: a long build, so outside make test).
+test-wasmtime-serve: $(VENV_PYTHON) dist ## The HTTP suite against dist/sessions-http.wasm under wasmtime serve
+	scripts/install-wasmtime-cli.sh
+	SESSIONS_HTTP_DEPLOYMENTS=wasmtime-serve SESSIONS_HTTP_FUZZ=wasmtime-serve $(VENV_PYTHON) -m pytest tests/http -q
 
 # npm ci installs the lockfile's packages, the pinned Node 24 among them
 # (npm itself comes with the machine's Node); npm run build transpiles the

@@ -1,0 +1,214 @@
+"""Refused requests: auth (401, nothing read or written), body limit (413),
+content type (415), malformed JSON (400), unknown routes (404), wrong
+methods (405 with Allow). Every error body a problem document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from checks import JSON_HEADERS, body_json, problem
+from conftest import CLIENT_TIMEOUT, TOKEN, Api, Deployment, Deployments, describe, session_path
+
+# Every route, with a body where it takes one: the 401 cases send each.
+ROUTES: list[tuple[str, str, Any]] = [
+    ("POST", "/sessions", {"model_id": "m"}),
+    ("GET", "/sessions", None),
+    ("GET", "/sessions/s1", None),
+    ("PATCH", "/sessions/s1", {"name": "x"}),
+    ("DELETE", "/sessions/s1", None),
+    ("POST", "/sessions/s1/extend", None),
+    ("GET", "/sessions/s1/items", None),
+    ("POST", "/sessions/s1/items", ["x"]),
+    ("DELETE", "/sessions/s1/items", None),
+    ("POST", "/sessions/s1/items/pop", None),
+    ("GET", "/sessions/s1/items/count", None),
+    ("GET", "/apps/shop/sessions", None),
+    ("POST", "/cleanup", None),
+    ("GET", "/stats", None),
+    ("GET", "/readyz", None),
+    ("GET", "/openapi.json", None),
+]
+
+
+def redis_activity(api: Api) -> dict[str, int]:
+    """Calls per command since start, without the INFO that asks."""
+    stats = api.redis.info("commandstats")
+    return {name: int(value["calls"]) for name, value in stats.items() if name != "cmdstat_info"}
+
+
+def refused_everywhere(deployment: Deployment, headers: dict[str, str]) -> None:
+    """Every route answers 401 with WWW-Authenticate: Bearer, and Redis sees
+    no command at all (INFO commandstats before and after)."""
+    deployment.flush()
+    api = Api(deployment, token=None)
+    try:
+        api.redis.set("canary", "1")
+        before = redis_activity(api)
+        keys_before = sorted(api.redis.keys("*"))
+        with httpx.Client(base_url=deployment.base_url, timeout=CLIENT_TIMEOUT) as client:
+            for method, path, body in ROUTES:
+                response = client.request(method, path, json=body, headers=headers)
+                document = problem(response, 401, "unauthorized")
+                assert response.headers.get("www-authenticate", "").startswith("Bearer"), describe(response)
+                assert TOKEN not in response.text and "wrong-token" not in response.text, describe(response)
+                assert document["detail"], describe(response)
+            # /healthz is open to all.
+            assert client.get("/healthz", headers=headers).status_code == 200
+        assert sorted(api.redis.keys("*")) == keys_before
+        after = redis_activity(api)
+        # KEYS is ours; nothing else ran.
+        after.pop("cmdstat_keys", None)
+        before.pop("cmdstat_keys", None)
+        assert after == before, f"Redis saw commands during refused requests: {before} -> {after}"
+    finally:
+        api.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer"},
+    ],
+    ids=["no-header", "wrong-token", "token-prefix", "basic-scheme", "empty-bearer"],
+)
+def test_missing_or_wrong_token_is_401_and_touches_nothing(
+    kind: str, deployments: Deployments, headers: dict[str, str]
+) -> None:
+    refused_everywhere(deployments.get(kind), headers)
+
+
+def test_without_a_configured_token_everything_is_401(kind: str, deployments: Deployments) -> None:
+    deployment = deployments.get(kind, "no-token")
+    refused_everywhere(deployment, {"Authorization": f"Bearer {TOKEN}"})
+    with httpx.Client(base_url=deployment.base_url, timeout=CLIENT_TIMEOUT) as client:
+        document = problem(client.get("/sessions"), 401, "unauthorized")
+    # The detail says how to configure a token.
+    assert "SESSIONS_API_TOKEN" in document["detail"], document
+
+
+def test_auth_none_opts_out(kind: str, deployments: Deployments) -> None:
+    deployment = deployments.get(kind, "ttl600")
+    deployment.flush()
+    with httpx.Client(base_url=deployment.base_url, timeout=CLIENT_TIMEOUT) as client:
+        body_json(client.post("/sessions", json={"model_id": "m"}), 201)
+        body_json(client.get("/sessions"), 200)
+
+
+def test_body_over_the_default_limit_is_413(api: Api) -> None:
+    created = api.create()
+    # 8 MiB (the default SESSIONS_API_MAX_BODY) plus one byte.
+    body = b'["' + b"x" * (8 * 1024 * 1024 - 3) + b'"]'
+    assert len(body) == 8 * 1024 * 1024 + 1
+    problem(
+        api.post(session_path(created["id"], "items"), content=body, headers=JSON_HEADERS), 413, "payload_too_large"
+    )
+    assert api.redis.exists(f"session:{created['id']}:items") == 0
+    # Exactly the limit is read (and then refused by the component's own
+    # item limits, not by the HTTP limit).
+    response = api.post(session_path(created["id"], "items"), content=body[:-2] + b"]", headers=JSON_HEADERS)
+    assert response.status_code != 413, describe(response)
+
+
+def test_body_limit_from_the_environment(kind: str, deployments: Deployments) -> None:
+    # SESSIONS_API_MAX_BODY=4096 on this configuration (auth opted out).
+    deployment = deployments.get(kind, "ttl600")
+    deployment.flush()
+    with httpx.Client(base_url=deployment.base_url, timeout=CLIENT_TIMEOUT) as client:
+        response = client.post("/sessions", json={"model_id": "m", "custom_prompt": "p" * 5000})
+        problem(response, 413, "payload_too_large")
+        # Without Content-Length (chunked), the limit still holds.
+        chunks = iter([b'{"model_id":"m","custom_prompt":"', b"p" * 5000, b'"}'])
+        response = client.post("/sessions", content=chunks, headers=JSON_HEADERS)
+        problem(response, 413, "payload_too_large")
+        body_json(client.post("/sessions", json={"model_id": "m", "custom_prompt": "p" * 3000}), 201)
+    client_redis = deployment.redis.client()
+    try:
+        assert len(client_redis.smembers("active_sessions")) == 1
+    finally:
+        client_redis.close()
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"],
+    ids=["none", "text", "form", "jsonx"],
+)
+def test_wrong_content_type_is_415(api: Api, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = api.post("/sessions", content=b'{"model_id":"m"}', headers=headers)
+    problem(response, 415, "unsupported_media_type")
+    assert api.redis.keys("*") == []
+
+
+def test_json_content_type_with_parameters_is_accepted(api: Api) -> None:
+    response = api.post(
+        "/sessions", content=b'{"model_id":"m"}', headers={"Content-Type": "application/json; charset=utf-8"}
+    )
+    body_json(response, 201)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/sessions"),
+        ("PATCH", "/sessions/s1"),
+        ("POST", "/sessions/s1/items"),
+    ],
+)
+def test_malformed_json_is_400(api: Api, method: str, path: str) -> None:
+    api.create(id="s1")
+    response = api.request(method, path, content=b'{"model_id": "m",\n  oops}', headers=JSON_HEADERS)
+    document = problem(response, 400, "malformed_json")
+    # The parser's line and column.
+    assert "line 2" in document["detail"] and "column" in document["detail"], document
+
+
+def test_wrong_json_shape_is_invalid_input(api: Api) -> None:
+    # Valid JSON, not a SessionCreate: an invalid request, never a 500.
+    for body in (b"[]", b"42", b'{"model_id": 5}', b'{"model_id": "m", "bogus": 1}'):
+        response = api.post("/sessions", content=body, headers=JSON_HEADERS)
+        assert response.status_code in (400, 422), describe(response)
+        problem(response, response.status_code, "invalid_input")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/nope", "/sessions/s1/nope", "/sessions/s1/items/pop/x", "/apps/shop", "/apps/shop/sessions/x", "/session"],
+)
+def test_unknown_paths_are_404(api: Api, path: str) -> None:
+    problem(api.get(path), 404, "not_found")
+    problem(api.post(path, json={}), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/sessions", {"GET", "POST"}),
+        ("DELETE", "/sessions", {"GET", "POST"}),
+        ("PUT", "/sessions/s1", {"GET", "PATCH", "DELETE"}),
+        ("POST", "/sessions/s1", {"GET", "PATCH", "DELETE"}),
+        ("GET", "/sessions/s1/extend", {"POST"}),
+        ("PUT", "/sessions/s1/items", {"GET", "POST", "DELETE"}),
+        ("GET", "/sessions/s1/items/pop", {"POST"}),
+        ("POST", "/sessions/s1/items/count", {"GET"}),
+        ("POST", "/apps/shop/sessions", {"GET"}),
+        ("GET", "/cleanup", {"POST"}),
+        ("POST", "/stats", {"GET"}),
+        ("POST", "/healthz", {"GET"}),
+        ("DELETE", "/readyz", {"GET"}),
+        ("POST", "/openapi.json", {"GET"}),
+    ],
+)
+def test_wrong_method_is_405_with_allow(api: Api, method: str, path: str, allowed: set[str]) -> None:
+    response = api.request(method, path)
+    problem(response, 405, "method_not_allowed")
+    allow = {m.strip() for m in response.headers.get("allow", "").split(",") if m.strip()}
+    # HEAD/OPTIONS may be listed too; the route's own methods must be.
+    assert allowed <= allow, describe(response)
+    assert method not in allow, describe(response)

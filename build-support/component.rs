@@ -9,7 +9,16 @@ pub const TARGET: &str = "wasm32-wasip2";
 
 /// Builds `package` (whose library is `lib_name`) for wasm32-wasip2 in
 /// release mode and returns the `.wasm` path. `root` is the workspace root.
+// host/build.rs builds its two components with `build_components`.
+#[allow(dead_code)]
 pub fn build_component(root: &Path, package: &str, lib_name: &str, lto: bool) -> PathBuf {
+    build_components(root, &[(package, lib_name)], lto).remove(0)
+}
+
+/// Builds several `(package, lib_name)` components in one cargo run, so
+/// that the dependencies they share are compiled once, and returns their
+/// `.wasm` paths in the same order.
+pub fn build_components(root: &Path, packages: &[(&str, &str)], lto: bool) -> Vec<PathBuf> {
     // A target directory of its own: the outer cargo holds the lock on the
     // main one while build scripts run.
     let target_dir =
@@ -18,7 +27,9 @@ pub fn build_component(root: &Path, package: &str, lib_name: &str, lto: bool) ->
     let mut command = Command::new(cargo);
     command
         .current_dir(root)
-        .args(["build", "--package", package, "--lib", "--release", "--target", TARGET])
+        .arg("build")
+        .args(packages.iter().flat_map(|(package, _)| ["--package", package]))
+        .args(["--lib", "--release", "--target", TARGET])
         .arg("--target-dir")
         .arg(&target_dir);
     if lto {
@@ -40,14 +51,21 @@ pub fn build_component(root: &Path, package: &str, lib_name: &str, lto: bool) ->
     ] {
         command.env_remove(variable);
     }
-    let status = command.status().unwrap_or_else(|e| panic!("could not run cargo to build {package}: {e}"));
+    let names: Vec<&str> = packages.iter().map(|(package, _)| *package).collect();
+    let names = names.join(", ");
+    let status = command.status().unwrap_or_else(|e| panic!("could not run cargo to build {names}: {e}"));
     if !status.success() {
         panic!(
-            "building the {package} component failed (see above). If the {TARGET} target is missing, \
+            "building the {names} component(s) failed (see above). If the {TARGET} target is missing, \
              install it with `rustup target add {TARGET}` (or `make setup`)."
         );
     }
-    let wasm = target_dir.join(TARGET).join("release").join(format!("{lib_name}.wasm"));
-    assert!(wasm.exists(), "the component build produced no {}", wasm.display());
-    wasm
+    packages
+        .iter()
+        .map(|(_, lib_name)| {
+            let wasm = target_dir.join(TARGET).join("release").join(format!("{lib_name}.wasm"));
+            assert!(wasm.exists(), "the component build produced no {}", wasm.display());
+            wasm
+        })
+        .collect()
 }

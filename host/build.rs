@@ -1,12 +1,15 @@
-//! Builds the session component from `guest/` for wasm32-wasip2 and hands
-//! its path to the crate (`AGENT_SESSIONS_COMPONENT`), so the `sessions`
-//! binary embeds it and works as a single file.
+//! Builds the session component from `guest/` and the HTTP front from
+//! `components/http-front/` for wasm32-wasip2 (one cargo run, so their
+//! shared dependencies compile once) and hands their paths to the crate
+//! (`AGENT_SESSIONS_COMPONENT`, `AGENT_SESSIONS_HTTP_FRONT`), so the
+//! `sessions` binary embeds both and works as a single file.
 //!
-//! It also precompiles the component for the target (`.cwasm`), so that a
-//! process loads native code instead of compiling the component at start.
+//! It also precompiles both for the target (`.cwasm`), so that a process
+//! loads native code instead of compiling a component at start.
 //!
-//! Set `AGENT_SESSIONS_COMPONENT=/path/to/component.wasm` to embed a
-//! prebuilt component instead (packaging, or machines without the target).
+//! Set `AGENT_SESSIONS_COMPONENT=/path/to/component.wasm` (or
+//! `AGENT_SESSIONS_HTTP_FRONT=/path/to/front.wasm`) to embed a prebuilt
+//! component instead (packaging, or machines without the target).
 //!
 //! And it writes the `sessions` CLI's session-field flags from
 //! `schema/sessions.schema.json` (`cli_fields.rs`), so the CLI names no
@@ -18,34 +21,80 @@ mod component;
 mod engine;
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// One embedded component: the variable that names a prebuilt one (and
+/// carries its path to the crate), the package that builds it, the
+/// sources it is built from, and its precompiled file.
+struct Embedded {
+    variable: &'static str,
+    package: &'static str,
+    lib_name: &'static str,
+    sources: &'static [&'static str],
+    precompiled: &'static str,
+    precompiled_variable: &'static str,
+}
+
+const EMBEDDED: [Embedded; 2] = [
+    Embedded {
+        variable: "AGENT_SESSIONS_COMPONENT",
+        package: "agent-sessions-guest",
+        lib_name: "agent_sessions_guest",
+        sources: &["kv/src", "kv/Cargo.toml", "redis", "guest/src", "guest/Cargo.toml"],
+        precompiled: "agent_sessions.cwasm",
+        precompiled_variable: "AGENT_SESSIONS_PRECOMPILED",
+    },
+    Embedded {
+        variable: "AGENT_SESSIONS_HTTP_FRONT",
+        package: "agent-sessions-http-front",
+        lib_name: "agent_sessions_http_front",
+        sources: &["components/http-front/src", "components/http-front/Cargo.toml", "schema"],
+        precompiled: "agent_sessions_http_front.cwasm",
+        precompiled_variable: "AGENT_SESSIONS_HTTP_FRONT_PRECOMPILED",
+    },
+];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    cli_fields::generate(manifest_dir.parent().expect("host/ sits in the workspace root"));
-    println!("cargo:rerun-if-env-changed=AGENT_SESSIONS_COMPONENT");
-    if let Ok(prebuilt) = env::var("AGENT_SESSIONS_COMPONENT") {
-        println!("cargo:rerun-if-changed={prebuilt}");
-        println!("cargo:rustc-env=AGENT_SESSIONS_COMPONENT={prebuilt}");
-        precompile(std::path::Path::new(&prebuilt));
+    let root = manifest_dir.parent().expect("host/ sits in the workspace root");
+    cli_fields::generate(root);
+    let mut to_build = Vec::new();
+    for embedded in &EMBEDDED {
+        println!("cargo:rerun-if-env-changed={}", embedded.variable);
+        match env::var(embedded.variable) {
+            Ok(prebuilt) => {
+                println!("cargo:rerun-if-changed={prebuilt}");
+                provide(embedded, Path::new(&prebuilt));
+            }
+            Err(_) => to_build.push(embedded),
+        }
+    }
+    if to_build.is_empty() {
         return;
     }
-    let root = manifest_dir.parent().expect("host/ sits in the workspace root");
-    for watched in
-        ["kv/src", "kv/Cargo.toml", "redis", "guest/src", "guest/Cargo.toml", "wit", "Cargo.lock", "build-support"]
-    {
-        println!("cargo:rerun-if-changed={}", root.join(watched).display());
+    let mut watched: Vec<&str> = vec!["wit", "Cargo.lock", "build-support"];
+    watched.extend(to_build.iter().flat_map(|embedded| embedded.sources.iter().copied()));
+    for path in watched {
+        println!("cargo:rerun-if-changed={}", root.join(path).display());
     }
-    let wasm = component::build_component(root, "agent-sessions-guest", "agent_sessions_guest", true);
-    println!("cargo:rustc-env=AGENT_SESSIONS_COMPONENT={}", wasm.display());
-    precompile(&wasm);
+    let packages: Vec<(&str, &str)> = to_build.iter().map(|embedded| (embedded.package, embedded.lib_name)).collect();
+    let built = component::build_components(root, &packages, true);
+    for (embedded, wasm) in to_build.into_iter().zip(built) {
+        provide(embedded, &wasm);
+    }
+}
+
+/// Hands the component's path to the crate and precompiles it.
+fn provide(embedded: &Embedded, wasm: &Path) {
+    println!("cargo:rustc-env={}={}", embedded.variable, wasm.display());
+    precompile(wasm, embedded.precompiled, embedded.precompiled_variable);
 }
 
 /// Compiles the component to native code for the target now, so that a
-/// process loads it (AGENT_SESSIONS_PRECOMPILED) instead of compiling it on
+/// process loads it (the `*_PRECOMPILED` file) instead of compiling it on
 /// every start. Empty when that is not possible; the host then compiles.
-fn precompile(wasm: &std::path::Path) {
-    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join("agent_sessions.cwasm");
+fn precompile(wasm: &Path, file: &str, variable: &str) {
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap()).join(file);
     let compiled = (|| -> wasmtime::Result<Vec<u8>> {
         let mut config = engine::compilation_config();
         config.target(&env::var("TARGET")?)?;
@@ -53,11 +102,11 @@ fn precompile(wasm: &std::path::Path) {
         engine.precompile_component(&std::fs::read(wasm)?)
     })();
     let bytes = compiled.unwrap_or_else(|e| {
-        println!("cargo:warning=could not precompile the component ({e}); it will be compiled at start-up");
+        println!("cargo:warning=could not precompile {} ({e}); it will be compiled at start-up", wasm.display());
         Vec::new()
     });
     std::fs::write(&out, bytes).expect("write the precompiled component");
-    println!("cargo:rustc-env=AGENT_SESSIONS_PRECOMPILED={}", out.display());
+    println!("cargo:rustc-env={variable}={}", out.display());
 }
 
 /// The `sessions` CLI's session-field flags, generated from the schema:

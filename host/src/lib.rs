@@ -16,6 +16,9 @@
 //!   prefix), [`kv::redis`] (the packed batch through one Lua script) and
 //!   [`kv::memory`] (unpacked and checked with the kv protocol crate,
 //!   `agent-sessions-kv`); `kv::wit` adapts them to the WIT import.
+//! - [`api`]: the HTTP API ([`HttpApi`]): the HTTP front component, a
+//!   fresh instance per request, its `repository` import run on a
+//!   [`SessionStore`] (`sessions serve --api`).
 //! - `bindings`: the one `bindgen!` of the WIT world, for the imports the
 //!   host provides. Documents cross as JSON of the session types in
 //!   [`model`], shared with the guest crate.
@@ -34,6 +37,7 @@
 //! # }
 //! ```
 
+pub mod api;
 mod bindings;
 mod error;
 pub mod kv;
@@ -55,6 +59,7 @@ pub use agent_sessions_guest::settings::{
 pub use agent_sessions_guest::shard::DEFAULT_SHARDS;
 pub use agent_sessions_guest::timestamp::Timestamp;
 pub use agent_sessions_guest::validation;
+pub use api::HttpApi;
 pub use error::Error;
 pub use kv::redis::{RedisOptions, WaitReplicas};
 pub use operations::{Arg, Operation, Operations, ParamType, Reply};

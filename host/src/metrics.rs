@@ -15,6 +15,14 @@ pub const OPERATION_DURATION_SECONDS: &str = "agent_sessions_operation_duration_
 /// Counter: failed operations by error `kind`.
 pub const ERRORS_TOTAL: &str = "agent_sessions_errors_total";
 
+/// Counter: requests the HTTP API (`sessions serve --api`) answered, by
+/// `operation` (the repository function the request called, `_` for `-`;
+/// `none` when it called none) and `status` (the HTTP status code).
+pub const HTTP_REQUESTS_TOTAL: &str = "agent_sessions_http_requests_total";
+/// Histogram: seconds from a request's arrival to its response's head, by
+/// `operation` and `status` as above.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "agent_sessions_http_request_duration_seconds";
+
 /// Gauge: live sessions (last stats walk).
 pub const SESSIONS: &str = "agent_sessions_sessions";
 /// Gauge: live sessions by `status`.
@@ -47,6 +55,8 @@ pub fn describe() {
     describe_counter!(OPERATIONS_TOTAL, "Repository operations by operation and result");
     describe_histogram!(OPERATION_DURATION_SECONDS, Unit::Seconds, "Repository operation latency");
     describe_counter!(ERRORS_TOTAL, "Failed repository operations by error kind");
+    describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP API requests by repository operation and status");
+    describe_histogram!(HTTP_REQUEST_DURATION_SECONDS, Unit::Seconds, "HTTP API latency to the response head");
     describe_gauge!(SESSIONS, "Live sessions (last stats walk)");
     describe_gauge!(SESSIONS_BY_STATUS, "Live sessions by status (last stats walk)");
     describe_gauge!(SESSIONS_BY_ACTIVITY, "Live sessions by is_active (last stats walk)");
@@ -91,4 +101,13 @@ pub(crate) fn record_operation<T>(operation: &str, elapsed: Duration, result: &R
     };
     metrics::counter!(OPERATIONS_TOTAL, "operation" => operation.clone(), "result" => outcome).increment(1);
     metrics::histogram!(OPERATION_DURATION_SECONDS, "operation" => operation).record(elapsed.as_secs_f64());
+}
+
+/// Records one HTTP API request.
+pub(crate) fn record_http_request(operation: Option<&str>, status: u16, elapsed: Duration) {
+    let operation = operation.map_or_else(|| "none".to_owned(), |name| name.replace('-', "_"));
+    let status = status.to_string();
+    metrics::counter!(HTTP_REQUESTS_TOTAL, "operation" => operation.clone(), "status" => status.clone()).increment(1);
+    metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, "operation" => operation, "status" => status)
+        .record(elapsed.as_secs_f64());
 }

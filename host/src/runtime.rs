@@ -148,7 +148,7 @@ fn engine() -> Result<&'static Engine, Error> {
 }
 
 #[path = "../../build-support/engine.rs"]
-mod engine_settings;
+pub(crate) mod engine_settings;
 
 /// Compilation settings, the same `build.rs` precompiles with.
 fn base_config() -> Config {

@@ -94,12 +94,12 @@ pub struct Cli {
 
     /// Session lifetime without activity: whole seconds (90), or a number
     /// with s, m, h or d (90s, 15m, 2h, 1d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_ttl, default_value_t = agent_sessions_host::DEFAULT_SESSION_TTL_SECONDS, global = true, help_heading = "Global options")]
+    #[arg(long, value_name = "DURATION", env = "SESSIONS_TTL", value_parser = parse_ttl, default_value_t = agent_sessions_host::DEFAULT_SESSION_TTL_SECONDS, global = true, help_heading = "Global options")]
     pub ttl: u64,
 
     /// How much longer a session's hashes live than the session: whole
     /// seconds (300), or a number with s, m, h or d (90s, 5m, 2h, 1d).
-    #[arg(long, value_name = "DURATION", value_parser = parse_grace, default_value_t = agent_sessions_host::DEFAULT_GRACE_SECONDS, global = true, help_heading = "Global options")]
+    #[arg(long, value_name = "DURATION", env = "SESSIONS_GRACE", value_parser = parse_grace, default_value_t = agent_sessions_host::DEFAULT_GRACE_SECONDS, global = true, help_heading = "Global options")]
     pub grace: u64,
 
     /// Run this component .wasm instead of the embedded one.

@@ -8,6 +8,10 @@
 //!   than one interval.
 //! - `/metrics`: Prometheus text; `/healthz`: the process is up;
 //!   `/readyz`: Redis answers and the component runs (else 503 and why).
+//! - `--api`: the HTTP API on the same listener: every request but
+//!   `/metrics` goes to the HTTP front component (which then answers
+//!   `/healthz` and `/readyz` itself), configured by `SESSIONS_API_TOKEN`,
+//!   `SESSIONS_API_AUTH` and `SESSIONS_API_MAX_BODY` (docs/http-api.md).
 //! - SIGINT or SIGTERM: stop taking new work, let a running sweep finish,
 //!   give the lease back, exit 0.
 
@@ -16,9 +20,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agent_sessions_host::metrics as m;
-use agent_sessions_host::{SessionStats, SessionStore};
+use agent_sessions_host::{HttpApi, SessionStats, SessionStore};
 use axum::Router;
-use axum::extract::State;
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -39,16 +44,25 @@ const LATENCY_BUCKETS: [f64; 14] =
 struct AppState {
     store: SessionStore,
     metrics: PrometheusHandle,
+    /// The HTTP API, with `--api`.
+    api: Option<HttpApi>,
 }
 
 /// Run as a service: cleanup on a schedule (one replica sweeps per
 /// interval, by a lease in Redis), Prometheus metrics on /metrics,
-/// /healthz and /readyz. Stops on SIGINT or SIGTERM after the current sweep.
+/// /healthz and /readyz, and with --api the HTTP API. Stops on SIGINT or
+/// SIGTERM after the current sweep.
 #[derive(Debug, Args)]
 pub struct Serve {
-    /// Address for /metrics, /healthz and /readyz.
+    /// Address for /metrics, /healthz and /readyz (and the API with --api).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
     listen: SocketAddr,
+    /// Serve the JSON REST API (the HTTP front component) on the same
+    /// address: every path but /metrics. Bearer token from
+    /// SESSIONS_API_TOKEN; SESSIONS_API_AUTH=none serves without one;
+    /// with neither every request but GET /healthz is refused (401).
+    #[arg(long)]
+    api: bool,
     /// Time between cleanup runs; each waits up to 10% longer at random,
     /// so that replicas spread out. Seconds as before (60, 0.5), or a
     /// number with ms, s, m, h or d (500ms, 90s, 15m, 2h, 1d); at least 100ms.
@@ -93,6 +107,11 @@ async fn serve(store: SessionStore, options: Serve) -> Result<(), String> {
         .and_then(|builder| builder.install_recorder())
         .map_err(|e| format!("cannot set up metrics: {e}"))?;
     m::describe();
+    let api = if options.api {
+        Some(HttpApi::from_env(store.clone()).map_err(|e| format!("cannot start the HTTP API: {e}"))?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(options.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.listen))?;
@@ -103,6 +122,7 @@ async fn serve(store: SessionStore, options: Serve) -> Result<(), String> {
         cleanup_interval_s = options.cleanup_interval.as_secs_f64(),
         stats_interval_s = options.stats_interval.as_secs_f64(),
         holder = %holder,
+        api = options.api,
         "serving"
     );
 
@@ -123,11 +143,18 @@ async fn serve(store: SessionStore, options: Serve) -> Result<(), String> {
         })
     };
 
-    let app = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(ready))
-        .with_state(Arc::new(AppState { store, metrics: handle }));
+    let app = match api {
+        // The front owns every path but /metrics, /healthz and /readyz included.
+        Some(api) => Router::new()
+            .route("/metrics", get(metrics))
+            .fallback(serve_api)
+            .with_state(Arc::new(AppState { store, metrics: handle, api: Some(api) })),
+        None => Router::new()
+            .route("/metrics", get(metrics))
+            .route("/healthz", get(|| async { "ok\n" }))
+            .route("/readyz", get(ready))
+            .with_state(Arc::new(AppState { store, metrics: handle, api: None })),
+    };
     let mut stop = stop_rx.clone();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop.wait_for(|stopped| *stopped).await;
@@ -294,6 +321,14 @@ async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     // the last stats walk (a scrape never walks the keyspace).
     let _ = check_redis(&state.store).await;
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}
+
+/// A request for the HTTP API (routed here only when there is one).
+async fn serve_api(State(state): State<Arc<AppState>>, request: Request) -> axum::response::Response<Body> {
+    match &state.api {
+        Some(api) => api.handle(request).await,
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> impl IntoResponse {

@@ -1,0 +1,245 @@
+//! The HTTP API (`sessions serve --api`): the same HTTP front component
+//! the wasm deployments run (`components/http-front/`, a
+//! `wasi:http/incoming-handler`, embedded at build time), hosted here with
+//! `wasmtime-wasi-http`. Every request gets a fresh front instance; the
+//! front's `repository` import runs on a [`SessionStore`] (`repository`),
+//! so the HTTP API and every other host share one call path.
+//!
+//! The front gets no network (no sockets, outgoing requests refused) and
+//! sees, through `wasi:cli/environment`, only `SESSIONS_API_TOKEN`,
+//! `SESSIONS_API_AUTH` and `SESSIONS_API_MAX_BODY` (as this process has
+//! them) and `SESSIONS_LAYOUT_CHECKED=1`: the store checked the key layout
+//! when it was built.
+
+mod front;
+mod repository;
+
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use tokio::sync::{Semaphore, oneshot};
+use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
+
+pub use self::front::EMBEDDED_HTTP_FRONT;
+use self::front::{CpuMeter, FrontState, NoOutgoingRequests};
+use crate::SessionStore;
+use crate::error::Error;
+
+/// The environment variables the front reads that a deployer sets; the
+/// native host passes them on from its own environment.
+pub const FRONT_ENVIRONMENT: [&str; 3] = ["SESSIONS_API_TOKEN", "SESSIONS_API_AUTH", "SESSIONS_API_MAX_BODY"];
+
+/// The front's request body limit when `SESSIONS_API_MAX_BODY` is unset.
+const DEFAULT_MAX_BODY: usize = 8 << 20;
+
+/// Linear memory one front instance may use: room for a whole read of
+/// items (16 MiB of JSON) in and out, or a body at its limit parsed, many
+/// times over.
+const FRONT_MEMORY_BYTES: usize = 256 << 20;
+
+/// Front instances alive at once; further requests wait for one to end.
+/// Bounds the memory requests can take, not the guest calls (those have
+/// their own slots).
+pub const MAX_CONCURRENT_REQUESTS: usize = 1024;
+
+/// The HTTP API over a session store. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pre: ProxyPre<FrontState>,
+    sessions: SessionStore,
+    environment: Vec<(String, String)>,
+    memory_bytes: usize,
+    cpu_budget: Duration,
+    requests: Arc<Semaphore>,
+}
+
+impl HttpApi {
+    /// The API over `sessions`, its front configured by the
+    /// [`FRONT_ENVIRONMENT`] variables of this process.
+    pub fn from_env(sessions: SessionStore) -> Result<Self, Error> {
+        let environment =
+            FRONT_ENVIRONMENT.iter().filter_map(|name| std::env::var(name).ok().map(|value| (name.to_string(), value)));
+        Self::new(sessions, environment)
+    }
+
+    /// The API over `sessions`, its front seeing `environment` (names of
+    /// [`FRONT_ENVIRONMENT`]; others are passed too).
+    pub fn new(sessions: SessionStore, environment: impl IntoIterator<Item = (String, String)>) -> Result<Self, Error> {
+        let mut environment: Vec<(String, String)> =
+            environment.into_iter().filter(|(name, _)| name != "SESSIONS_LAYOUT_CHECKED").collect();
+        environment.push(("SESSIONS_LAYOUT_CHECKED".into(), "1".into()));
+        let max_body = environment
+            .iter()
+            .find(|(name, _)| name == "SESSIONS_API_MAX_BODY")
+            .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+            .unwrap_or(DEFAULT_MAX_BODY);
+
+        let engine = front::engine()?;
+        let component = front::embedded_front(engine)?;
+        let mut linker = Linker::<FrontState>::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
+            .map_err(|e| Error::Setup(format!("cannot link the HTTP front: {e:#}")))?;
+        let misfit = |e: String| Error::Setup(format!("the HTTP front does not fit this host: {e}"));
+        repository::bind(&mut linker, engine, &component, sessions.operations()).map_err(misfit)?;
+        let pre = linker.instantiate_pre(&component).and_then(ProxyPre::new).map_err(|e| misfit(format!("{e:#}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pre,
+                environment,
+                memory_bytes: FRONT_MEMORY_BYTES.max(max_body.saturating_mul(16)),
+                // The guest's CPU budget several times over: the front
+                // parses and writes whole bodies, the guest only documents.
+                cpu_budget: sessions.limits().cpu_time * 4,
+                sessions,
+                requests: Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS)),
+            }),
+        })
+    }
+
+    /// The session store the API runs on.
+    pub fn sessions(&self) -> &SessionStore {
+        &self.inner.sessions
+    }
+
+    /// Answers one request in a fresh front instance, and records it in
+    /// the HTTP metrics. Failures of the front itself (a trap) are a 500
+    /// problem document.
+    pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
+        let started = Instant::now();
+        let operation = Arc::new(OnceLock::new());
+        let response = self.respond(request, operation.clone()).await;
+        crate::metrics::record_http_request(
+            operation.get().map(|name: &Arc<str>| &**name),
+            response.status().as_u16(),
+            started.elapsed(),
+        );
+        response
+    }
+
+    async fn respond(&self, request: Request<Body>, operation: Arc<OnceLock<Arc<str>>>) -> Response<Body> {
+        let Ok(permit) = self.inner.requests.clone().acquire_owned().await else {
+            return problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the HTTP API is shutting down");
+        };
+        let mut store = self.new_store(operation);
+        let request =
+            request.map(|body| body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string()))));
+        let incoming = match store.data_mut().http().new_incoming_request(Scheme::Http, request) {
+            Ok(incoming) => incoming,
+            Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_input", &format!("{e:#}")),
+        };
+        let (sender, receiver) = oneshot::channel();
+        let outparam = match store.data_mut().http().new_response_outparam(sender) {
+            Ok(outparam) => outparam,
+            Err(e) => return front_failed(&e),
+        };
+        let pre = self.inner.pre.clone();
+        // The instance runs in a task of its own: it may go on writing the
+        // body after the response head is sent.
+        let task = tokio::spawn(async move {
+            let _permit = permit;
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => response.map(Body::new),
+            Ok(Err(code)) => {
+                tracing::warn!(error = ?code, "the HTTP front answered with an error code");
+                problem(StatusCode::INTERNAL_SERVER_ERROR, "other", &format!("the HTTP front failed: {code:?}"))
+            }
+            // The front ended without answering: it trapped (or has a bug).
+            Err(_) => match task.await {
+                Ok(Ok(())) => problem(StatusCode::INTERNAL_SERVER_ERROR, "other", "the HTTP front gave no response"),
+                Ok(Err(e)) => front_failed(&e),
+                Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, "other", &format!("the HTTP front failed: {e}")),
+            },
+        }
+    }
+
+    /// A store for one request: the front's environment, no network, its
+    /// memory and CPU limits.
+    fn new_store(&self, operation: Arc<OnceLock<Arc<str>>>) -> Store<FrontState> {
+        let inner = &self.inner;
+        let state = FrontState {
+            wasi: WasiCtx::builder()
+                .envs(&inner.environment)
+                .allow_tcp(false)
+                .allow_udp(false)
+                .allow_ip_name_lookup(false)
+                .build(),
+            http: WasiHttpCtx::new(),
+            hooks: NoOutgoingRequests,
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(inner.memory_bytes)
+                .instances(8)
+                .memories(4)
+                .tables(16)
+                .trap_on_grow_failure(true)
+                .build(),
+            sessions: inner.sessions.clone(),
+            operation,
+            cpu: CpuMeter::new(inner.cpu_budget),
+        };
+        let mut store = Store::new(inner.pre.engine(), state);
+        store.limiter(|state| &mut state.limits);
+        // At each tick while the front computes: yield to the executor,
+        // or stop it once it has used its budget.
+        store.epoch_deadline_callback(|mut context| {
+            Ok(if context.data_mut().cpu.tick() { UpdateDeadline::Yield(1) } else { UpdateDeadline::Interrupt })
+        });
+        store.set_epoch_deadline(1);
+        store
+    }
+
+    /// Average time to make a request's store and front instance, the
+    /// fixed cost of every request (for benchmarks).
+    #[doc(hidden)]
+    pub async fn instance_preparation_time(&self, samples: u32) -> Result<Duration, Error> {
+        let started = Instant::now();
+        for _ in 0..samples {
+            let mut store = self.new_store(Arc::new(OnceLock::new()));
+            self.inner.pre.instantiate_async(&mut store).await.map_err(|e| Error::Guest(format!("{e:#}")))?;
+        }
+        Ok(started.elapsed() / samples.max(1))
+    }
+}
+
+/// A trap or host failure of the front, as a 500 problem (details in the
+/// log, not in the body).
+fn front_failed(error: &wasmtime::Error) -> Response<Body> {
+    tracing::warn!(error = format!("{error:?}"), "the HTTP front failed");
+    let detail = match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => "the HTTP front ran out of its CPU budget".to_owned(),
+        Some(trap) => format!("the HTTP front trapped: {trap}"),
+        None => "the HTTP front failed".to_owned(),
+    };
+    problem(StatusCode::INTERNAL_SERVER_ERROR, "other", &detail)
+}
+
+/// An RFC 9457 problem document, for what the host answers itself.
+fn problem(status: StatusCode, kind: &str, detail: &str) -> Response<Body> {
+    let document = serde_json::json!({
+        "type": format!("https://agent-sessions.dev/problems/{kind}"),
+        "title": status.canonical_reason().unwrap_or("Error"),
+        "status": status.as_u16(),
+        "detail": detail,
+        "kind": kind,
+    });
+    let mut response = Response::new(Body::from(document.to_string()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    response
+}

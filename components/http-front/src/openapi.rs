@@ -205,23 +205,28 @@ fn error_statuses() -> Vec<u16> {
     statuses
 }
 
-fn path_parameter(name: &str) -> Value {
+fn path_parameter(name: &str, schemas: &Map<String, Value>) -> Value {
+    // Dot segments would be resolved away by clients before they are sent.
+    let mut schema = json!({ "type": "string", "minLength": 1, "not": { "enum": [".", ".."] } });
     let description = match name {
-        "id" => "The session's id (percent-decoded).",
+        "id" => {
+            // The id rule has one owner: the schema's SessionCreate.id.
+            if let Some(pattern) = schemas.get("SessionCreate").and_then(|s| s.pointer("/properties/id/pattern")) {
+                schema["pattern"] = pattern.clone();
+            }
+            "The session's id (percent-decoded)."
+        }
         _ => "The app's name (percent-decoded).",
     };
-    json!({
-        "name": name,
-        "in": "path",
-        "required": true,
-        "description": description,
-        // Dot segments would be resolved away by clients before they are sent.
-        "schema": { "type": "string", "minLength": 1, "not": { "enum": [".", ".."] } }
-    })
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": schema })
 }
 
 /// The whole document.
 pub fn document() -> Value {
+    let mut schemas = schema_definitions();
+    if let Value::Object(own) = own_schemas() {
+        schemas.extend(own);
+    }
     let mut paths: BTreeMap<&str, Map<String, Value>> = BTreeMap::new();
     for row in ROUTES {
         let item = paths.entry(row.path).or_default();
@@ -230,17 +235,13 @@ pub fn document() -> Value {
                 .path
                 .split('/')
                 .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-                .map(path_parameter)
+                .map(|name| path_parameter(name, &schemas))
                 .collect();
             if !params.is_empty() {
                 item.insert("parameters".into(), Value::Array(params));
             }
         }
         item.insert(row.method.as_str().to_ascii_lowercase(), operation(row));
-    }
-    let mut schemas = schema_definitions();
-    if let Value::Object(own) = own_schemas() {
-        schemas.extend(own);
     }
     let mut responses = Map::new();
     for status in error_statuses() {
@@ -273,7 +274,7 @@ pub fn document() -> Value {
                     "in": "header",
                     "required": false,
                     "description": "Compare-and-set: the session's version as an entity tag (\"7\"), a bare number, or * for any.",
-                    "schema": { "type": "string", "pattern": "^(\\*|\"[0-9]{1,20}\"|[0-9]{1,20})$" }
+                    "schema": { "type": "string", "pattern": "^(\\*|\"[0-9]{1,19}\"|[0-9]{1,19})$" }
                 }
             },
             "headers": {
@@ -355,6 +356,14 @@ mod tests {
             assert!(doc["components"]["schemas"][name].is_object(), "{name}");
         }
         assert!(!doc.to_string().contains("$defs"));
+    }
+
+    #[test]
+    fn the_id_parameter_carries_the_schemas_id_rule() {
+        let doc = document();
+        let pattern = &doc["paths"]["/sessions/{id}"]["parameters"][0]["schema"]["pattern"];
+        assert_eq!(pattern, &doc["components"]["schemas"]["SessionCreate"]["properties"]["id"]["pattern"]);
+        assert!(pattern.is_string());
     }
 
     #[test]

@@ -153,13 +153,17 @@ pub fn field_of(message: &str) -> Option<String> {
     {
         rest = tail;
     }
+    // The id checks name the id in prose: `session id "x" is neither ...`.
+    if rest.starts_with("session id ") {
+        return Some("id".to_string());
+    }
     let path = leading_path(rest);
     if let Some(path) = path {
         let after = &rest[path.len()..];
         let known = known_names().contains(base_name(path));
-        if known
-            && (after.starts_with(": ") || [" must ", " is ", " may ", " lists "].iter().any(|s| after.starts_with(s)))
-        {
+        // `app_name "" must be ...` quotes the value after the name.
+        let separators = [": ", " must ", " is ", " may ", " lists ", " \""];
+        if known && separators.iter().any(|s| after.starts_with(s)) {
             // `owner: missing field `user_id``: the missing one is deeper.
             if let Some(inner) = after.strip_prefix(": ").and_then(backticked_field) {
                 return Some(format!("{path}.{inner}"));
@@ -245,6 +249,8 @@ mod tests {
             ("limit must be at most 1000, got 5000", Some("limit")),
             ("keep_last must be from 1 to 10000, not 0", Some("keep_last")),
             ("give both app_name and user_id, or neither", None),
+            ("app_name \"\" must be 1 to 128 characters without control characters", Some("app_name")),
+            ("session id \"a b\" is neither a UUID nor 1 to 128 characters", Some("id")),
             ("give either last or start/stop, not both", None),
             ("the session is gone", None),
             ("stats cursor \"x\" was not returned by stats", None),

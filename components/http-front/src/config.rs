@@ -97,7 +97,7 @@ mod tests {
             config(&[("SESSIONS_API_TOKEN", "s3"), ("SESSIONS_API_AUTH", "none")]).auth,
             Auth::Token("s3".into())
         );
-        assert_eq!(format!("{:?}", config(&[("SESSIONS_API_TOKEN", "s3cret")])).contains("s3cret"), false);
+        assert!(!format!("{:?}", config(&[("SESSIONS_API_TOKEN", "s3cret")])).contains("s3cret"));
     }
 
     #[test]

@@ -149,7 +149,12 @@ impl<R: Repository> Front<'_, R> {
         }
         self.dispatch(&call).map_err(|error| {
             let context = Context { if_match: if_match.version().is_some(), creates: row.op == Op::Create };
-            problem::from_repo(error, context)
+            let mut problem = problem::from_repo(error, context);
+            // The component's not-found message is the bare id; say what it means.
+            if problem.kind == "not_found" && call.params.first() == Some(&problem.detail) {
+                problem.detail = format!("no live session has id {:?}", problem.detail);
+            }
+            problem
         })?
     }
 

@@ -18,7 +18,7 @@ pub struct Problem {
     pub detail: String,
     pub field: Option<String>,
     /// The corruption document of `data_corrupt`.
-    pub corruption: Option<Value>,
+    pub corruption: Option<Box<Value>>,
     /// Extra response headers (`Allow`, `WWW-Authenticate`).
     pub headers: Vec<(&'static str, String)>,
 }
@@ -59,7 +59,7 @@ impl Problem {
             doc.insert("field".into(), json!(field));
         }
         if let Some(corruption) = &self.corruption {
-            doc.insert("corruption".into(), corruption.clone());
+            doc.insert("corruption".into(), (**corruption).clone());
         }
         Value::Object(doc).to_string()
     }
@@ -121,7 +121,7 @@ pub fn from_repo(error: RepoError, context: Context) -> Problem {
                 Ok(value) => {
                     let message = value.get("message").and_then(Value::as_str).unwrap_or(&document).to_string();
                     let mut problem = Problem::new(500, "data_corrupt", message);
-                    problem.corruption = Some(value);
+                    problem.corruption = Some(Box::new(value));
                     problem
                 }
                 Err(_) => Problem::new(500, "data_corrupt", document),

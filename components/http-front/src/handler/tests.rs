@@ -206,8 +206,10 @@ fn get_carries_the_etag_and_decodes_the_id() {
 #[test]
 fn not_found_and_invalid_input() {
     let h = Harness::new();
-    h.fake.reply("get", Err(RepoError::NotFound("no live session".into())));
-    assert_eq!(problem(&h.send("GET", "/sessions/x", "", &[])), (404, "not_found".into()));
+    h.fake.reply("get", Err(RepoError::NotFound("x".into())));
+    let response = h.send("GET", "/sessions/x", "", &[]);
+    assert_eq!(problem(&response), (404, "not_found".into()));
+    assert_eq!(json_body(&response)["detail"], "no live session has id \"x\"");
     h.fake.reply("update", Err(RepoError::InvalidInput("temperature must be between 0.0 and 2.0, got 3".into())));
     let response = h.send("PATCH", "/sessions/x", r#"{"temperature":3}"#, &[]);
     assert_eq!(problem(&response), (422, "invalid_input".into()));

@@ -462,3 +462,26 @@ pub static ROUTES: &[Route] = &[
         auth: true,
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/http-api.md is the reference; it must list every route.
+    #[test]
+    fn the_reference_lists_every_route() {
+        let reference = include_str!("../../../docs/http-api.md");
+        for row in ROUTES {
+            let entry = format!("`{} {}", row.method.as_str(), row.path);
+            let listed = [format!("{entry}`"), format!("{entry}?")].iter().any(|e| reference.contains(e.as_str()));
+            assert!(listed, "docs/http-api.md does not list {entry}`");
+        }
+    }
+
+    #[test]
+    fn every_route_needs_the_token_but_health() {
+        for row in ROUTES {
+            assert_eq!(row.auth, row.op != Op::Health, "{}", row.path);
+        }
+    }
+}

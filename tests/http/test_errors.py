@@ -212,3 +212,16 @@ def test_wrong_method_is_405_with_allow(api: Api, method: str, path: str, allowe
     # HEAD/OPTIONS may be listed too; the route's own methods must be.
     assert allowed <= allow, describe(response)
     assert method not in allow, describe(response)
+
+
+def test_tokens_never_reach_the_logs(kind: str, deployments: Deployments) -> None:
+    deployment = deployments.get(kind)
+    deployment.flush()
+    wrong = "wrong-" + TOKEN[::-1]
+    with httpx.Client(base_url=deployment.base_url, timeout=CLIENT_TIMEOUT) as client:
+        for token in (TOKEN, wrong):
+            client.get("/sessions", headers={"Authorization": f"Bearer {token}"})
+            client.post("/sessions", json={"model_id": "m"}, headers={"Authorization": f"Bearer {token}"})
+    # The server's own output so far (stdout and stderr share the log).
+    log = deployment.log.read_text(errors="replace")
+    assert TOKEN not in log and wrong not in log, "a bearer token shows in the server's output"

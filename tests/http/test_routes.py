@@ -7,7 +7,7 @@ import re
 from urllib.parse import quote
 
 from checks import JSON_HEADERS, assert_etag, body_json, compact, problem
-from conftest import Api, describe, session_path
+from conftest import SELECTED, Api, Deployments, describe, session_path
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -316,7 +316,7 @@ def test_openapi_is_served(api: Api) -> None:
         assert path in paths, f"{path} missing from the OpenAPI document's paths: {sorted(paths)}"
 
 
-def test_prefix_deployment_writes_prefixed_keys(kind: str, deployments) -> None:  # type: ignore[no-untyped-def]
+def test_prefix_deployment_writes_prefixed_keys(kind: str, deployments: Deployments) -> None:
     deployment = deployments.get(kind, "tenant")
     deployment.flush()
     api = Api(deployment)
@@ -330,7 +330,7 @@ def test_prefix_deployment_writes_prefixed_keys(kind: str, deployments) -> None:
         api.close()
 
 
-def test_ttl_from_the_environment(kind: str, deployments) -> None:  # type: ignore[no-untyped-def]
+def test_ttl_from_the_environment(kind: str, deployments: Deployments) -> None:
     # SESSIONS_TTL=10m, SESSIONS_GRACE=60 (and SESSIONS_API_AUTH=none).
     deployment = deployments.get(kind, "ttl600")
     deployment.flush()
@@ -340,5 +340,25 @@ def test_ttl_from_the_environment(kind: str, deployments) -> None:  # type: igno
         assert 590 <= created["expires_in_seconds"] <= 600, created
         assert 590 <= api.redis.ttl(f"session_expiry:{created['id']}") <= 600
         assert 650 <= api.redis.ttl(f"session:{created['id']}:data") <= 660
+    finally:
+        api.close()
+
+
+def test_native_metrics_on_the_same_listener(deployments: Deployments) -> None:
+    """`sessions serve --api` keeps /metrics on the API's listener, with
+    requests counted per operation and status."""
+    if "native" not in SELECTED:
+        return
+    deployment = deployments.get("native")
+    deployment.flush()
+    api = Api(deployment)
+    try:
+        api.create()
+        api.get("/sessions/nope")
+        response = api.get("/metrics")
+        assert response.status_code == 200, describe(response)
+        lines = [line for line in response.text.splitlines() if line.startswith("agent_sessions_http_requests_total{")]
+        assert any('status="201"' in line for line in lines), lines
+        assert any('status="404"' in line for line in lines), lines
     finally:
         api.close()

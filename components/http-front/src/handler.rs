@@ -268,9 +268,25 @@ impl<R: Repository> Front<'_, R> {
                 versioned(200, repo.update(id, &changes)?)
             }
             Op::Delete => {
-                let deleted = match call.if_match.version() {
-                    Some(version) => repo.delete_with(id, &json!({ "expected_version": version }).to_string())?,
-                    None => repo.delete(id)?,
+                let mut options = Map::new();
+                if let Some(version) = call.if_match.version() {
+                    options.insert("expected_version".into(), json!(version));
+                }
+                if let Some(owner) = call.owner() {
+                    options.insert("owner".into(), owner);
+                }
+                let deleted = if options.is_empty() {
+                    repo.delete(id)?
+                } else {
+                    match repo.delete_with(id, &Value::Object(options).to_string()) {
+                        // The component reports a missing session as version 0:
+                        // a conflict. The route promises 404 for "no live session".
+                        Err(RepoError::Conflict(message)) => match repo.get(id) {
+                            Err(RepoError::NotFound(_)) => false,
+                            _ => return Err(RepoError::Conflict(message)),
+                        },
+                        other => other?,
+                    }
                 };
                 if !deleted {
                     return Err(RepoError::NotFound(format!("no live session has id {id:?}")));
@@ -400,12 +416,18 @@ impl Call {
         if let Some(whole) = self.flag("whole")? {
             query.insert("whole".into(), json!(whole));
         }
-        let (app, user) = (self.text("app_name"), self.text("user_id"));
-        if app.is_some() || user.is_some() {
-            // One without the other is the component's to refuse.
-            query.insert("owner".into(), json!({ "app_name": app.unwrap_or(""), "user_id": user.unwrap_or("") }));
+        if let Some(owner) = self.owner() {
+            query.insert("owner".into(), owner);
         }
         Ok(Value::Object(query).to_string())
+    }
+
+    /// The `owner` of `app_name` and `user_id`, when either is given (one
+    /// without the other is the component's to refuse).
+    fn owner(&self) -> Option<Value> {
+        let (app, user) = (self.text("app_name"), self.text("user_id"));
+        (app.is_some() || user.is_some())
+            .then(|| json!({ "app_name": app.unwrap_or(""), "user_id": user.unwrap_or("") }))
     }
 
     /// An `item-options` document: the body (if any), with If-Match's

@@ -158,17 +158,20 @@ const ITEMS_QUERY: [Param; 7] = [
         schema: r#"{"type":"boolean","default":false}"#,
         description: "Every selected item in one page, read at one version.",
     },
-    Param {
-        name: "app_name",
-        schema: r#"{"type":"string"}"#,
-        description: "Read only if the session has this owner (with user_id).",
-    },
-    Param {
-        name: "user_id",
-        schema: r#"{"type":"string"}"#,
-        description: "Read only if the session has this owner (with app_name).",
-    },
+    OWNER_APP,
+    OWNER_USER,
 ];
+/// The owner a call on one session requires (else not-found).
+const OWNER_APP: Param = Param {
+    name: "app_name",
+    schema: r#"{"type":"string"}"#,
+    description: "Only if the session has this owner (with user_id); else 404.",
+};
+const OWNER_USER: Param = Param {
+    name: "user_id",
+    schema: r#"{"type":"string"}"#,
+    description: "Only if the session has this owner (with app_name); else 404.",
+};
 
 /// Every route of the API.
 pub static ROUTES: &[Route] = &[
@@ -246,8 +249,8 @@ pub static ROUTES: &[Route] = &[
         op: Op::Delete,
         operation_id: "deleteSession",
         repository: "delete",
-        summary: "Delete a session (If-Match: only at that version)",
-        query: &[],
+        summary: "Delete a session (If-Match: only at that version; app_name and user_id: only with that owner)",
+        query: &[OWNER_APP, OWNER_USER],
         body: BodyKind::None,
         success: 204,
         response: "",

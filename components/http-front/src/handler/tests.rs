@@ -251,6 +251,12 @@ fn delete_with_and_without_if_match() {
         problem(&h.send("DELETE", "/sessions/x", "", &[("If-Match", "1")])),
         (412, "precondition_failed".into())
     );
+    // A conflict because nothing is there is a 404, as without If-Match.
+    h.fake.reply("delete-with", Err(RepoError::Conflict("session x is at version 0".into())));
+    h.fake.reply("get", Err(RepoError::NotFound("x".into())));
+    assert_eq!(problem(&h.send("DELETE", "/sessions/x", "", &[("If-Match", "1")])), (404, "not_found".into()));
+    h.send("DELETE", "/sessions/x?app_name=a&user_id=u", "", &[]);
+    assert_eq!(h.calls().last().unwrap(), r#"delete-with x {"owner":{"app_name":"a","user_id":"u"}}"#);
 }
 
 #[test]

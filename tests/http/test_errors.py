@@ -144,6 +144,15 @@ def test_wrong_content_type_is_415(api: Api, content_type: str | None) -> None:
     response = api.post("/sessions", content=b'{"model_id":"m"}', headers=headers)
     problem(response, 415, "unsupported_media_type")
     assert api.redis.keys("*") == []
+    api.create(id="s1")
+    for method, path, body in (
+        ("PATCH", "/sessions/s1", b'{"name":"x"}'),
+        ("POST", "/sessions/s1/items", b'["x"]'),
+        ("POST", "/sessions/s1/items/pop", b"{}"),
+        ("DELETE", "/sessions/s1/items", b"{}"),
+    ):
+        problem(api.request(method, path, content=body, headers=headers), 415, "unsupported_media_type")
+    assert api.redis.hget("session:s1:meta", "version") == "1"
 
 
 def test_json_content_type_with_parameters_is_accepted(api: Api) -> None:

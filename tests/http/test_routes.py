@@ -156,6 +156,7 @@ def test_list_default_limit_and_bounds(api: Api) -> None:
     # Not a number: the request itself is malformed.
     problem(api.get("/sessions", params={"limit": "ten"}), 400, "invalid_input")
     problem(api.get("/sessions", params={"offset": "-1"}), 400, "invalid_input")
+    problem(api.get("/sessions", params={"page_token": "not-a-token"}), 422, "invalid_input")
 
 
 def test_extend(api: Api) -> None:
@@ -283,6 +284,8 @@ def test_list_by_owner(api: Api) -> None:
     assert len(rest["sessions"]) == 1
     assert body_json(api.get("/apps/none/sessions"), 200)["sessions"] == []
     problem(api.get(path, params={"limit": "x"}), 400, "invalid_input")
+    problem(api.get(path, params={"limit": 0}), 422, "invalid_input", "limit")
+    problem(api.get(path, params={"page_token": "not-a-token"}), 422, "invalid_input")
 
 
 def test_cleanup(api: Api) -> None:

@@ -2,9 +2,8 @@
 over HTTP: each repository call becomes a request through one table,
 OPERATIONS below, so the API cannot drift from the component.
 
-What the API does not expose:
-- `reindex` (an operator's command: `sessions reindex`), and `delete_with`
-  with an `owner` (DELETE /sessions/{id} takes If-Match, no body).
+What the API does not expose: `reindex` (an operator's command, `sessions
+reindex`), and ids or app names that are empty (no path segment).
 A step the API cannot express is skipped when it changes nothing (it
 expects an error, or a delete that finds nothing): the steps after it still
 hold. Otherwise the scenario stops there and its remaining steps count as
@@ -120,9 +119,11 @@ def get_items_call(step: dict[str, Any]) -> HttpCall:
 
 def delete_with_call(step: dict[str, Any]) -> HttpCall:
     options, version = with_if_match(step["options"])
+    # The owner as query parameters, as for GET items.
+    params = owner_params(options.pop("owner", None))
     if options:
-        raise NotExpressible(f"DELETE /sessions/{{id}} takes no {sorted(options)} (only If-Match)")
-    return HttpCall("DELETE", path_of(step), if_match=version, boolean=True, ok=(204,))
+        raise NotExpressible(f"DELETE /sessions/{{id}} takes no {sorted(options)}")
+    return HttpCall("DELETE", path_of(step), params=params, if_match=version, boolean=True, ok=(204,))
 
 
 def list_call(step: dict[str, Any]) -> HttpCall:

@@ -21,6 +21,7 @@
 
 use std::fmt;
 
+pub mod duration;
 mod json;
 pub mod pack;
 pub mod rules;

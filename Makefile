@@ -11,7 +11,7 @@ VENV_PYTHON := $(VENV)/bin/python
 JS_NODE := js/node_modules/.bin/node
 HOSTILE := target/component/$(WASM_TARGET)/release/hostile_guest.wasm
 
-.PHONY: help deps setup build run test test-python test-http test-wasmtime-serve test-js check-wheel lint lint-python bench bench-python bench-js bench-items fuzz component python-native wheel release js clean
+.PHONY: help deps setup build run test test-python test-http test-wasmtime-serve serve-wasm dist test-js check-wheel lint lint-python bench bench-python bench-js bench-items fuzz component python-native wheel release js clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -67,6 +67,26 @@ test-http: $(VENV_PYTHON) $(JS_NODE) dist ## The HTTP API's suite: every route a
 test-wasmtime-serve: $(VENV_PYTHON) dist ## The HTTP suite against dist/sessions-http.wasm under wasmtime serve
 	scripts/install-wasmtime-cli.sh
 	SESSIONS_HTTP_DEPLOYMENTS=wasmtime-serve SESSIONS_HTTP_FUZZ=wasmtime-serve $(VENV_PYTHON) -m pytest tests/http -q
+
+# The wasm deployments (tools/compose, wac-graph): dist/sessions-http.wasm
+# (HTTP front + session component + kv adapter; imports only WASI, only the
+# adapter gets sockets) and dist/sessions-api.wasm (front + session
+# component; kv, config and types stay imports). The guest and the front
+# are built by the very command host/build.rs runs (build-support/component.rs:
+# the same packages together, release, LTO), so these are the components the
+# native host embeds; the adapter on its own, so that its features do not
+# change theirs.
+COMPONENT_BUILD := --lib --release --target $(WASM_TARGET) --target-dir target/component --config profile.release.lto=true --config profile.release.codegen-units=1
+COMPONENT_DIR := target/component/$(WASM_TARGET)/release
+dist: deps ## Compose dist/sessions-http.wasm (front + session component + kv adapter) and dist/sessions-api.wasm (front + session component)
+	$(CARGO) build --package agent-sessions-guest --package agent-sessions-http-front $(COMPONENT_BUILD)
+	$(CARGO) build --package agent-sessions-kv-redis $(COMPONENT_BUILD)
+	$(CARGO) build -p agent-sessions-compose
+	target/debug/compose --store $(COMPONENT_DIR)/agent_sessions_guest.wasm --kv $(COMPONENT_DIR)/agent_sessions_kv_redis.wasm --front $(COMPONENT_DIR)/agent_sessions_http_front.wasm -o dist/sessions-http.wasm
+	target/debug/compose --store $(COMPONENT_DIR)/agent_sessions_guest.wasm --front $(COMPONENT_DIR)/agent_sessions_http_front.wasm -o dist/sessions-api.wasm
+
+serve-wasm: dist ## Serve dist/sessions-http.wasm under wasmtime serve on LISTEN (127.0.0.1:8080) against REDIS_URL (a throwaway redis-server when unset)
+	@scripts/serve-wasm.sh
 
 # npm ci installs the lockfile's packages, the pinned Node 24 among them
 # (npm itself comes with the machine's Node); npm run build transpiles the
@@ -125,6 +145,7 @@ lint: deps ## cargo fmt --check and clippy with -D warnings, native and wasm; ru
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p agent-sessions-guest --target $(WASM_TARGET) -- -D warnings
+	$(CARGO) clippy -p agent-sessions-kv-redis --target $(WASM_TARGET) -- -D warnings
 	@$(MAKE) --no-print-directory PY_PROFILE=$(PY_PROFILE) lint-python
 
 lint-python: python-native

@@ -21,7 +21,7 @@ bin="$root/bin/wasmtime"
 # What the installed binary was built with.
 stamp="$root/wasmtime-cli.features"
 
-if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "^wasmtime $VERSION " &&
+if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -Eq "^wasmtime $VERSION( |$)" &&
   [[ "$(cat "$stamp" 2>/dev/null)" == "$FEATURES" ]]; then
   echo "$bin"
   exit 0

@@ -10,6 +10,8 @@
 #                 auth, for local use) unless SESSIONS_API_AUTH is set
 #   SESSIONS_PREFIX, SESSIONS_TTL, SESSIONS_GRACE, SESSIONS_REDIS_TIMEOUT,
 #   SESSIONS_API_MAX_BODY   passed through when set
+#   WASMTIME_INSTANCE_REUSE requests per instance (default 1000; 1: a fresh
+#                 instance, and Redis connection, per request)
 #
 # Variables reach the component by name (`--env NAME`), so the token is
 # not on wasmtime's command line.
@@ -35,7 +37,7 @@ trap 'exit 130' INT TERM
 if [[ -z "${REDIS_URL:-}" ]]; then
   command -v redis-server >/dev/null || { echo "REDIS_URL is unset and redis-server is missing (make deps)" >&2; exit 1; }
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no --loglevel warning &
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >/dev/null &
   redis_pid=$!
   # Ready when it answers PING (a few ms; give up after 5 s).
   for _ in $(seq 100); do
@@ -70,8 +72,12 @@ INFO
 # -Scli: the components import wasi:cli (environment, exit, ...), which serve
 # links only with it. -Sinherit-network: the kv adapter's TCP to Redis.
 # -Sallow-ip-name-lookup: REDIS_URL may name a host.
+# --max-instance-reuse-count: serve makes a fresh instance per request by
+# default (a new Redis connection and check-layout each time); reused
+# instances keep the adapter's connection (one per instance at a time).
 # Not exec: the trap stops the throwaway redis-server when serve exits.
-"$wasmtime" serve -Scli -Sinherit-network -Sallow-ip-name-lookup --addr "$listen" "${envs[@]}" "$wasm" &
+"$wasmtime" serve -Scli -Sinherit-network -Sallow-ip-name-lookup --addr "$listen" \
+  --max-instance-reuse-count "${WASMTIME_INSTANCE_REUSE:-1000}" "${envs[@]}" "$wasm" &
 serve_pid=$!
 trap 'kill "$serve_pid" 2>/dev/null; exit 130' INT TERM
 wait "$serve_pid"

@@ -11,7 +11,7 @@ VENV_PYTHON := $(VENV)/bin/python
 JS_NODE := js/node_modules/.bin/node
 HOSTILE := target/component/$(WASM_TARGET)/release/hostile_guest.wasm
 
-.PHONY: help deps setup build run test test-python test-http test-wasmtime-serve serve-wasm dist test-js check-wheel lint lint-python bench bench-python bench-js bench-items fuzz component python-native wheel release js clean
+.PHONY: help deps setup build run test test-python test-http test-wasmtime-serve serve-wasm dist test-js check-wheel lint lint-python bench bench-python bench-js bench-items bench-http fuzz component python-native wheel release js clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-14s %s\n", $$1, $$2}'
@@ -116,6 +116,13 @@ bench-js: js ## JavaScript host vs Rust host: p50 per operation at concurrency 1
 bench-items: deps python-native ## Conversation items vs get (Rust host, p50 at concurrency 1) and ADK list_sessions of 10,000 sessions (Python)
 	$(CARGO) build --release -p agent-sessions-bench --bin host-latency
 	$(VENV_PYTHON) python/bench/items.py --rust-bin target/release/host-latency $(if $(BENCH_QUICK),--quick,)
+
+# wrk is the load generator (apt-get; installed here when missing); the
+# wasm rows need make dist and the pinned wasmtime-cli (left out without).
+bench-http: deps dist ## The HTTP API: p50 at concurrency 1 and requests/s at 32 for get and create, in-process vs sessions serve --api vs wasmtime serve vs jco serve (target/bench/http.json; BENCH_QUICK=1 for ~2 min)
+	@command -v wrk >/dev/null || sudo -n apt-get install -y wrk || apt-get install -y wrk
+	$(CARGO) build --release -p agent-sessions-host --bin sessions -p agent-sessions-bench --bin host-latency --bin loopback-http
+	$(PYTHON) bench/http_api.py
 
 check-wheel: wheel ## Install the wheel into a fresh virtual environment and use it there
 	@scripts/check-wheel.sh $(PYTHON) dist

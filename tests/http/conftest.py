@@ -146,7 +146,9 @@ class Deployment:
             ]  # fmt: skip
         require(WASMTIME, "wasmtime (target/tools/bin/wasmtime)", hint("wasmtime-serve"))
         require(HTTP_WASM, "dist/sessions-http.wasm", "run `make dist`")
-        envs = [f"--env={name}={value}" for name, value in sorted(self.process_env(inherit=False).items())]
+        # `--env NAME`: the value comes from serve's own environment, so no
+        # token shows in the command line.
+        envs = [f"--env={name}" for name in sorted(self.process_env(inherit=False))]
         return [
             str(WASMTIME), "serve", "-Scli", "-Sinherit-network", "--addr", f"127.0.0.1:{self.port}",
             *envs, str(HTTP_WASM),

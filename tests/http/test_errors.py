@@ -48,8 +48,11 @@ def refused_everywhere(deployment: Deployment, headers: dict[str, str]) -> None:
         before = redis_activity(api)
         keys_before = sorted(api.redis.keys("*"))
         with httpx.Client(base_url=deployment.base_url, timeout=CLIENT_TIMEOUT) as client:
-            for method, path, body in ROUTES:
-                response = client.request(method, path, json=body, headers=headers)
+            for number, (method, path, body) in enumerate(ROUTES):
+                try:
+                    response = client.request(method, path, json=body, headers=headers)
+                except httpx.TransportError as error:
+                    raise AssertionError(f"request {number} ({method} {path}) got no response: {error!r}") from None
                 document = problem(response, 401, "unauthorized")
                 assert response.headers.get("www-authenticate", "").startswith("Bearer"), describe(response)
                 assert TOKEN not in response.text and "wrong-token" not in response.text, describe(response)
@@ -234,3 +237,44 @@ def test_tokens_never_reach_the_logs(kind: str, deployments: Deployments) -> Non
     # The server's own output so far (stdout and stderr share the log).
     log = deployment.log.read_text(errors="replace")
     assert TOKEN not in log and wrong not in log, "a bearer token shows in the server's output"
+
+
+REFUSED_ROUNDS = 100
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token"),
+    [
+        ("POST", "/sessions", "wrong-token"),  # 401 before the body is read
+        ("POST", "/nope", TOKEN),  # 404
+        ("PUT", "/sessions", TOKEN),  # 405
+    ],
+    ids=["401", "404", "405"],
+)
+def test_a_refused_body_leaves_the_connection_usable(
+    kind: str, deployments: Deployments, method: str, path: str, token: str
+) -> None:
+    """A request refused before its body is read (auth, route, method) must
+    not break the keep-alive connection for the next request: either the
+    body is drained or the response says `Connection: close`."""
+    deployment = deployments.get(kind)
+    deployment.flush()
+    # Small and large bodies; many rounds, since whether the next request
+    # reaches a connection the server is closing is a matter of timing.
+    with httpx.Client(base_url=deployment.base_url, timeout=CLIENT_TIMEOUT) as client:
+        headers = {"Authorization": f"Bearer {token}", **JSON_HEADERS}
+        for round_number in range(REFUSED_ROUNDS):
+            body = b'{"model_id":"' + b"m" * (200_000 if round_number % 10 == 0 else 10) + b'"}'
+            try:
+                refused = client.request(method, path, content=body, headers=headers)
+            except httpx.TransportError as error:
+                raise AssertionError(f"{method} {path} with a body got no response: {error!r}") from None
+            assert refused.status_code in (401, 404, 405), describe(refused)
+            closing = refused.headers.get("connection", "").lower() == "close"
+            try:
+                after = client.get("/healthz")
+            except httpx.TransportError as error:
+                raise AssertionError(
+                    f"the connection broke after {describe(refused)}\n(no Connection: close); next request: {error!r}"
+                ) from None
+            assert after.status_code == 200 or closing, describe(after)

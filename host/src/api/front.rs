@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, ResourceTable};
-use wasmtime::{Engine, StoreLimits};
+use wasmtime::{Engine, ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
@@ -71,15 +71,16 @@ pub(crate) fn embedded_front(engine: &Engine) -> Result<Component, Error> {
         .map_err(|message| Error::Setup(format!("cannot load the embedded HTTP front: {message}")))
 }
 
-/// The state of one request's store: WASI with the front's environment
-/// (and no network), wasi:http, limits, the session store its repository
-/// import calls, and what the request did.
+/// The state of a front instance's store: WASI with the front's
+/// environment (and no network), wasi:http, limits, the session store its
+/// repository import calls, and (reset per request) what the request did
+/// and its CPU use.
 pub(crate) struct FrontState {
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
     pub(crate) hooks: NoOutgoingRequests,
     pub(crate) table: ResourceTable,
-    pub(crate) limits: StoreLimits,
+    pub(crate) limits: FrontLimits,
     pub(crate) sessions: SessionStore,
     /// The first repository function the request called (the metrics'
     /// `operation`), shared with the task that answers the request.
@@ -108,6 +109,49 @@ impl WasiView for FrontState {
 impl WasiHttpView for FrontState {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// The store's limits, noting how far the front's memory grew: an
+/// instance that grew large (a big body) is not kept for reuse, so idle
+/// instances do not hold on to that memory.
+pub(crate) struct FrontLimits {
+    pub(crate) limits: StoreLimits,
+    /// The largest size a memory of this store was allowed to grow to.
+    pub(crate) memory_peak: usize,
+}
+
+impl ResourceLimiter for FrontLimits {
+    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.memory_peak = self.memory_peak.max(desired);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 

@@ -1,7 +1,13 @@
 //! The HTTP API (`sessions serve --api`): the same HTTP front component
 //! the wasm deployments run (`components/http-front/`, a
 //! `wasi:http/incoming-handler`, embedded at build time), hosted here with
-//! `wasmtime-wasi-http`. Every request gets a fresh front instance; the
+//! `wasmtime-wasi-http`. A front instance that answered a request cleanly
+//! serves later ones (as `wasmtime serve --max-instance-reuse-count` does:
+//! the front keeps only its settings and check-layout flag between
+//! requests); one that trapped, ran out of its CPU budget, left resources
+//! behind or grew its memory large is dropped. Instantiating per request
+//! cost a get about 3x its latency (fresh linear memory and stack mappings,
+//! their page faults, and unmapping them). The
 //! front's `repository` import runs on a [`SessionStore`] (`repository`),
 //! so the HTTP API and every other host share one call path.
 //!
@@ -24,12 +30,12 @@ use tokio::sync::{Semaphore, oneshot};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 pub use self::front::EMBEDDED_HTTP_FRONT;
-use self::front::{CpuMeter, FrontState, NoOutgoingRequests};
+use self::front::{CpuMeter, FrontLimits, FrontState, NoOutgoingRequests};
 use crate::SessionStore;
 use crate::error::Error;
 
@@ -50,6 +56,18 @@ const FRONT_MEMORY_BYTES: usize = 256 << 20;
 /// their own slots).
 pub const MAX_CONCURRENT_REQUESTS: usize = 1024;
 
+/// Idle front instances kept for reuse; more are dropped when their
+/// request ends.
+const MAX_IDLE_INSTANCES: usize = 64;
+
+/// Requests one front instance answers before a fresh one replaces it, so
+/// nothing it accumulates (heap fragmentation, say) grows for ever.
+const REQUESTS_PER_INSTANCE: u32 = 10_000;
+
+/// An instance whose memory grew past this (a large body) is not kept:
+/// idle instances would hold on to that memory.
+const KEPT_MEMORY_BYTES: usize = 16 << 20;
+
 /// The HTTP API over a session store. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpApi {
@@ -63,6 +81,16 @@ struct Inner {
     memory_bytes: usize,
     cpu_budget: Duration,
     requests: Arc<Semaphore>,
+    /// Instances that answered a request cleanly, ready for the next one.
+    idle: std::sync::Mutex<Vec<Front>>,
+}
+
+/// A front instance between requests.
+struct Front {
+    store: Store<FrontState>,
+    proxy: Proxy,
+    /// Requests it answered.
+    uses: u32,
 }
 
 impl HttpApi {
@@ -105,6 +133,7 @@ impl HttpApi {
                 cpu_budget: sessions.limits().cpu_time * 4,
                 sessions,
                 requests: Arc::new(Semaphore::new(MAX_CONCURRENT_REQUESTS)),
+                idle: std::sync::Mutex::new(Vec::new()),
             }),
         })
     }
@@ -114,7 +143,7 @@ impl HttpApi {
         &self.inner.sessions
     }
 
-    /// Answers one request in a fresh front instance, and records it in
+    /// Answers one request in a front instance, and records it in
     /// the HTTP metrics. Failures of the front itself (a trap) are a 500
     /// problem document.
     pub async fn handle(&self, request: Request<Body>) -> Response<Body> {
@@ -133,25 +162,36 @@ impl HttpApi {
         let Ok(permit) = self.inner.requests.clone().acquire_owned().await else {
             return problem(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the HTTP API is shutting down");
         };
-        let mut store = self.new_store(operation);
+        let mut front = match self.front(operation).await {
+            Ok(front) => front,
+            Err(e) => return front_failed(&e),
+        };
         let request =
             request.map(|body| body.map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string()))));
-        let incoming = match store.data_mut().http().new_incoming_request(Scheme::Http, request) {
+        // On these two failures the instance is dropped: its table may
+        // hold the request.
+        let incoming = match front.store.data_mut().http().new_incoming_request(Scheme::Http, request) {
             Ok(incoming) => incoming,
             Err(e) => return problem(StatusCode::BAD_REQUEST, "invalid_input", &format!("{e:#}")),
         };
         let (sender, receiver) = oneshot::channel();
-        let outparam = match store.data_mut().http().new_response_outparam(sender) {
+        let outparam = match front.store.data_mut().http().new_response_outparam(sender) {
             Ok(outparam) => outparam,
             Err(e) => return front_failed(&e),
         };
-        let pre = self.inner.pre.clone();
+        let api = self.clone();
         // The instance runs in a task of its own: it may go on writing the
         // body after the response head is sent.
         let task = tokio::spawn(async move {
             let _permit = permit;
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await
+            let Front { mut store, proxy, uses } = front;
+            let outcome = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await;
+            // Only an instance that ended the request cleanly serves again;
+            // one that trapped or ran out of its budget is dropped here.
+            if outcome.is_ok() {
+                api.recycle(Front { store, proxy, uses: uses + 1 });
+            }
+            outcome
         });
         match receiver.await {
             Ok(Ok(response)) => response.map(Body::new),
@@ -168,7 +208,45 @@ impl HttpApi {
         }
     }
 
-    /// A store for one request: the front's environment, no network, its
+    /// A front instance for one request: an idle one, reset, or a fresh
+    /// one.
+    async fn front(&self, operation: Arc<OnceLock<Arc<str>>>) -> wasmtime::Result<Front> {
+        let reused = self.idle().pop();
+        if let Some(mut front) = reused {
+            let state = front.store.data_mut();
+            state.operation = operation;
+            state.cpu = CpuMeter::new(self.inner.cpu_budget);
+            front.store.set_epoch_deadline(1);
+            return Ok(front);
+        }
+        let mut store = self.new_store(operation);
+        let proxy = self.inner.pre.instantiate_async(&mut store).await?;
+        Ok(Front { store, proxy, uses: 0 })
+    }
+
+    /// Keeps an instance that answered a request cleanly for the next
+    /// one, unless it has served many already, left resources behind, or
+    /// grew its memory large.
+    fn recycle(&self, mut front: Front) {
+        let state = front.store.data_mut();
+        if front.uses >= REQUESTS_PER_INSTANCE
+            || state.limits.memory_peak > KEPT_MEMORY_BYTES
+            || !state.table.is_empty()
+        {
+            return;
+        }
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE_INSTANCES {
+            idle.push(front);
+        }
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Front>> {
+        // A panic elsewhere while holding the lock leaves a valid Vec.
+        self.inner.idle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A store for one instance: the front's environment, no network, its
     /// memory and CPU limits.
     fn new_store(&self, operation: Arc<OnceLock<Arc<str>>>) -> Store<FrontState> {
         let inner = &self.inner;
@@ -182,13 +260,16 @@ impl HttpApi {
             http: WasiHttpCtx::new(),
             hooks: NoOutgoingRequests,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(inner.memory_bytes)
-                .instances(8)
-                .memories(4)
-                .tables(16)
-                .trap_on_grow_failure(true)
-                .build(),
+            limits: FrontLimits {
+                limits: StoreLimitsBuilder::new()
+                    .memory_size(inner.memory_bytes)
+                    .instances(8)
+                    .memories(4)
+                    .tables(16)
+                    .trap_on_grow_failure(true)
+                    .build(),
+                memory_peak: 0,
+            },
             sessions: inner.sessions.clone(),
             operation,
             cpu: CpuMeter::new(inner.cpu_budget),

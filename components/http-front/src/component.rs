@@ -128,9 +128,28 @@ impl Guest for Handler {
             .collect();
         let head = Request { method: &method, target: &target, headers: &headers };
         let front = Front { repo: &Imported, config: config(), layout_checked: &LAYOUT_CHECKED };
-        let response = front.handle(&head, |limit| read_body(&request, limit));
+        let body_read = std::cell::Cell::new(false);
+        let response = front.handle(&head, |limit| {
+            body_read.set(true);
+            read_body(&request, limit)
+        });
+        if !body_read.get() && has_body(&headers) {
+            // Answered before reading the body (401, 404, 405, ...): read it
+            // now (as far as the limit), or the server under us cannot keep
+            // the connection and closes it without saying so, which breaks
+            // the client's next request on it.
+            let _ = read_body(&request, config().max_body);
+        }
         send(response, response_out);
     }
+}
+
+/// Whether the request announces a body (a non-zero length, or chunks).
+fn has_body(headers: &[(String, String)]) -> bool {
+    headers.iter().any(|(name, value)| {
+        name.eq_ignore_ascii_case("transfer-encoding")
+            || (name.eq_ignore_ascii_case("content-length") && value.trim() != "0")
+    })
 }
 
 /// The whole body, failing past `limit` bytes without reading on.

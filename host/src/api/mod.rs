@@ -20,7 +20,9 @@
 mod front;
 mod repository;
 
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -67,6 +69,24 @@ const REQUESTS_PER_INSTANCE: u32 = 10_000;
 /// An instance whose memory grew past this (a large body) is not kept:
 /// idle instances would hold on to that memory.
 const KEPT_MEMORY_BYTES: usize = 16 << 20;
+
+/// A front instance answering one request.
+type Work = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
+
+/// The work of a request, run to its end in a task of its own if it is
+/// dropped unfinished: a response body still being written, or a request
+/// whose client left (its write goes through as if the client had stayed).
+struct Running(Option<Work>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(work) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(work);
+        }
+    }
+}
 
 /// The HTTP API over a session store. Cheap to clone.
 #[derive(Clone)]
@@ -180,9 +200,7 @@ impl HttpApi {
             Err(e) => return front_failed(&e),
         };
         let api = self.clone();
-        // The instance runs in a task of its own: it may go on writing the
-        // body after the response head is sent.
-        let task = tokio::spawn(async move {
+        let work: Work = Box::pin(async move {
             let _permit = permit;
             let Front { mut store, proxy, uses } = front;
             let outcome = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await;
@@ -193,18 +211,43 @@ impl HttpApi {
             }
             outcome
         });
-        match receiver.await {
+        // The instance runs in this task until the response head is there
+        // (usually the whole request: a task per request cost a get two
+        // cross-thread wake-ups); if it goes on writing the body after
+        // that, or this request is dropped (the client left), the rest runs
+        // in a task of its own.
+        let mut running = Running(Some(work));
+        let mut receiver = receiver;
+        let mut finished = None;
+        let head = std::future::poll_fn(|context| {
+            if let Some(work) = running.0.as_mut()
+                && let Poll::Ready(outcome) = work.as_mut().poll(context)
+            {
+                running.0 = None;
+                finished = Some(outcome);
+            }
+            Pin::new(&mut receiver).poll(context)
+        })
+        .await;
+        match head {
             Ok(Ok(response)) => response.map(Body::new),
             Ok(Err(code)) => {
                 tracing::warn!(error = ?code, "the HTTP front answered with an error code");
                 problem(StatusCode::INTERNAL_SERVER_ERROR, "other", &format!("the HTTP front failed: {code:?}"))
             }
-            // The front ended without answering: it trapped (or has a bug).
-            Err(_) => match task.await {
-                Ok(Ok(())) => problem(StatusCode::INTERNAL_SERVER_ERROR, "other", "the HTTP front gave no response"),
-                Ok(Err(e)) => front_failed(&e),
-                Err(e) => problem(StatusCode::INTERNAL_SERVER_ERROR, "other", &format!("the HTTP front failed: {e}")),
-            },
+            // The front dropped its response outparam without answering: it
+            // trapped (or has a bug).
+            Err(_) => {
+                let outcome = match (finished, running.0.take()) {
+                    (Some(outcome), _) => outcome,
+                    (None, Some(work)) => work.await,
+                    (None, None) => Ok(()),
+                };
+                match outcome {
+                    Ok(()) => problem(StatusCode::INTERNAL_SERVER_ERROR, "other", "the HTTP front gave no response"),
+                    Err(e) => front_failed(&e),
+                }
+            }
         }
     }
 

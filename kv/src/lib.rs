@@ -24,6 +24,7 @@ use std::fmt;
 pub mod duration;
 mod json;
 pub mod pack;
+pub mod redact;
 pub mod rules;
 pub mod script;
 pub mod table;

@@ -5,6 +5,7 @@
 //! (redis-rs's [`Script`] sends `SCRIPT LOAD` on `NOSCRIPT` and runs it
 //! again); the reply goes back as it is.
 
+use agent_sessions_kv::redact::redact_url;
 use agent_sessions_kv::wire::BATCH_SEPARATOR;
 use agent_sessions_kv::{ErrorKind, KV_BATCH_SCRIPT, KvError};
 use redis::{Client, Connection, RedisError, Script};
@@ -188,49 +189,9 @@ fn describe(error: &RedisError) -> String {
     redact_url(&error.to_string())
 }
 
-/// Replaces the password of every `scheme://user:password@` in `text` by
-/// `***` (as the native host's `redact_url`).
-pub fn redact_url(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(scheme_end) = rest.find("://") {
-        let (head, tail) = rest.split_at(scheme_end + 3);
-        out.push_str(head);
-        let authority_end = tail.find(['/', ' ', '?', '#']).unwrap_or(tail.len());
-        let authority = &tail[..authority_end];
-        match authority.rfind('@') {
-            Some(at) => {
-                let userinfo = &authority[..at];
-                match userinfo.find(':') {
-                    Some(colon) => {
-                        out.push_str(&userinfo[..colon]);
-                        out.push_str(":***");
-                    }
-                    // `redis://password@host` is read as a password by some clients.
-                    None if !userinfo.is_empty() => out.push_str("***"),
-                    None => {}
-                }
-                out.push_str(&authority[at..]);
-            }
-            None => out.push_str(authority),
-        }
-        rest = &tail[authority_end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn passwords_never_show() {
-        assert_eq!(redact_url("redis://user:secret@host:6379/0"), "redis://user:***@host:6379/0");
-        assert_eq!(redact_url("redis://secret@host"), "redis://***@host");
-        assert_eq!(redact_url("redis://:secret@host"), "redis://:***@host");
-        assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
-    }
 
     #[test]
     fn only_one_plain_server_is_accepted() {

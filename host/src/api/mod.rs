@@ -67,8 +67,9 @@ const MAX_IDLE_INSTANCES: usize = 64;
 const REQUESTS_PER_INSTANCE: u32 = 10_000;
 
 /// An instance whose memory grew past this (a large body) is not kept:
-/// idle instances would hold on to that memory.
-const KEPT_MEMORY_BYTES: usize = 16 << 20;
+/// idle instances would hold on to that memory (at most 64 x 4 MiB; a
+/// front starts with about 1 MiB).
+const KEPT_MEMORY_BYTES: usize = 4 << 20;
 
 /// A front instance answering one request.
 type Work = Pin<Box<dyn Future<Output = wasmtime::Result<()>> + Send>>;
@@ -272,10 +273,17 @@ impl HttpApi {
     /// grew its memory large.
     fn recycle(&self, mut front: Front) {
         let state = front.store.data_mut();
-        if front.uses >= REQUESTS_PER_INSTANCE
-            || state.limits.memory_peak > KEPT_MEMORY_BYTES
-            || !state.table.is_empty()
-        {
+        let dropped = if front.uses >= REQUESTS_PER_INSTANCE {
+            Some("served its share of requests")
+        } else if state.limits.memory_peak > KEPT_MEMORY_BYTES {
+            Some("its memory grew large")
+        } else if !state.table.is_empty() {
+            Some("it left resources behind")
+        } else {
+            None
+        };
+        if let Some(reason) = dropped {
+            tracing::debug!(reason, memory_peak = state.limits.memory_peak, "HTTP front instance not kept");
             return;
         }
         let mut idle = self.idle();

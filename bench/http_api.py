@@ -165,6 +165,14 @@ def create_session(base: str) -> str:
         return str(json.load(response)["id"])
 
 
+def flush(redis_url: str) -> None:
+    """Each deployment starts on an empty Redis: `serve` walks the keyspace
+    for its gauges when it starts, which would overlap the first cell."""
+    subprocess.run(
+        ["redis-cli", "-u", redis_url, "flushall"], check=True, capture_output=True
+    )
+
+
 def measure_api(base: str) -> dict[str, object]:
     session = create_session(base)
     figures: dict[str, object] = {}
@@ -252,6 +260,7 @@ def main() -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         print("sessions serve --api ...", file=sys.stderr)
+        flush(redis_url)
         native = [
             str(RELEASE / "sessions"),
             "serve",
@@ -273,6 +282,7 @@ def main() -> None:
                 port = free_port()
                 base = f"http://127.0.0.1:{port}"
                 print(f"{name} ...", file=sys.stderr)
+                flush(redis_url)
                 command = [
                     str(WASMTIME),
                     "serve",
@@ -296,6 +306,7 @@ def main() -> None:
             port = free_port()
             base = f"http://127.0.0.1:{port}"
             print("jco serve ...", file=sys.stderr)
+            flush(redis_url)
             jco_env = {**env, "PATH": f"{NODE_BIN}:{os.environ['PATH']}"}
             with started(
                 [str(JCO), "serve", "--port", str(port), str(HTTP_WASM)],

@@ -12,16 +12,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-import shutil
 import signal
-import subprocess
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
-from conftest import INSTALL_HINT, REPO, RedisServer, free_port
+from conftest import REPO
+from redis_servers import SHARDS, LocalCluster, shard_of
 
 from agent_sessions import (
     BackendError,
@@ -32,20 +29,7 @@ from agent_sessions import (
     SessionUpdate,
 )
 
-SHARDS = 64
 SCRIPT_SHA = hashlib.sha1((REPO / "redis" / "kv_batch.lua").read_bytes()).hexdigest()
-
-
-def fnv1a_32(text: str) -> int:
-    """The shard hash of guest/src/shard.rs."""
-    value = 0x811C9DC5
-    for byte in text.encode():
-        value = ((value ^ byte) * 0x01000193) % 2**32
-    return value
-
-
-def shard_of(session_id: str, shards: int = SHARDS) -> int:
-    return fnv1a_32(session_id) % shards
 
 
 def without_ttl(session: SessionDetail | None) -> SessionDetail | None:
@@ -56,158 +40,6 @@ def without_ttl(session: SessionDetail | None) -> SessionDetail | None:
 def test_shard_test_vectors() -> None:
     assert shard_of("11111111-1111-4111-8111-111111111111") == 35
     assert shard_of("2cfdc22c-e8c0-41c3-a306-f7f6c7c2bd7e") == 61
-
-
-class LocalCluster:
-    """Six redis-servers on free loopback ports made into one cluster with
-    `redis-cli --cluster create` (a replica per primary)."""
-
-    def __init__(self, directory: Path) -> None:
-        cli = shutil.which("redis-cli")
-        if cli is None:
-            pytest.fail(INSTALL_HINT.replace("redis-server is", "redis-cli is"), pytrace=False)
-        self.nodes: list[RedisServer] = []
-        #: Ports of the nodes a failover has involved.
-        self.touched: set[int] = set()
-        try:
-            for index in range(6):
-                node_dir = directory / f"node{index}"
-                node_dir.mkdir()
-                self.nodes.append(
-                    RedisServer(
-                        "--cluster-enabled",
-                        "yes",
-                        "--cluster-config-file",
-                        str(node_dir / "nodes.conf"),
-                        # The bus port defaults to port + 10000, which may be
-                        # taken or beyond 65535: give it a free one.
-                        "--cluster-port",
-                        str(free_port()),
-                        "--cluster-node-timeout",
-                        "2000",
-                        "--repl-diskless-sync-delay",
-                        "0",
-                        "--dir",
-                        str(node_dir),
-                    )
-                )
-            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
-            created = subprocess.run(
-                [cli, "--cluster", "create", *addresses, "--cluster-replicas", "1", "--cluster-yes"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
-            assert created.returncode == 0, f"redis-cli --cluster create failed: {created.stdout}{created.stderr}"
-            self.wait_until_healthy()
-        except BaseException:
-            self.stop()
-            raise
-
-    @property
-    def url(self) -> str:
-        """Every node as a comma-separated seed list."""
-        return ",".join(f"redis://127.0.0.1:{node.port}" for node in self.nodes)
-
-    def clients(self) -> list[redis.Redis[str]]:
-        return [node.client() for node in self.nodes]
-
-    def roles(self) -> dict[int, str]:
-        """Port -> "master" or "slave", as each node says."""
-        roles = {}
-        for node in self.nodes:
-            client = node.client()
-            roles[node.port] = str(client.info("replication")["role"])
-            client.close()
-        return roles
-
-    def primaries(self) -> list[redis.Redis[str]]:
-        return [node.client() for node in self.nodes if self.roles()[node.port] == "master"]
-
-    def wait_until_healthy(self, timeout: float = 30) -> None:
-        """Polls until every node says `cluster_state:ok` with every slot
-        served, and every replica's link to its primary is up."""
-        deadline = time.monotonic() + timeout
-        while True:
-            problems = []
-            for node in self.nodes:
-                client = node.client()
-                try:
-                    info = client.execute_command("CLUSTER INFO")  # parsed: a dict
-                    replication = client.info("replication")
-                except redis.exceptions.RedisError as error:
-                    problems.append(f"{node.port}: {error}")
-                    continue
-                finally:
-                    client.close()
-                if info.get("cluster_state") != "ok" or str(info.get("cluster_slots_ok")) != "16384":
-                    problems.append(f"{node.port}: cluster not ok")
-                if replication["role"] == "slave" and replication.get("master_link_status") != "up":
-                    problems.append(f"{node.port}: replica link down")
-            if not problems and list(self.roles().values()).count("master") == 3:
-                return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the cluster did not become healthy: {problems}")
-            time.sleep(0.02)
-
-    def flush(self) -> None:
-        for client in self.primaries():
-            client.flushall()
-            client.close()
-
-    def keys(self, pattern: str) -> dict[int, list[str]]:
-        """Port of each primary -> its keys matching `pattern` (by SCAN)."""
-        found = {}
-        for node in self.nodes:
-            client = node.client()
-            if client.info("replication")["role"] == "master":
-                found[node.port] = sorted(client.scan_iter(match=pattern, count=1000))
-            client.close()
-        return found
-
-    def failover(self) -> RedisServer:
-        """`CLUSTER FAILOVER` on a replica; returns it once it is a primary
-        and the cluster is healthy again."""
-        # A pair that just failed over takes a while to accept another
-        # manual failover: pick a replica of another primary each time.
-        roles = self.roles()
-        replica = next(node for node in self.nodes if roles[node.port] == "slave" and node.port not in self.touched)
-        client = replica.client()
-        self.touched |= {replica.port, int(client.info("replication")["master_port"])}
-        deadline = time.monotonic() + 30
-        asked = 0.0
-        while client.info("replication")["role"] != "master":
-            now = time.monotonic()
-            if now > deadline:
-                raise RuntimeError("the replica was not promoted")
-            # Redis gives up a manual failover that has not finished in 5 s
-            # (a loaded machine can be that slow): ask again.
-            if now - asked > 6:
-                assert client.execute_command("CLUSTER FAILOVER") in ("OK", b"OK", True)
-                asked = now
-            time.sleep(0.01)
-        client.close()
-        return replica
-
-    def primary_of(self, key: str) -> RedisServer:
-        """The node serving `key`'s slot."""
-        client = self.nodes[0].client()
-        slot = client.execute_command("CLUSTER KEYSLOT", key)
-        client.close()
-        for node in self.nodes:
-            client = node.client()
-            try:
-                if client.info("replication")["role"] == "master":
-                    for start, end, primary, *_replicas in client.execute_command("CLUSTER SLOTS"):
-                        if start <= slot <= end and int(primary[1]) == node.port:
-                            return node
-            finally:
-                client.close()
-        raise LookupError(key)
-
-    def stop(self) -> None:
-        for node in self.nodes:
-            node.stop()
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -75,19 +76,26 @@ def started(
 ) -> Iterator[None]:
     log = Path(tempfile.mkstemp(suffix=".log")[1])
     with log.open("wb") as output:
+        # A session of its own, so that stopping it stops its children too
+        # (jco serve runs the component in a child node process).
         process = subprocess.Popen(
-            command, env={**os.environ, **(env or {})}, stdout=output, stderr=output
+            command,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
         )
     try:
         wait_http(url, process, log)
         yield
     finally:
         log.unlink()
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(10)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @contextmanager

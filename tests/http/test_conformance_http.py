@@ -383,7 +383,9 @@ def test_scenario(kind: str, deployments: Deployments, path: Path) -> None:
     if config is None:
         counts["scenarios_na"] = counts.get("scenarios_na", 0) + 1
         notes.append(f"{path.stem} not applicable: no deployment configuration has TTL/grace/prefix {key}")
-        pytest.skip(f"not applicable: no deployment configuration has TTL/grace/prefix {key}")
+        # A scenario that runs nowhere proves nothing: a new one with other
+        # settings needs a deployment configuration in conftest.py.
+        pytest.fail(f"no deployment configuration has TTL/grace/prefix {key}: add one to conftest.py")
     deployment = deployments.get(kind, config)
     deployment.flush()
     api = Api(deployment)

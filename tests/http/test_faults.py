@@ -69,6 +69,7 @@ def test_redis_stopped_mid_traffic_then_restarted(api: Api) -> None:
     statuses: list[int] = []
     failures: list[str] = []
     stop = threading.Event()
+    under_way = threading.Event()
 
     def traffic() -> None:
         with api.client(FAULT_TIMEOUT) as client:
@@ -79,6 +80,7 @@ def test_redis_stopped_mid_traffic_then_restarted(api: Api) -> None:
                     failures.append(f"transport error (a hang or a dropped connection): {error!r}")
                     return
                 statuses.append(response.status_code)
+                under_way.set()
                 if response.status_code != 200:
                     try:
                         storage_error(response)
@@ -89,8 +91,9 @@ def test_redis_stopped_mid_traffic_then_restarted(api: Api) -> None:
     worker = threading.Thread(target=traffic)
     worker.start()
     try:
-        while not statuses and worker.is_alive():
-            time.sleep(0.01)  # until the traffic is under way
+        # Until the first answer came back (or the worker gave up).
+        while not under_way.wait(0.5) and worker.is_alive():
+            pass
         api.deployment.redis.stop()
         # The server keeps answering, with storage errors.
         with api.client(FAULT_TIMEOUT) as client:
